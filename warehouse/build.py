@@ -6,8 +6,11 @@ previous file the whole time, and a build that fails half-way leaves it untouche
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +25,7 @@ from warehouse.ingest import RAW_COLUMNS
 from warehouse.registry import store_boundaries
 from warehouse.settings import PROJECT_DIR, db_path
 
-REGISTRY_SELECTOR = "+dim_unit_crosswalk"
+REGISTRY_SELECTOR = "resource_type:seed +dim_unit_crosswalk"
 BUILD_LOG_COLUMNS = """
     build_id varchar, command varchar, started_at timestamp, finished_at timestamp, status varchar,
     nodes_ok integer, nodes_failed integer, nodes_skipped integer, message varchar
@@ -62,14 +65,16 @@ def init_warehouse(
         for table in ingest_tables():
             con.execute(f"create table if not exists raw.{table} ({RAW_COLUMNS})")
     progress(", ".join(f"{k}: {v}" for k, v in status.items()))
-    result = run_dbt(["build", "--select", REGISTRY_SELECTOR], db=db, progress=progress)
+    result = run_dbt(["build", "--select", *REGISTRY_SELECTOR.split()], db=db, progress=progress)
     return {lv: rep for lv, (_, rep) in layers.items()}, result
 
 
 def run_dbt(args: Sequence[str], db: str | Path | None = None, progress: Callable[[str], None] = print) -> BuildResult:
-    """Run a dbt command against a copy of the warehouse and swap it in if every node succeeded."""
-    from dbt.cli.main import dbtRunner  # dbt is slow to import; only the build needs it
+    """Run a dbt command against a copy of the warehouse and swap it in if every node succeeded.
 
+    dbt runs in a child process (its DuckDB connection is closed, so checkpointed, when it exits);
+    its JSON log lines drive the progress display.
+    """
     path = db_path(db)
     lock, staged = lock_path(path), path.with_name(path.name + ".next")
     if lock.exists():
@@ -80,44 +85,52 @@ def run_dbt(args: Sequence[str], db: str | Path | None = None, progress: Callabl
     build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     started, t0 = datetime.now(UTC).replace(tzinfo=None), time.perf_counter()
     result = BuildResult(build_id=build_id, command="dbt " + " ".join(args), success=False, seconds=0.0)
-
-    def on_event(event) -> None:
-        name = event.info.name
-        if name in ("LogModelResult", "LogTestResult", "LogSeedResult"):
-            data = event.data
-            node = getattr(data, "node_info", None)
-            status = (getattr(node, "node_status", "") or getattr(data, "status", "")).lower()
-            result.counts[status] = result.counts.get(status, 0) + 1
-            label = getattr(node, "node_name", "") or getattr(data, "name", "")
-            progress(f"[{sum(result.counts.values())}] {status:<7} {label}")
-            if status in ("error", "fail"):
-                result.failures.append((label, event.info.msg))
-
+    dbt = Path(sys.executable).with_name("dbt")
+    command = [str(dbt), *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+               "--log-format", "json", "--log-path", str(path.parent / "logs")]
+    env = {**os.environ, "GEOPANEL_DB": str(staged), "DO_NOT_TRACK": "1"}
     try:
+        for suffix in ("", ".wal"):
+            Path(str(staged) + suffix).unlink(missing_ok=True)
         if path.exists():
             shutil.copyfile(path, staged)
-        env_before = os.environ.get("GEOPANEL_DB")
-        os.environ["GEOPANEL_DB"] = str(staged)
-        try:
-            res = dbtRunner(callbacks=[on_event]).invoke(
-                [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), "--quiet"]
-            )
-        finally:
-            if env_before is None:
-                os.environ.pop("GEOPANEL_DB", None)
-            else:
-                os.environ["GEOPANEL_DB"] = env_before
-        result.success = bool(res.success)
-        if res.exception is not None:
-            result.failures.append(("dbt", str(res.exception)))
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env=env, cwd=PROJECT_DIR) as proc:
+            for line in proc.stdout:
+                _on_log_line(line, result, progress)
+        result.success = proc.returncode == 0
+        if not result.success and not result.failures:
+            result.failures.append(("dbt", f"exited with code {proc.returncode}; see {path.parent / 'logs'}"))
         result.seconds = time.perf_counter() - t0
         if result.success:
             _log_build(staged, result, started)
             os.replace(staged, path)
     finally:
-        staged.unlink(missing_ok=True)
+        for suffix in ("", ".wal"):
+            Path(str(staged) + suffix).unlink(missing_ok=True)
         lock.unlink(missing_ok=True)
     return result
+
+
+def _on_log_line(line: str, result: BuildResult, progress: Callable[[str], None]) -> None:
+    """Count node results and keep error messages from one dbt JSON log line."""
+    try:
+        event = json.loads(line)
+    except json.JSONDecodeError:
+        return
+    name, data = event["info"]["name"], event.get("data", {})
+    if name in ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"):
+        node = data.get("node_info", {})
+        status = str(data.get("status") or node.get("node_status", "")).lower()
+        result.counts[status] = result.counts.get(status, 0) + 1
+        label = node.get("node_name", "")
+        progress(f"[{sum(result.counts.values())}] {status:<7} {label}")
+        if status in ("error", "fail"):
+            result.failures.append((label, event["info"].get("msg", "")))
+    elif name in ("RunResultError", "MainEncounteredError") or event["info"].get("level") == "error":
+        message = event["info"].get("msg", "").strip()
+        if message and not any(message in m for _, m in result.failures):
+            result.failures.append(("dbt", message))
 
 
 def _log_build(path: Path, result: BuildResult, started: datetime) -> None:
@@ -128,7 +141,7 @@ def _log_build(path: Path, result: BuildResult, started: datetime) -> None:
     try:
         con.execute("create schema if not exists meta")
         con.execute(f"create table if not exists meta.builds ({BUILD_LOG_COLUMNS})")
-        ok = result.counts.get("success", 0) + result.counts.get("pass", 0)
+        ok = sum(result.counts.get(k, 0) for k in ("success", "pass", "ok"))
         con.execute(
             "insert into meta.builds values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [result.build_id, result.command, started, datetime.now(UTC).replace(tzinfo=None),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,7 +135,9 @@ def mapping_from_dict(spec: dict, source: str) -> Mapping:
     if isinstance(unit, str):
         unit = {"name": unit}
     if not (unit.get("name") or unit.get("code")):
-        raise IngestError(f"{source}: 'unit' must name the column with the unit name or code (unit: {{name: 地区}})")
+        raise IngestError(
+            f"{source}: 'unit' must name the column with the unit name or code (unit: {{name: 地区}})"
+        )
     variables = {str(k): _variable_spec(v, source, str(k)) for k, v in (spec.get("variables") or {}).items()}
     variable = _variable_spec(spec["variable"], source, "variable") if spec.get("variable") else None
     mapping = Mapping(
@@ -148,7 +149,9 @@ def mapping_from_dict(spec: dict, source: str) -> Mapping:
     if shape == "long" and not mapping.year:
         raise IngestError(f"{source}: shape long needs 'year' (the column holding the year)")
     if shape == "sheets" and not mapping.sheet:
-        raise IngestError(f"{source}: shape sheets needs 'sheet', a regex whose group 1 is the year, e.g. '^(\\d{{4}})年$'")
+        raise IngestError(
+            f"{source}: shape sheets needs 'sheet', a regex whose group 1 is the year, e.g. '^(\\d{{4}})年$'"
+        )
     if shape == "wide" and not mapping.indicator and not mapping.variable:
         raise IngestError(f"{source}: shape wide needs 'variable' (or 'indicator' with 'variables')")
     if shape != "wide" and not variables:
@@ -196,7 +199,9 @@ def read_tables(path: Path, mapping: Mapping) -> tuple[list[tuple[str, int | Non
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError as exc:
-            raise IngestError(f"{path}: not {encoding} (byte {exc.start}); set encoding: auto or the right one") from exc
+            raise IngestError(
+                f"{path}: not {encoding} (byte {exc.start}); set encoding: auto or the right one"
+            ) from exc
         frame = pd.read_csv(io.StringIO(text), skiprows=mapping.skip_rows, dtype=str, keep_default_na=False)
         return [("", None, frame)], encoding
     if suffix in (".xlsx", ".xlsm"):
@@ -208,7 +213,9 @@ def read_tables(path: Path, mapping: Mapping) -> tuple[list[tuple[str, int | Non
     raise IngestError(f"{path}: unsupported file type {suffix!r}; use .csv or .xlsx")
 
 
-def _pick_sheets(path: Path, sheets: dict[str, pd.DataFrame], mapping: Mapping) -> list[tuple[str, int | None, pd.DataFrame]]:
+def _pick_sheets(
+    path: Path, sheets: dict[str, pd.DataFrame], mapping: Mapping
+) -> list[tuple[str, int | None, pd.DataFrame]]:
     names = list(sheets)
     if mapping.shape == "sheets":
         pattern = re.compile(mapping.sheet)
@@ -263,7 +270,8 @@ def to_long(path: Path, tables: list[tuple[str, int | None, pd.DataFrame]], mapp
         if mapping.shape == "long":
             needed.append(_norm_header(mapping.year))
         if mapping.shape != "wide" or mapping.indicator:
-            needed += [_norm_header(mapping.indicator)] if mapping.indicator else [_norm_header(c) for c in mapping.variables]
+            columns = [mapping.indicator] if mapping.indicator else list(mapping.variables)
+            needed += [_norm_header(c) for c in columns]
         missing = [c for c in needed if c not in frame.columns]
         if missing:
             cols = ", ".join(map(str, frame.columns))
@@ -272,7 +280,8 @@ def to_long(path: Path, tables: list[tuple[str, int | None, pd.DataFrame]], mapp
             "_sheet": sheet,
             "_row": range(first_row, first_row + len(frame)),
             "unit_label": frame[unit_col].map(_norm_label),
-            "parent_label": frame[_norm_header(mapping.unit_parent)].map(_norm_label) if mapping.unit_parent else None,
+            "parent_label": (frame[_norm_header(mapping.unit_parent)].map(_norm_label).replace("", None)
+                             if mapping.unit_parent else None),
         })
         if mapping.shape == "wide":
             year_cols = [c for c in frame.columns if _year_of(c) is not None]
@@ -286,8 +295,8 @@ def to_long(path: Path, tables: list[tuple[str, int | None, pd.DataFrame]], mapp
                     part = part.assign(_label=labels.to_numpy())
                     part = part[part["_label"].isin(specs)]
                     part = part.assign(
-                        variable=part["_label"].map(lambda k: specs[k].name),
-                        source_unit=part["_label"].map(lambda k: specs[k].unit),
+                        variable=part["_label"].map({k: v.name for k, v in specs.items()}),
+                        source_unit=part["_label"].map({k: v.unit for k, v in specs.items()}),
                     ).drop(columns="_label")
                 else:
                     part = part.assign(variable=mapping.variable.name, source_unit=mapping.variable.unit)
@@ -333,7 +342,9 @@ def parse_values(long: pd.DataFrame) -> pd.DataFrame:
 def resolve_units(con: duckdb.DuckDBPyConnection, long: pd.DataFrame, level: str) -> pd.DataFrame:
     """Attach unit_code via dim_unit_crosswalk; unresolved or ambiguous labels get a reason."""
     if not table_exists(con, "main.dim_unit_crosswalk"):
-        raise IngestError("the warehouse has no dim_unit_crosswalk yet; run `geopanel init` (or `geopanel demo`) first")
+        raise IngestError(
+            "the warehouse has no dim_unit_crosswalk yet; run `geopanel init` (or `geopanel demo`) first"
+        )
     labels = long[["unit_label", "parent_label", "year"]].drop_duplicates().copy()
     labels["year"] = labels["year"].astype("Int64")
     labels["parent_label"] = labels["parent_label"].astype("string")
@@ -374,11 +385,14 @@ def resolve_units(con: duckdb.DuckDBPyConnection, long: pd.DataFrame, level: str
 
     def decide(row: pd.Series) -> tuple[object, object]:
         codes = row["codes"]
+        codes = list(codes) if isinstance(codes, list | tuple) or hasattr(codes, "__array__") else None
         if codes is not None and len(codes) == 1:
             return codes[0], pd.NA
         if codes is not None and len(codes) > 1:
             return pd.NA, (f"ambiguous {level} '{row['unit_label']}' in {row['year']}: matches "
                            f"{', '.join(codes)}; add a unit.parent column to the mapping")
+        if isinstance(row["windows"], str) and isinstance(row["parent_label"], str):
+            return pd.NA, f"no {level} '{row['unit_label']}' under '{row['parent_label']}' in {row['year']}"
         if isinstance(row["windows"], str):
             return pd.NA, f"{level} '{row['unit_label']}' is not valid in {row['year']} (valid {row['windows']})"
         return pd.NA, f"unknown {level} '{row['unit_label']}': not a code or name in dim_unit_crosswalk"
@@ -403,9 +417,7 @@ def ingest_file(
     if not path.exists():
         raise IngestError(f"{path}: file not found; check the path")
     digest = file_hash(path)
-    for ddl in (f"raw.{mapping.table} ({RAW_COLUMNS})", f"raw.rejects ({REJECT_COLUMNS})", f"raw.ingest_log ({LOG_COLUMNS})"):
-        con.execute(f"create table if not exists {ddl}")
-    seen = con.execute(
+    seen = table_exists(con, "raw.ingest_log") and con.execute(
         "select count(*) from raw.ingest_log where _content_hash = ? and table_name = ?", [digest, mapping.table]
     ).fetchone()[0]
     if seen:
@@ -423,18 +435,23 @@ def ingest_file(
     long = long[~long["_empty"] | long["reason"].notna()]
     long = resolve_units(con, long, mapping.level)
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
-    long = long.assign(_source_file=str(path), _loaded_at=loaded_at, _content_hash=digest, _synthetic=mapping.synthetic)
+    long = long.assign(
+        _source_file=str(path), _loaded_at=loaded_at, _content_hash=digest, _synthetic=mapping.synthetic
+    )
     long = _flag_duplicates(con, long, mapping.table)
 
     good = long[long["reason"].isna() & ~long["_duplicate"]]
     bad = long[long["reason"].notna()]
     con.execute("begin transaction")
     try:
+        for ddl in (f"raw.{mapping.table} ({RAW_COLUMNS})", f"raw.rejects ({REJECT_COLUMNS})",
+                    f"raw.ingest_log ({LOG_COLUMNS})"):
+            con.execute(f"create table if not exists {ddl}")
         con.register("ingest_good", good.drop(columns=["reason", "_duplicate", "_empty", "year_text", "parent_label"]))
         con.execute(f"insert into raw.{mapping.table} by name select * from ingest_good")
         con.register("ingest_bad", bad.assign(table_name=mapping.table, level=mapping.level))
         con.execute(
-            f"""insert into raw.rejects by name
+            """insert into raw.rejects by name
                 select table_name, level, unit_label, year::integer as year, variable, source_value, reason,
                        _source_file, _sheet, _row, _loaded_at, _content_hash from ingest_bad"""
         )
@@ -477,11 +494,14 @@ def _flag_duplicates(con: duckdb.DuckDBPyConnection, long: pd.DataFrame, table: 
     ok = long["reason"].isna()
     long.loc[ok & long.duplicated(key, keep="first") & ok, "_duplicate"] = True
 
+    if not table_exists(con, f"raw.{table}"):
+        return long
     existing = con.execute(f"select unit_code, year, variable, value, _source_file, _row from raw.{table}").df()
     if existing.empty:
         return long
     existing = existing.drop_duplicates(key).astype({"year": "Int64"})
-    candidates = long[ok & ~long["_duplicate"]].reset_index().merge(existing, on=key, how="inner", suffixes=("", "_old"))
+    fresh = long[ok & ~long["_duplicate"]].reset_index()
+    candidates = fresh.merge(existing, on=key, how="inner", suffixes=("", "_old"))
     same = (candidates["value"] - candidates["value_old"]).abs() <= 1e-9 * candidates["value_old"].abs().clip(lower=1)
     long.loc[candidates.loc[same, "index"], "_duplicate"] = True
     clash = candidates[~same]
@@ -492,11 +512,3 @@ def _flag_duplicates(con: duckdb.DuckDBPyConnection, long: pd.DataFrame, table: 
     ).to_numpy()
     return long
 
-
-def summarise(results: Iterable[IngestResult]) -> pd.DataFrame:
-    """One row per file: status and counts."""
-    return pd.DataFrame([
-        {"file": Path(r.file).name, "table": r.table, "status": r.status, "encoding": r.encoding,
-         "loaded": r.rows_loaded, "duplicates": r.rows_duplicate, "rejected": r.rows_rejected, "empty": r.cells_empty}
-        for r in results
-    ])

@@ -30,4 +30,8 @@ ended as (
 )
 
 select * from ended
-qualify row_number() over (partition by level, code order by valid_to desc) = 1
+-- a split unit has one row per receiving unit: its successor is named by the abolish/merge row
+qualify row_number() over (
+    partition by level, code
+    order by change_type in ('abolish', 'merge') desc, valid_to desc, successor_code
+) = 1

@@ -6,7 +6,8 @@ with
 
 units as (
     select 'province' as level, province_code as unit_code, name_zh, name_short,
-           cast(null as varchar) as parent_code, cast(null as integer) as valid_from, is_current, cast(null as integer) as valid_to
+           cast(null as varchar) as parent_code, cast(null as integer) as valid_from, true as is_current,
+           cast(null as integer) as valid_to
     from {{ ref('dim_province') }}
     union all
     select 'city', city_code, name_zh, name_short, province_code, valid_from, is_current, valid_to
