@@ -1,0 +1,59 @@
+"""Builds run on a copy: readers are never blocked, and a failed build leaves the previous file usable."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+import warehouse.build as build
+from warehouse.db import WarehouseError, connect, connection, lock_path
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def broken_project(tmp_path, monkeypatch) -> Path:
+    """A copy of the dbt project with one model that fails after the registry models succeed."""
+    root = Path(build.PROJECT_DIR)
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds"):
+        src = root / name
+        (shutil.copytree if src.is_dir() else shutil.copyfile)(src, project / name)
+    (project / "models" / "marts" / "zz_broken.sql").write_text(
+        "select * from {{ ref('dim_city') }} where no_such_column > 0\n", encoding="utf-8")
+    monkeypatch.setattr(build, "PROJECT_DIR", project)
+    return project
+
+
+def test_failed_build_leaves_the_previous_warehouse_unchanged(warehouse, broken_project):
+    before = digest(warehouse)
+    result = build.run_dbt(["build", "--select", "+dim_city zz_broken"], db=warehouse, progress=lambda m: None)
+    assert not result.success
+    assert any("zz_broken" in label for label, _ in result.failures)
+    assert digest(warehouse) == before
+    assert not lock_path(warehouse).exists()
+    with connection(warehouse, read_only=True) as con:
+        assert con.execute("select count(*) from dim_city").fetchone()[0] > 300
+
+
+def test_queries_read_the_previous_file_while_a_build_runs(warehouse):
+    seen: list[int] = []
+
+    def query_during_build(message: str) -> None:
+        if not seen:
+            with connection(warehouse, read_only=True) as con:
+                seen.append(con.execute("select count(*) from dim_county").fetchone()[0])
+            with pytest.raises(WarehouseError, match="is being rebuilt"):
+                connect(warehouse)  # writers are told to wait
+
+    result = build.run_dbt(["build", "--select", "+dim_city"], db=warehouse, progress=query_during_build)
+    assert result.success, result.failures
+    assert seen and seen[0] > 2800
+    with connection(warehouse, read_only=True) as con:
+        assert con.execute("select count(*) from meta.builds where status = 'success'").fetchone()[0] >= 2
