@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import duckdb
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -24,7 +26,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(soft_wrap=True)
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 
 DbOption = Annotated[
@@ -68,6 +70,16 @@ def _print_ingest(result: IngestResult) -> None:
         console.print(f"  … see: geopanel sql \"select * from raw.rejects where _source_file like '%{name}'\"")
 
 
+def _reporter(status) -> Callable[[str], None]:
+    """Progress callback: dbt node lines update the spinner, everything else is printed."""
+    def report(message: str) -> None:
+        if message.startswith("["):
+            status.update(f"dbt {message}")
+        else:
+            console.print(message, highlight=False)
+    return report
+
+
 def _print_build(result) -> None:
     counts = ", ".join(f"{v} {k}" for k, v in sorted(result.counts.items()))
     colour = "green" if result.success else "red"
@@ -104,7 +116,8 @@ def init(
             for item in boundary_file:
                 level, _, path = item.partition("=")
                 layers[level] = read_boundary_file(path, code_column, name_column, level)
-        _, result = init_warehouse(db, layers, progress=lambda m: console.print(m, highlight=False))
+        with console.status("loading boundaries …") as st:
+            _, result = init_warehouse(db, layers, progress=_reporter(st))
     except USER_ERRORS as exc:
         fail(str(exc))
     _print_build(result)
@@ -149,8 +162,8 @@ def build(
 
     args = ["build"] + (["--select", select] if select else [])
     try:
-        with console.status("dbt build …") as status:
-            result = run_dbt(args, db=db, progress=lambda m: status.update(f"dbt build {m}"))
+        with console.status("dbt build …") as st:
+            result = run_dbt(args, db=db, progress=_reporter(st))
     except USER_ERRORS as exc:
         fail(str(exc))
     _print_build(result)
@@ -195,7 +208,7 @@ def sql(
 def _print_frame(frame, limit: int) -> None:
     table = Table(show_lines=False)
     for col in frame.columns:
-        table.add_column(str(col))
+        table.add_column(str(col), overflow="fold")
     for row in frame.head(limit).itertuples(index=False):
         table.add_row(*[_fmt(v) for v in row])
     console.print(table)
@@ -206,9 +219,11 @@ def _print_frame(frame, limit: int) -> None:
 def _fmt(value: object) -> str:
     if isinstance(value, bytes | bytearray):
         return f"<{len(value)} bytes>"
+    if value is None or (not isinstance(value, list | tuple) and pd.isna(value)):
+        return ""
     if isinstance(value, float):
         return f"{value:.6g}"
-    return "" if value is None else str(value)
+    return str(value)
 
 
 @app.command()
@@ -256,19 +271,19 @@ def demo(
     from warehouse.build import init_warehouse, run_dbt
     from warehouse.demo import write_demo_files
 
-    say = lambda m: console.print(m, highlight=False)  # noqa: E731
     try:
-        _, result = init_warehouse(db, progress=say)
+        with console.status("loading boundaries …") as st:
+            _, result = init_warehouse(db, progress=_reporter(st))
         _print_build(result)
         if not result.success:
             raise typer.Exit(1)
-        say(f"writing synthetic demo files to {out} …")
-        files = write_demo_files(out, seed=seed, progress=say)
+        with console.status(f"writing synthetic demo files to {out} …") as st:
+            files = write_demo_files(out, seed=seed, progress=lambda m: st.update(m))
         with connection(db) as con:
             for f in files:
                 _print_ingest(ingest_file(con, f.data_path, load_mapping(f.mapping_path)))
         with console.status("dbt build …") as st:
-            result = run_dbt(["build"], db=db, progress=lambda m: st.update(f"dbt build {m}"))
+            result = run_dbt(["build"], db=db, progress=_reporter(st))
     except USER_ERRORS as exc:
         fail(str(exc))
     _print_build(result)
