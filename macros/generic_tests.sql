@@ -23,3 +23,23 @@ where {{ column_name }} is not null
 {% test expression_is_true(model, expression) %}
 select * from {{ model }} where not ({{ expression }})
 {% endtest %}
+
+{#- Every variable in a raw ingest table is one the staging model knows (var('raw_variables')[table]);
+    a new variable fails here instead of vanishing from the panels. -#}
+{% test variables_declared(model, column_name, table) %}
+select distinct {{ column_name }} as undeclared_variable
+from {{ model }}
+where {{ column_name }} not in (
+    {%- for v in var('raw_variables')[table] %}'{{ v }}'{% if not loop.last %}, {% endif %}{% endfor -%}
+)
+{% endtest %}
+
+{#- Every (columns) combination of the model exists in `to`: no row falls outside a panel's spine. -#}
+{% test covered_by(model, to, columns) %}
+select {{ columns | join(', ') }}
+from {{ model }} as m
+where not exists (
+    select 1 from {{ to }} as t
+    where {% for c in columns %}t.{{ c }} = m.{{ c }}{% if not loop.last %} and {% endif %}{% endfor %}
+)
+{% endtest %}

@@ -40,6 +40,8 @@ from scipy import sparse
 from scipy.sparse.linalg import spsolve
 from scipy.special import ndtr
 
+from warehouse.settings import SEEDS_DIR
+
 __all__ = ["DEFAULT_SEED", "LEVEL_YEARS", "DemoFile", "write_demo_files"]
 
 DEFAULT_SEED = 20240601
@@ -49,7 +51,6 @@ T = len(SIM_YEARS)
 TT = np.arange(T, dtype=float)  # t = year - 2000
 RHO = 0.5
 FIXED_TIME = dt.datetime(2024, 6, 1, 0, 0, 0)
-SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 ZONES_SEED = SEEDS_DIR / "policy_demonstration_zones.csv"
 SYNTHETIC_NOTE = "合成数据（synthetic），由 geopanel 演示数据生成过程产生，仅供演示"
 
@@ -963,7 +964,9 @@ def _write_province(out_dir: Path, prov: dict, years: Sequence[int]) -> list[Dem
     units, v = prov["units"], prov["values"]
     full = units["name_zh"].tolist()
     short = [_PROVINCE_SHORT[c[:2]] for c in units["code"]]
-    idx = [(i, y - 2000) for y in years for i in range(len(units))]
+    first_year = county_first_years()
+    codes_all = units["code"].tolist()
+    idx = [(i, y - 2000) for y in years for i in range(len(units)) if y >= first_year.get(codes_all[i], 0)]
     ii, tt = [a for a, _ in idx], [b for _, b in idx]
     files: list[DemoFile] = []
 
@@ -1005,6 +1008,20 @@ def _write_province(out_dir: Path, prov: dict, years: Sequence[int]) -> list[Dem
     return files
 
 
+def county_first_years(changes_csv: Path = SEEDS_DIR / "admin_changes.csv") -> dict[str, int]:
+    """First year of counties created during the panel years: a yearbook has no row for them before.
+
+    The rule of the dbt model int_created_units, applied to the same seed: a code that a change creates
+    (or forms from other units' territory) and that no change names as an old code.
+    """
+    changes = pd.read_csv(changes_csv, dtype=str, keep_default_na=False)
+    changes = changes[changes["level"] == "county"]
+    new = changes[(changes["new_code"] != "") & ((changes["change_type"] == "create") | (
+        (changes["mapping"] == "partial") & (changes["old_code"] != changes["new_code"])))]
+    first = new.groupby("new_code")["effective_year"].min().astype(int)
+    return {code: year for code, year in first.items() if code not in set(changes["old_code"])}
+
+
 def _county_parent_label(parent: str, county_code: str, year: int, city_names: dict[str, str],
                          province_names: dict[str, str]) -> str:
     if county_code == "460400" and year < 2015:  # 儋州: a province-administered county-level city until 2015
@@ -1019,7 +1036,9 @@ def _write_county(out_dir: Path, county: dict, city: dict, geo: _Geo, years: Seq
     units, v = county["units"], county["values"]
     city_names = dict(zip(city["units"]["code"], city["units"]["name_zh"], strict=True))
     province_names = dict(zip(geo.provinces["code"], geo.provinces["name_zh"], strict=True))
-    idx = [(i, y - 2000) for y in years for i in range(len(units))]
+    first_year = county_first_years()
+    codes_all = units["code"].tolist()
+    idx = [(i, y - 2000) for y in years for i in range(len(units)) if y >= first_year.get(codes_all[i], 0)]
     ii, tt = [a for a, _ in idx], [b for _, b in idx]
     cols = {x.name: _fmt(v[x.name][ii, tt], x.decimals) for x in COUNTY_ECONOMY}
     names, codes, parents = units["name_zh"].tolist(), units["code"].tolist(), units["parent"].tolist()

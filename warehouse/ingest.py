@@ -358,7 +358,10 @@ def resolve_units(con: duckdb.DuckDBPyConnection, long: pd.DataFrame, level: str
             inner join main.dim_unit_crosswalk as x
                 on x.level = $level and x.alias = l.unit_label and l.year between x.valid_from and x.valid_to
             where l.parent_label is null
-               or x.parent_code in (select unit_code from main.dim_unit_crosswalk where alias = l.parent_label)
+               -- the parent may be printed as the city or, as older yearbooks do, the province
+               or exists (select 1 from main.dim_unit_crosswalk as p
+                          where p.alias = l.parent_label
+                            and p.unit_code in (x.parent_code, left(x.unit_code, 2) || '0000'))
         ),
         best as (
             select * from candidates
@@ -383,7 +386,7 @@ def resolve_units(con: duckdb.DuckDBPyConnection, long: pd.DataFrame, level: str
     ).df()
     con.unregister("ingest_labels")
 
-    def decide(row: pd.Series) -> tuple[object, object]:
+    def decide(row: dict) -> tuple[object, object]:
         codes = row["codes"]
         codes = list(codes) if isinstance(codes, list | tuple) or hasattr(codes, "__array__") else None
         if codes is not None and len(codes) == 1:
@@ -397,8 +400,9 @@ def resolve_units(con: duckdb.DuckDBPyConnection, long: pd.DataFrame, level: str
             return pd.NA, f"{level} '{row['unit_label']}' is not valid in {row['year']} (valid {row['windows']})"
         return pd.NA, f"unknown {level} '{row['unit_label']}': not a code or name in dim_unit_crosswalk"
 
-    decided = resolved.apply(decide, axis=1, result_type="expand")
-    resolved["unit_code"], resolved["unit_reason"] = decided[0], decided[1]
+    decided = [decide(row) for row in resolved.to_dict("records")]
+    resolved["unit_code"] = pd.array([d[0] for d in decided], dtype="string")
+    resolved["unit_reason"] = pd.array([d[1] for d in decided], dtype="string")
     keys = ["unit_label", "parent_label", "year"]
     long = long.astype({"parent_label": "string"})
     merged = long.merge(resolved[keys + ["unit_code", "unit_reason"]], on=keys, how="left")
@@ -482,7 +486,7 @@ def _flag_duplicates(con: duckdb.DuckDBPyConnection, long: pd.DataFrame, table: 
     key = ["unit_code", "year", "variable"]
     ok = long["reason"].isna()
     within = long[ok].groupby(key)["value"]
-    spread = within.transform(lambda v: v.max() - v.min())
+    spread = within.transform("max") - within.transform("min")
     conflict_idx = spread[spread.abs() > 1e-9 * long.loc[spread.index, "value"].abs().clip(lower=1)].index
     for idx in conflict_idx:
         row = long.loc[idx]

@@ -13,11 +13,7 @@ provinces as (
 ),
 
 created as (
-    -- first year of units created during the panel years (三沙 2012)
-    select new_code as code, min(effective_year) as valid_from
-    from {{ ref('admin_changes') }}
-    where level = 'city' and change_type = 'create'
-    group by new_code
+    select * from {{ ref('int_created_units') }} where level = 'city'
 ),
 
 current_cities as (

@@ -8,6 +8,10 @@ defunct as (
     select * from {{ ref('int_defunct_units') }} where level = 'county'
 ),
 
+created as (
+    select * from {{ ref('int_created_units') }} where level = 'county'
+),
+
 cities as (
     select city_code, name_zh as city_name_zh from {{ ref('dim_city') }}
 ),
@@ -19,15 +23,16 @@ provinces as (
 
 counties as (
     select
-        code as county_code,
-        name_zh,
-        name_short,
-        name_pinyin,
-        unit_type,
-        parent_code,
-        province_code,
-        code like '__90__' as is_province_administered,
+        b.code as county_code,
+        b.name_zh,
+        b.name_short,
+        b.name_pinyin,
+        b.unit_type,
+        b.parent_code,
+        b.province_code,
+        b.code like '__90__' as is_province_administered,
         true as is_current,
+        c.valid_from,
         cast(null as integer) as valid_to,
         cast(null as varchar) as successor_code,
         area_km2,
@@ -36,7 +41,8 @@ counties as (
         geometry_repaired,
         geometry,
         srid
-    from boundaries
+    from boundaries as b
+    left join created as c on c.code = b.code
     union all
     select
         code,
@@ -51,6 +57,7 @@ counties as (
         left(code, 2) || '0000',
         code like '__90__',
         false,
+        null,
         valid_to,
         successor_code,
         null, null, null, false, null, null

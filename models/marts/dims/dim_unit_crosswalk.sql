@@ -13,7 +13,7 @@ units as (
     select 'city', city_code, name_zh, name_short, province_code, valid_from, is_current, valid_to
     from {{ ref('dim_city') }}
     union all
-    select 'county', county_code, name_zh, name_short, parent_code, null, is_current, valid_to
+    select 'county', county_code, name_zh, name_short, parent_code, valid_from, is_current, valid_to
     from {{ ref('dim_county') }}
 ),
 
