@@ -25,3 +25,20 @@ def warehouse(registry_db: Path, tmp_path: Path) -> Path:
     path = tmp_path / "geopanel.duckdb"
     shutil.copyfile(registry_db, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    """The full demo warehouse, built once per session through the CLI: (db, demo files dir, CLI output).
+
+    Read-only for tests: copy the file (`shutil.copyfile`) before writing to it.
+    """
+    from typer.testing import CliRunner
+
+    from warehouse.cli import app
+
+    root = tmp_path_factory.mktemp("demo")
+    db, files = root / "geopanel.duckdb", root / "files"
+    result = CliRunner().invoke(app, ["demo", "--db", str(db), "--out", str(files)])
+    assert result.exit_code == 0, result.output
+    return db, files, result.output

@@ -10,20 +10,8 @@ from typer.testing import CliRunner
 
 from warehouse.build import run_dbt
 from warehouse.db import connection
-from warehouse.demo import write_demo_files  # noqa: F401  (imported by the CLI; fails fast if broken)
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
-    root = tmp_path_factory.mktemp("demo")
-    db, files = root / "geopanel.duckdb", root / "files"
-    from warehouse.cli import app
-
-    result = runner.invoke(app, ["demo", "--db", str(db), "--out", str(files)])
-    assert result.exit_code == 0, result.output
-    return db, files, result.output
 
 
 def one(db: Path, sql: str):
