@@ -1,0 +1,11 @@
+"""Policy evaluation: treatment timing from policy lists, TWFE DID, event studies, Bacon, placebo."""
+
+from analyses.did.bacon import BaconResult, bacon
+from analyses.did.estimators import DIDError, EventStudyResult, TWFEResult, event_study, twfe
+from analyses.did.placebo import PlaceboResult, placebo
+from analyses.did.treatment import TreatmentError, adoption_year, policy_events, treatment_panel
+
+__all__ = [
+    "BaconResult", "DIDError", "EventStudyResult", "PlaceboResult", "TWFEResult", "TreatmentError",
+    "adoption_year", "bacon", "event_study", "placebo", "policy_events", "treatment_panel", "twfe",
+]

@@ -1,0 +1,71 @@
+"""The estimation sample of a policy evaluation: a panel mart joined to a policy's treatment timing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from analyses.did.estimators import DIDError
+from analyses.did.treatment import KEYS, policy_events, treatment_panel
+
+
+@dataclass
+class PolicySample:
+    """`data` (unit, year, outcomes, cohort, rel_time, treated) and what was left out, and why."""
+
+    data: pd.DataFrame
+    dropped: pd.DataFrame  # unit, reason
+    rule: str
+    policy: str
+
+    @property
+    def adoption_years(self) -> list[int]:
+        return sorted(int(c) for c in self.data["cohort"].dropna().unique())
+
+    @property
+    def n_treated(self) -> int:
+        return int(self.data.loc[self.data["ever_treated"], "unit"].nunique())
+
+
+def policy_sample(
+    con: duckdb.DuckDBPyConnection, policy: str, outcomes: Sequence[str], level: str = "city",
+    rule: str = "calendar", cutoff_month: int = 7, years: tuple[int, int] | None = None,
+    balanced: bool = True, log_outcomes: bool = False, **exclusions: object,
+) -> PolicySample:
+    """Read fct_<level>_year, attach treatment timing, and (by default) keep a balanced panel.
+
+    Units missing an outcome in any year are dropped when `balanced`, and listed in `dropped`, so the
+    sample is an explicit choice. With `log_outcomes`, outcomes are replaced by their natural log.
+    """
+    key = KEYS[level]
+    table = f"fct_{level}_year"
+    columns = {r[0] for r in con.execute(f"describe {table}").fetchall()}
+    missing = [c for c in outcomes if c not in columns]
+    if missing:
+        raise DIDError(f"{table} has no column {missing[0]!r}; see `geopanel sql \"describe {table}\"`")
+    where = f"where year between {int(years[0])} and {int(years[1])}" if years else ""
+    panel = con.execute(f"select {key}, year, {', '.join(outcomes)} from {table} {where}").df()
+    events = policy_events(con, policy, level)
+    data = treatment_panel(events, panel, key, rule=rule, cutoff_month=cutoff_month, **exclusions)
+    data = data.rename(columns={key: "unit"})
+    dropped = [(u, "excluded or partially covered by the policy") for u in sorted(set(panel[key]) - set(data["unit"]))]
+    if log_outcomes:
+        for c in outcomes:
+            bad = data[c] <= 0
+            data.loc[bad, c] = np.nan
+            data[c] = np.log(data[c])
+    if balanced:
+        n_years = data["year"].nunique()
+        complete = data.dropna(subset=list(outcomes)).groupby("unit")["year"].nunique() == n_years
+        keep = set(complete[complete].index)
+        dropped += [(u, "missing outcome in some year") for u in sorted(set(data["unit"]) - keep)]
+        data = data[data["unit"].isin(keep)].reset_index(drop=True)
+    if data.empty:
+        raise DIDError(f"no unit of {table} has complete {', '.join(outcomes)} in the chosen years")
+    if not data["ever_treated"].any():
+        raise DIDError(f"no treated unit of policy {policy!r} is left in the sample")
+    return PolicySample(data=data, dropped=pd.DataFrame(dropped, columns=["unit", "reason"]), rule=rule, policy=policy)
