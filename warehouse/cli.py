@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from analyses.did.cli import did as did_command
 from geo.boundaries import BoundaryError, read_boundary_file
 from warehouse.db import WarehouseError, connection, table_exists
 from warehouse.ingest import IngestError, IngestResult, ingest_file, load_mapping
@@ -292,6 +293,9 @@ def demo(
     if not result.success:
         raise typer.Exit(1)
     console.print(f"[bold green]demo warehouse ready:[/] {db_path(db)} — try: geopanel status")
+
+
+app.command(name="did")(did_command)
 
 
 def main() -> None:

@@ -1,0 +1,64 @@
+"""`geopanel did`: the DID battery on a warehouse panel, from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from analyses.did.estimators import DIDError
+from analyses.did.report import run_battery, store_treatment
+from analyses.did.treatment import TreatmentError
+from warehouse.db import WarehouseError, connection
+from warehouse.settings import DATA_DIR
+
+console = Console(soft_wrap=True)
+
+
+def did(
+    outcome: Annotated[str, typer.Argument(help="Outcome column of fct_<level>_year, e.g. gdp.")],
+    policy: Annotated[str, typer.Option(help="demonstration_zone, or a policy in reference.policy_pilots.")] = (
+        "demonstration_zone"),
+    level: Annotated[str, typer.Option(help="city | province | county.")] = "city",
+    rule: Annotated[str, typer.Option(help="Timing: calendar (paper 001) | july (paper 000) | cutoff.")] = "calendar",
+    log: Annotated[bool, typer.Option("--log", help="Use the natural log of the outcome.")] = False,
+    window: Annotated[str, typer.Option(help="Event window LOW:HIGH, end points binned.")] = "-5:5",
+    reference: Annotated[int, typer.Option(help="Omitted relative period.")] = -1,
+    placebo: Annotated[int, typer.Option(help="Placebo replications (0 = none).")] = 500,
+    seed: Annotated[int, typer.Option(help="Seed of the placebo draws.")] = 20240601,
+    out: Annotated[Path | None, typer.Option(help="Folder for the report and plots.")] = None,
+    db: Annotated[Path | None, typer.Option("--db", help="Warehouse file.")] = None,
+) -> None:
+    """Staggered DID of a policy: TWFE, event study, Bacon decomposition and placebo, with plots.
+
+    Example: geopanel did gdp --log --rule july --placebo 500
+    """
+    try:
+        low, _, high = window.partition(":")
+        bounds = (int(low), int(high))
+    except ValueError:
+        console.print(f"[red]error:[/] --window {window!r}: write LOW:HIGH, e.g. -5:5")
+        raise typer.Exit(1) from None
+    out = out or DATA_DIR / "reports" / f"did_{policy}_{level}_{outcome}"
+    try:
+        with connection(db, read_only=True) as con, Progress(console=console, transient=True) as bar:
+            task = bar.add_task("placebo", total=max(placebo, 1))
+            battery = run_battery(con, outcome, out, policy=policy, level=level, rule=rule, log_outcome=log,
+                                  window=bounds, reference=reference, placebo_reps=placebo, seed=seed,
+                                  progress=lambda done, total: bar.update(task, completed=done))
+        with connection(db) as con:
+            table = store_treatment(con, battery.sample, level)
+    except (DIDError, TreatmentError, WarehouseError) as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    t = battery.twfe
+    console.print(f"TWFE {outcome}: {t.coef:.4f} (se {t.se:.4f}, p {t.pvalue:.3g}, N {t.nobs}); "
+                  f"Bacon Σ = {battery.bacon.estimate:.4f}; pre-trend max |t| = "
+                  f"{battery.event_study.pre_trend_max_abs_t():.2f}", highlight=False)
+    if battery.placebo is not None:
+        console.print(f"placebo: {placebo} draws, mean {battery.placebo.estimates.mean():.5f}, "
+                      f"p = {battery.placebo.p_value:.3f}", highlight=False)
+    console.print(f"treatment timing → {table}; report and plots → {out}", highlight=False)

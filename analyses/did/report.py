@@ -1,0 +1,92 @@
+"""Run the DID battery on a warehouse panel and write its tables, plots and treatment table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from analyses.did.bacon import BaconResult, bacon
+from analyses.did.estimators import EventStudyResult, TWFEResult, event_study, twfe
+from analyses.did.placebo import PlaceboResult, placebo
+from analyses.did.sample import PolicySample, policy_sample
+
+
+@dataclass
+class DIDBattery:
+    """Everything one `geopanel did` run estimated, plus the files it wrote."""
+
+    sample: PolicySample
+    twfe: TWFEResult
+    event_study: EventStudyResult
+    bacon: BaconResult
+    placebo: PlaceboResult | None
+    files: list[Path]
+
+    def markdown(self, outcome: str) -> str:
+        """A paper-style summary: baseline, event study, Bacon weights, placebo."""
+        s, t = self.sample, self.twfe
+        lines = [
+            f"# DID: {outcome} on {s.policy} (timing rule: {s.rule})", "",
+            f"Sample: {s.data['unit'].nunique()} units × {s.data['year'].nunique()} years, {s.n_treated} treated "
+            f"(adoption years {', '.join(map(str, s.adoption_years))}); {len(s.dropped)} units left out "
+            "(listed in dropped_units.csv).", "",
+            "| | TWFE |", "|---|---|",
+            f"| treated | {t.coef:.4f}{_stars(t.pvalue)} |", f"| | ({t.se:.4f}) |",
+            f"| N | {t.nobs} |", "| unit FE, year FE | yes |", "",
+            "Standard errors clustered by unit in parentheses; *** p<0.01, ** p<0.05, * p<0.1.", "",
+            "## Event study", "", self.event_study.table.round(4).to_markdown(index=False), "",
+            "## Goodman-Bacon decomposition", "", self.bacon.by_type().round(4).to_markdown(index=False), "",
+            f"Σ weight × estimate = {self.bacon.estimate:.6f} (TWFE {t.coef:.6f})", "",
+        ]
+        if self.placebo is not None:
+            p = self.placebo
+            lines += ["## Placebo", "", f"{len(p.estimates)} random pseudo-treatments of {p.n_treated} units "
+                      f"(seed {p.seed}): mean {p.estimates.mean():.5f}, sd {p.estimates.std():.5f}, "
+                      f"randomisation p = {p.p_value:.3f}", ""]
+        return "\n".join(lines)
+
+
+def _stars(p: float) -> str:
+    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else ""
+
+
+def run_battery(
+    con: duckdb.DuckDBPyConnection, outcome: str, out_dir: Path, policy: str = "demonstration_zone",
+    level: str = "city", rule: str = "calendar", log_outcome: bool = False, window: tuple[int, int] = (-5, 5),
+    reference: int = -1, placebo_reps: int = 500, seed: int = 20240601,
+    progress: Callable[[int, int], None] | None = None,
+) -> DIDBattery:
+    """Sample → TWFE → event study → Bacon → placebo; plots and tables into `out_dir`."""
+    sample = policy_sample(con, policy, [outcome], level=level, rule=rule, log_outcomes=log_outcome)
+    data = sample.data
+    base = twfe(data, outcome)
+    dynamic = event_study(data, outcome, window=window, reference=reference)
+    decomposition = bacon(data, outcome)
+    pseudo = None
+    if placebo_reps > 0:
+        pseudo = placebo(data, outcome, base.coef, sample.n_treated, sample.adoption_years, reps=placebo_reps,
+                         seed=seed, progress=progress)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = [dynamic.plot(out_dir / "event_study.png")]
+    if pseudo is not None:
+        files.append(pseudo.plot(out_dir / "placebo.png"))
+    sample.dropped.to_csv(out_dir / "dropped_units.csv", index=False)
+    battery = DIDBattery(sample, base, dynamic, decomposition, pseudo, files)
+    report = out_dir / "did_report.md"
+    report.write_text(battery.markdown(outcome), encoding="utf-8")
+    battery.files += [report, out_dir / "dropped_units.csv"]
+    return battery
+
+
+def store_treatment(con: duckdb.DuckDBPyConnection, sample: PolicySample, level: str) -> str:
+    """Write the sample's treatment timing to analysis.treat_<policy>_<level>_year (replaced atomically)."""
+    name = f"analysis.treat_{sample.policy}_{level}_year"
+    frame = sample.data[["unit", "year", "cohort", "rel_time", "treated", "ever_treated"]].assign(rule=sample.rule)
+    con.register("treatment_frame", pd.DataFrame(frame))
+    con.execute(f"create or replace table {name} as select * from treatment_frame")
+    con.unregister("treatment_frame")
+    return name
