@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from analyses.did.cli import did as did_command
+from analyses.spatial_panel.cli import app as spatial_panel_app
 from geo.boundaries import BoundaryError, read_boundary_file
 from warehouse.db import WarehouseError, connection, table_exists
 from warehouse.ingest import IngestError, IngestResult, ingest_file, load_mapping
@@ -296,6 +297,9 @@ def demo(
 
 
 app.command(name="did")(did_command)
+
+
+app.add_typer(spatial_panel_app, name="spatial-panel")
 
 
 def main() -> None:

@@ -1,0 +1,150 @@
+"""`geopanel spatial-panel fit|select`: estimate from the command line and store the run in analysis.*."""
+
+from __future__ import annotations
+
+import importlib
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from analyses.spatial_panel.panel import SpatialPanelError
+from analyses.spatial_panel.store import store_result
+from analyses.spatial_panel.tables import effects_table
+
+app = typer.Typer(help="Spatial panel models (SAR, SDM, SEM, SDEM, SLX) with fixed effects, effects and tests.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+console = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+DataOpt = Annotated[str, typer.Option("--data", help="Warehouse table/view (e.g. fct_city_year) or .csv/.parquet.")]
+WOpt = Annotated[str, typer.Option("--w", help="Warehouse matrix name, or a .gal/.gwt/.mat/.csv weights file.")]
+UnitOpt = Annotated[str | None, typer.Option("--unit", help="Unit column (default: the *_code column).")]
+TimeOpt = Annotated[str | None, typer.Option("--time", help="Time column (default: year).")]
+DbOpt = Annotated[Path | None, typer.Option("--db", help="Warehouse file (default $GEOPANEL_DB).")]
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _needs_warehouse(value: str) -> bool:
+    return Path(value).suffix.lower() not in (".csv", ".parquet", ".gal", ".gwt", ".mat")
+
+
+def _quality(con, table: str, allow_failing: bool) -> str:
+    """The quality-gate status of a warehouse table, if the gate is installed (else 'not-checked')."""
+    try:
+        gate = importlib.import_module("warehouse.quality.gate")
+    except ImportError:
+        return "not-checked"
+    require = getattr(gate, "require_checked", None)
+    if require is None:
+        return "not-checked"
+    try:
+        outcome = require(con, table, allow_failing=allow_failing)
+    except Exception as exc:  # the gate's own error explains what failed and what to do
+        _fail(f"quality gate: {exc}")
+    return str(getattr(outcome, "status", outcome) or "passed")
+
+
+def _open(db: Path | None, data: str, w: str, store: bool):
+    """A warehouse connection when one is needed (warehouse inputs, or storing the run), else None."""
+    from warehouse.db import connection
+    from warehouse.settings import db_path
+
+    if not (_needs_warehouse(data) or _needs_warehouse(w) or store):
+        return nullcontext(None)
+    if not db_path(db).exists():
+        if _needs_warehouse(data) or _needs_warehouse(w):
+            _fail(f"{db_path(db)}: no warehouse; run `geopanel demo` or pass --db, or use files for --data and --w")
+        return nullcontext(None)
+    return connection(db)
+
+
+@app.command()
+def fit(
+    formula: Annotated[str, typer.Argument(help="Formula, e.g. 'inn ~ lnde + lnpgdp + hum'.")],
+    data: DataOpt,
+    w: WOpt,
+    unit: UnitOpt = None,
+    time: TimeOpt = None,
+    model: Annotated[str, typer.Option(help="sar | sdm | sem | sdem | slx | ols")] = "sdm",
+    effects: Annotated[str, typer.Option(help="pooled | individual | time | twoways")] = "twoways",
+    lee_yu: Annotated[bool, typer.Option("--lee-yu", help="Lee–Yu (2010) transformation approach.")] = False,
+    durbin: Annotated[str | None, typer.Option(help="Comma-separated regressors to lag (default all).")] = None,
+    w_transform: Annotated[str, typer.Option(help="r (row-standardise) or none.")] = "r",
+    draws: Annotated[int, typer.Option(help="Simulation draws for the effects' standard errors.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the simulation draws.")] = 12345,
+    table: Annotated[str, typer.Option(help="markdown | latex | html")] = "markdown",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    store: Annotated[bool, typer.Option(help="Store the run in analysis.model_* (needs a warehouse).")] = True,
+    allow_failing_checks: Annotated[bool, typer.Option("--allow-failing-checks",
+                                                       help="Estimate even if quality checks fail.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Fit one spatial panel model, print its tables and store the run.
+
+    Example: geopanel spatial-panel fit "y ~ x1 + x2" --data fct_city_year --w queen_city --model sdm
+    --effects twoways --lee-yu
+    """
+    from analyses.spatial_panel.model import spatial_panel
+
+    try:
+        with _open(db, data, w, store) as con:
+            quality = _quality(con, data, allow_failing_checks) if con is not None and _needs_warehouse(data) \
+                else "not-checked"
+            result = spatial_panel(formula, data, w, unit, time, model=model, effects=effects, lee_yu=lee_yu,
+                                   durbin=durbin.split(",") if durbin else None, draws=draws, seed=seed,
+                                   w_transform=None if w_transform == "none" else w_transform, con=con)
+            result.quality_status = quality
+            run_id = store_result(con, result) if store and con is not None else None
+    except (SpatialPanelError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    if as_json:
+        console.print_json(result.to_json())
+        return
+    console.print(result.summary(), highlight=False)
+    console.print(result.to_table(table), highlight=False)
+    if len(result.effects):
+        console.print(effects_table(result, table), highlight=False)
+    console.print(f"stored as run {run_id} in analysis.model_runs" if run_id else
+                  "not stored (no warehouse; pass --db to keep the run)", highlight=False)
+
+
+@app.command()
+def select(
+    formula: Annotated[str, typer.Argument(help="Formula, e.g. 'inn ~ lnde + lnpgdp + hum'.")],
+    data: DataOpt,
+    w: WOpt,
+    unit: UnitOpt = None,
+    time: TimeOpt = None,
+    alpha: Annotated[float, typer.Option(help="Significance level of the decisions.")] = 0.05,
+    lee_yu: Annotated[bool, typer.Option("--lee-yu", help="Lee–Yu (2010) transformation approach.")] = False,
+    store: Annotated[bool, typer.Option(help="Store the chosen model's run.")] = True,
+    allow_failing_checks: Annotated[bool, typer.Option("--allow-failing-checks")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Elhorst's specification search: LR tests of effects, LM tests, SDM vs SAR/SEM; prints the decisions.
+
+    Example: geopanel spatial-panel select "y ~ x1 + x2" --data panel.csv --unit code --time year --w w.gal
+    """
+    from analyses.spatial_panel.select import specification_search
+
+    try:
+        with _open(db, data, w, store) as con:
+            quality = _quality(con, data, allow_failing_checks) if con is not None and _needs_warehouse(data) \
+                else "not-checked"
+            decisions, result = specification_search(formula, data, w, unit, time, alpha=alpha, con=con,
+                                                      lee_yu=lee_yu)
+            result.quality_status = quality
+            run_id = store_result(con, result) if store and con is not None else None
+    except (SpatialPanelError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    console.print(decisions.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False)
+    console.print(result.to_table(), highlight=False)
+    if run_id:
+        console.print(f"stored as run {run_id} in analysis.model_runs", highlight=False)

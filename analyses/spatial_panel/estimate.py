@@ -1,0 +1,202 @@
+"""Concentrated maximum likelihood for the spatial lag (SAR, SDM), spatial error (SEM, SDEM) and OLS (SLX) panels.
+
+Likelihood (Elhorst 2014 eq. 3.4 and 3.9, on demeaned data):
+    log L = −n/2·log(2πσ²) + a·[log|I − ρW| − s·log(1 − ρ)] − e'e/(2σ²)
+Direct approach (Elhorst; spreg; xsmle without `leeyu`): a = T, n = NT, s = 0.
+Lee & Yu (2010) transformation approach (orthonormal deviations over time and/or units):
+    individual  a = T − 1, n = N(T − 1), s = 0    (β, ρ as direct; σ² = T/(T − 1)·σ²_direct)
+    time        a = T,     n = (N − 1)T,  s = 1
+    twoways     a = T − 1, n = (N − 1)(T − 1), s = 1
+The unit transformation needs a row-standardised W (its constant vector is an eigenvector).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from analyses.spatial_panel.panel import SpatialPanelError
+from analyses.spatial_panel.spectrum import Spectrum
+
+BOUNDARY_TOL = 1e-4
+
+
+@dataclass(frozen=True)
+class Convention:
+    """How many periods a log-determinant counts (a), the effective sample (n) and the 1 − ρ term (s)."""
+
+    a: float
+    n: float
+    s: int
+    name: str
+
+
+def convention(effects: str, lee_yu: bool, n: int, t: int, row_standardised: bool) -> Convention:
+    """The likelihood constants of an effects specification (see the module docstring)."""
+    if not lee_yu:
+        return Convention(t, n * t, 0, "direct (Elhorst 2014; xsmle without leeyu; spreg)")
+    if effects == "pooled":
+        raise SpatialPanelError("--lee-yu corrects fixed-effects estimators; choose individual, time or twoways")
+    if effects in ("time", "twoways") and not row_standardised:
+        raise SpatialPanelError("the Lee–Yu correction with time effects needs a row-standardised W; "
+                                "row-standardise W or drop --lee-yu")
+    return {
+        "individual": Convention(t - 1, n * (t - 1), 0, "Lee–Yu 2010 transformation, individual"),
+        "time": Convention(t, (n - 1) * t, 1, "Lee–Yu 2010 transformation, time"),
+        "twoways": Convention(t - 1, (n - 1) * (t - 1), 1, "Lee–Yu 2010 transformation, two-way"),
+    }[effects]
+
+
+@dataclass
+class MLFit:
+    """Estimates of one model: β (k), spatial parameter (or None), σ², log L, residuals and covariance."""
+
+    beta: np.ndarray
+    spatial: float | None
+    sigma2: float
+    loglik: float
+    resid: np.ndarray
+    fitted: np.ndarray
+    vcov: np.ndarray  # order: β..., spatial parameter (if any), σ²
+
+
+def _jac(spec: Spectrum, conv: Convention, r: float) -> float:
+    """a·[log|I − rW| − s·log(1 − r)]."""
+    return conv.a * (spec.logdet(r) - (conv.s * np.log1p(-r) if conv.s else 0.0))
+
+
+def _optimise(f, spec: Spectrum, name: str, maxiter: int) -> float:
+    lo, hi = spec.bounds
+    eps = 1e-7 * (hi - lo)
+    res = minimize_scalar(f, bounds=(lo + eps, hi - eps), method="bounded",
+                          options={"xatol": 1e-10, "maxiter": maxiter})
+    if not res.success:
+        raise SpatialPanelError(f"the likelihood maximisation over {name} did not converge in {maxiter} "
+                                f"iterations ({res.message}); check the data scale or raise maxiter")
+    if min(res.x - lo, hi - res.x) < BOUNDARY_TOL * (hi - lo):
+        raise SpatialPanelError(
+            f"{name} = {res.x:.6f} is at the boundary of its parameter space ({lo:.4f}, {hi:.4f}); the model "
+            "is not identified as specified: check W (islands, normalisation) and the fixed effects")
+    return float(res.x)
+
+
+def fit_ols(y: np.ndarray, x: np.ndarray, conv: Convention) -> MLFit:
+    """OLS / SLX by ML (σ² = e'e/n), variance from the information matrix."""
+    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    e = y - x @ beta
+    s2 = float(e @ e) / conv.n
+    ll = -conv.n / 2 * (np.log(2 * np.pi * s2) + 1)
+    info = np.zeros((len(beta) + 1,) * 2)
+    info[:-1, :-1] = x.T @ x / s2
+    info[-1, -1] = conv.n / (2 * s2**2)
+    return MLFit(beta, None, s2, float(ll), e, x @ beta, np.linalg.inv(info))
+
+
+def fit_lag(y: np.ndarray, wy: np.ndarray, x: np.ndarray, spec: Spectrum, conv: Convention,
+            maxiter: int = 500) -> MLFit:
+    """SAR / SDM: concentrate β and σ² out, maximise over ρ (Elhorst 2014 §3.3.1; Anselin 1988)."""
+    b0, *_ = np.linalg.lstsq(x, y, rcond=None)
+    b1, *_ = np.linalg.lstsq(x, wy, rcond=None)
+    e0, e1 = y - x @ b0, wy - x @ b1
+    q00, q01, q11 = e0 @ e0, e0 @ e1, e1 @ e1
+
+    def negll(r: float) -> float:
+        return -(_jac(spec, conv, r) - conv.n / 2 * np.log((q00 - 2 * r * q01 + r * r * q11) / conv.n))
+
+    rho = _optimise(negll, spec, "rho", maxiter)
+    beta = b0 - rho * b1
+    e = e0 - rho * e1
+    s2 = float(e @ e) / conv.n
+    ll = -conv.n / 2 * (np.log(2 * np.pi * s2) + 1) + _jac(spec, conv, rho)
+    return MLFit(beta, rho, s2, float(ll), e, y - e, lag_vcov(x, beta, rho, s2, spec, conv))
+
+
+def fit_error(y: np.ndarray, wy: np.ndarray, x: np.ndarray, wx: np.ndarray, spec: Spectrum, conv: Convention,
+              maxiter: int = 500) -> MLFit:
+    """SEM / SDEM: for each λ, β is GLS on (y − λWy, X − λWX); maximise the concentrated log L over λ."""
+    z = np.column_stack([y, x])
+    wz = np.column_stack([wy, wx])
+    m00, m01, m11 = z.T @ z, z.T @ wz, wz.T @ wz
+
+    def moments(lam: float) -> tuple[np.ndarray, float, np.ndarray]:
+        m = m00 - lam * (m01 + m01.T) + lam * lam * m11
+        xx, xy, yy = m[1:, 1:], m[1:, 0], m[0, 0]
+        beta = np.linalg.solve(xx, xy)
+        return beta, float(yy - xy @ beta), xx
+
+    def negll(lam: float) -> float:
+        return -(_jac(spec, conv, lam) - conv.n / 2 * np.log(moments(lam)[1] / conv.n))
+
+    lam = _optimise(negll, spec, "lambda", maxiter)
+    beta, ee, xx = moments(lam)
+    s2 = ee / conv.n
+    e = (y - lam * wy) - (x - lam * wx) @ beta
+    ll = -conv.n / 2 * (np.log(2 * np.pi * s2) + 1) + _jac(spec, conv, lam)
+    k = len(beta)
+    tr1, tr2, trtt = _traces(spec, conv, lam, None)
+    info = np.zeros((k + 2, k + 2))
+    info[:k, :k] = xx / s2
+    info[k, k] = conv.a * (tr2 + trtt)
+    info[k, k + 1] = info[k + 1, k] = conv.a * tr1 / s2
+    info[k + 1, k + 1] = conv.n / (2 * s2**2)
+    # fitted: the systematic part Xβ (the spatially correlated error is not predicted)
+    return MLFit(beta, lam, s2, float(ll), e, x @ beta, np.linalg.inv(info))
+
+
+def _traces(spec: Spectrum, conv: Convention, r: float, n_periods: int | None) -> tuple[float, float, float]:
+    """tr(W̃), tr(W̃²), tr(W̃'W̃) with W̃ = W(I − rW)^{-1}; for the Lee–Yu unit transformation, of F'W̃F."""
+    tr1, tr2 = float(spec.tr_aw(r)), float(spec.tr_aw2(r))
+    trtt = spec.tr_wtw(r)
+    if conv.s:
+        # F'W̃F with F ⟂ 1 and W̃1 = 1/(1 − r): traces lose the eigenvalue 1/(1 − r) and ‖W̃'1‖²/N
+        c = 1.0 / (1.0 - r)
+        wt1 = spec.resolvent_solve(r, spec.w.T @ np.ones(spec.n), transpose=True)
+        tr1, tr2, trtt = tr1 - c, tr2 - c * c, trtt - float(wt1 @ wt1) / spec.n
+    return tr1, tr2, trtt
+
+
+def lag_vcov(x: np.ndarray, beta: np.ndarray, rho: float, s2: float, spec: Spectrum, conv: Convention) -> np.ndarray:
+    """Inverse information matrix of (β, ρ, σ²) for the lag model (Elhorst 2014 eq. 3.5; Lee & Yu 2010)."""
+    n, t = spec.n, x.shape[0] // spec.n
+    xb = (x @ beta).reshape(t, n)
+    wxb = (spec.w @ spec.resolvent_solve(rho, xb.T)).T  # W̃Xβ period by period
+    if conv.s:
+        wxb = wxb - wxb.mean(axis=1, keepdims=True)
+    wxb = wxb.ravel()
+    tr1, tr2, trtt = _traces(spec, conv, rho, t)
+    k = len(beta)
+    info = np.zeros((k + 2, k + 2))
+    info[:k, :k] = x.T @ x / s2
+    info[:k, k] = info[k, :k] = x.T @ wxb / s2
+    info[k, k] = conv.a * (tr2 + trtt) + wxb @ wxb / s2
+    info[k, k + 1] = info[k + 1, k] = conv.a * tr1 / s2
+    info[k + 1, k + 1] = conv.n / (2 * s2**2)
+    return np.linalg.inv(info)
+
+
+def loglik_full(params: np.ndarray, y: np.ndarray, wy: np.ndarray, x: np.ndarray, wx: np.ndarray | None,
+                spec: Spectrum, conv: Convention) -> float:
+    """Unconcentrated log L at (β, spatial, σ²): lag model if wx is None, error model otherwise."""
+    k = x.shape[1]
+    beta, r, s2 = params[:k], params[k], params[k + 1]
+    e = y - r * wy - x @ beta if wx is None else (y - r * wy) - (x - r * wx) @ beta
+    return -conv.n / 2 * np.log(2 * np.pi * s2) + _jac(spec, conv, r) - float(e @ e) / (2 * s2)
+
+
+def numerical_vcov(fun, params: np.ndarray) -> np.ndarray:
+    """Inverse of minus the central-difference Hessian of log L (fallback to the analytic information)."""
+    p = len(params)
+    h = 1e-4 * np.maximum(np.abs(params), 1e-2)
+    hess = np.zeros((p, p))
+    for i in range(p):
+        for j in range(i, p):
+            def f(di: float, dj: float, i: int = i, j: int = j) -> float:
+                q = params.copy()
+                q[i] += di
+                q[j] += dj
+                return fun(q)
+            hess[i, j] = hess[j, i] = (f(h[i], h[j]) - f(h[i], -h[j]) - f(-h[i], h[j]) + f(-h[i], -h[j])) / (
+                4 * h[i] * h[j])
+    return np.linalg.inv(-hess)

@@ -1,0 +1,198 @@
+"""`spatial_panel(...)`: fit SAR, SDM, SEM, SDEM or SLX panels with fixed effects, their effects and tests.
+
+Example:
+    fit = spatial_panel("logc ~ logp + logy", data=cigar, w=w, unit="state", time="year",
+                        model="sdm", effects="twoways")
+    fit.summary(); fit.effects; fit.tests; fit.to_table("latex")
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analyses.spatial_panel import diagnostics as dg
+from analyses.spatial_panel.effects import lag_effects, linear_effects
+from analyses.spatial_panel.estimate import (
+    MLFit,
+    convention,
+    fit_error,
+    fit_lag,
+    fit_ols,
+    loglik_full,
+    numerical_vcov,
+)
+from analyses.spatial_panel.panel import EFFECTS, Panel, SpatialPanelError, build_panel, check_rank, demean, lag
+from analyses.spatial_panel.result import SpatialPanelResult
+from analyses.spatial_panel.sources import load_data, load_w
+from analyses.spatial_panel.spectrum import Spectrum
+
+MODELS = ("sar", "sdm", "sem", "sdem", "slx", "ols")
+LAG, ERROR = ("sar", "sdm"), ("sem", "sdem")
+DURBIN = ("sdm", "sdem", "slx")
+
+
+def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | None = None, model: str = "sdm",
+                  effects: str = "twoways", lee_yu: bool = False, durbin: list[str] | None = None,
+                  logdet: str = "auto", vcov: str = "analytic", draws: int = 1000, seed: int = 12345,
+                  w_transform: str | None = "r", con=None, lr_tests: bool = True,
+                  maxiter: int = 500) -> SpatialPanelResult:
+    """Fit a static spatial panel model by (concentrated) ML; see `SpatialPanelResult` for what comes back.
+
+    model: sar | sdm | sem | sdem | slx | ols; effects: pooled | individual | time | twoways.
+    lee_yu: Lee & Yu (2010) transformation approach instead of the direct (demeaning) approach.
+    durbin: the regressors whose spatial lags enter (SDM, SDEM, SLX); default all.
+    vcov: 'analytic' (information matrix) or 'hessian' (numerical Hessian of the full log-likelihood).
+    """
+    model, effects = model.lower(), effects.lower()
+    if model not in MODELS:
+        raise SpatialPanelError(f"model {model!r}: choose one of {', '.join(MODELS)}")
+    if effects not in EFFECTS:
+        raise SpatialPanelError(f"effects {effects!r}: choose one of {', '.join(EFFECTS)}")
+    if vcov not in ("analytic", "hessian"):
+        raise SpatialPanelError(f"vcov {vcov!r}: use 'analytic' or 'hessian'")
+    frame, data_desc, from_wh = load_data(data, con)
+    unit, time = infer_index(frame, unit, time)
+    w_pair, w_desc = load_w(w, frame[unit].astype(str).unique().tolist(), con, w_transform)
+    panel = build_panel(formula, frame, w_pair, unit, time, intercept=effects == "pooled")
+    spec = Spectrum(panel.w, logdet, seed=seed)
+    started = datetime.now(UTC)
+    core = _fit_core(panel, spec, model, effects, lee_yu, durbin, vcov, maxiter)
+    est, names, fit, lagged = core["table"], core["names"], core["fit"], core["lagged"]
+    conv = core["conv"]
+    eff = _effects(model, spec, panel, fit, names, lagged, draws, seed)
+    tests = [dg.lm_tests(panel, effects, _non_intercept(panel)), dg.fe_lr_tests(panel)]
+    if model in ("sdm", "sdem"):
+        tests.append(_durbin_tests(panel, spec, model, effects, lee_yu, fit, names, lagged, lr_tests, maxiter))
+    return SpatialPanelResult(
+        formula=formula, model=model, effects_kind=effects, lee_yu=lee_yu, convention=conv.name,
+        params=est["estimate"], bse=est["std_error"], vcov=core["vcov_frame"], estimates=est,
+        sigma2=fit.sigma2, loglik=fit.loglik, r2=core["r2"], r2_corr=core["r2_corr"], n_units=panel.n,
+        n_periods=panel.t, nobs=panel.n * panel.t, logdet_method=spec.method, vcov_method=vcov,
+        effects=eff, tests=pd.concat(tests, ignore_index=True), y_name=panel.y_name, data_source=data_desc,
+        w_source=w_desc, from_warehouse=from_wh, fingerprint=panel.fingerprint(), unit=unit, time=time,
+        durbin=[panel.x_names[i] for i in lagged], draws=draws, seed=seed, started_at=started,
+        finished_at=datetime.now(UTC), residuals=fit.resid,
+    )
+
+
+def infer_index(frame: pd.DataFrame, unit: str | None, time: str | None) -> tuple[str, str]:
+    """Default unit/time columns for warehouse panels: the one `*_code` column and `year`."""
+    if unit is None:
+        codes = [c for c in frame.columns if str(c).endswith("_code")]
+        if len(codes) != 1:
+            raise SpatialPanelError("name the unit column (unit=... / --unit)")
+        unit = codes[0]
+    if time is None:
+        if "year" not in frame.columns:
+            raise SpatialPanelError("name the time column (time=... / --time)")
+        time = "year"
+    return unit, time
+
+
+def _non_intercept(panel: Panel) -> np.ndarray:
+    return np.array([i for i, n in enumerate(panel.x_names) if n != "Intercept"])
+
+
+def _fit_core(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu: bool, durbin, vcov: str,
+              maxiter: int) -> dict:
+    """Design, demeaning, estimation and the coefficient table of one model."""
+    xi = _non_intercept(panel)
+    if durbin is None:
+        lagged = xi if model in DURBIN else np.array([], dtype=int)
+    else:
+        if model not in DURBIN:
+            raise SpatialPanelError(f"durbin terms apply to sdm, sdem and slx, not {model}")
+        missing = [d for d in durbin if d not in panel.x_names]
+        if missing:
+            raise SpatialPanelError(f"durbin terms {missing} are not regressors of the formula ({panel.x_names})")
+        lagged = np.array([panel.x_names.index(d) for d in durbin], dtype=int)
+    names = list(panel.x_names) + [f"W.{panel.x_names[i]}" for i in lagged]
+    x = np.concatenate([panel.x, lag(panel.w, panel.x[:, :, lagged])], axis=2) if len(lagged) else panel.x
+    y = demean(panel.y, effects).ravel()
+    wy = demean(lag(panel.w, panel.y), effects).ravel()
+    xd = demean(x, effects).reshape(-1, x.shape[2])
+    check_rank(xd, names)
+    conv = convention(effects, lee_yu, panel.n, panel.t, spec.row_standardised)
+    if model in LAG:
+        fit = fit_lag(y, wy, xd, spec, conv, maxiter)
+        spatial, wx = "rho", None
+    elif model in ERROR:
+        wx = demean(lag(panel.w, x), effects).reshape(-1, x.shape[2])
+        fit = fit_error(y, wy, xd, wx, spec, conv, maxiter)
+        spatial = "lambda"
+    else:
+        fit, spatial, wx = fit_ols(y, xd, conv), None, None
+    labels = names + ([spatial] if spatial else []) + ["sigma2"]
+    if vcov == "hessian" and spatial:
+        point = np.concatenate([fit.beta, [fit.spatial, fit.sigma2]])
+        fit.vcov = numerical_vcov(lambda p: loglik_full(p, y, wy, xd, wx, spec, conv), point)
+    values = np.concatenate([fit.beta, [fit.spatial] if spatial else [], [fit.sigma2]])
+    se = np.sqrt(np.diag(fit.vcov))
+    z = values / se
+    table = pd.DataFrame({"estimate": values, "std_error": se, "z": z, "p_value": 2 * stats.norm.sf(np.abs(z))},
+                         index=pd.Index(labels, name="term"))
+    yc = y - y.mean()
+    r2 = 1 - float(fit.resid @ fit.resid) / float(yc @ yc)
+    fc = fit.fitted - fit.fitted.mean()
+    r2_corr = float((yc @ fc) ** 2 / ((yc @ yc) * (fc @ fc))) if fc @ fc > 0 else 0.0
+    return {"table": table, "names": names, "fit": fit, "lagged": lagged, "conv": conv, "r2": r2,
+            "r2_corr": r2_corr, "vcov_frame": pd.DataFrame(fit.vcov, index=labels, columns=labels)}
+
+
+def _effects(model: str, spec: Spectrum, panel: Panel, fit: MLFit, names: list[str], lagged: np.ndarray,
+             draws: int, seed: int) -> pd.DataFrame:
+    """LeSage–Pace effects per regressor (none for OLS)."""
+    xi = _non_intercept(panel)
+    if model == "ols":
+        return pd.DataFrame()
+    k = len(panel.x_names)
+    theta_pos = np.full(k, -1)
+    theta_pos[lagged] = k + np.arange(len(lagged))
+    bi, ti = xi, theta_pos[xi]
+    beta = fit.beta[bi]
+    theta = np.where(ti >= 0, fit.beta[np.maximum(ti, 0)], 0.0)
+    reg = [panel.x_names[i] for i in xi]
+    if model in LAG:
+        vc = fit.vcov[:-1, :-1]  # β, θ, ρ (σ² dropped)
+        return lag_effects(spec, reg, beta, theta, fit.spatial, vc, (bi, ti, len(fit.beta)), draws, seed)
+    return linear_effects(reg, beta, theta, fit.vcov, (bi, ti))
+
+
+def _durbin_tests(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu: bool, fit: MLFit,
+                  names: list[str], lagged: np.ndarray, lr_tests: bool, maxiter: int) -> pd.DataFrame:
+    """Wald (and LR) tests of the SDM against SAR, SEM and SLX, or the SDEM against SEM and SLX."""
+    k = len(panel.x_names)
+    m = len(lagged)
+    p = len(fit.beta) + 1
+    theta_idx = k + np.arange(m)
+    rows = []
+    jac = np.zeros((m, p + 1))
+    jac[np.arange(m), theta_idx] = 1.0
+    base = "SAR" if model == "sdm" else "SEM"
+    rows.append(dg.wald(f"Wald {model.upper()} vs {base} (theta = 0)", fit.beta[theta_idx], jac, fit.vcov))
+    jr = np.zeros((1, p + 1))
+    jr[0, p - 1] = 1.0
+    rows.append(dg.wald(f"Wald {model.upper()} vs SLX ({'rho' if model == 'sdm' else 'lambda'} = 0)",
+                        np.array([fit.spatial]), jr, fit.vcov))
+    if model == "sdm":
+        # H0: θ + ρβ = 0 (common factor), delta method (Elhorst 2014 §2.6)
+        r = fit.spatial
+        g = fit.beta[theta_idx] + r * fit.beta[lagged]
+        jc = np.zeros((m, p + 1))
+        jc[np.arange(m), theta_idx] = 1.0
+        jc[np.arange(m), lagged] = r
+        jc[:, p - 1] = fit.beta[lagged]
+        rows.append(dg.wald("Wald SDM vs SEM (theta + rho*beta = 0)", g, jc, fit.vcov))
+    if lr_tests:
+        durbin = None if m == k else [panel.x_names[i] for i in lagged]
+        alts = ("sar", "sem", "slx") if model == "sdm" else ("sem", "slx")
+        for alt in alts:
+            restricted = _fit_core(panel, spec, alt, effects, lee_yu, durbin if alt == "slx" else None,
+                                   "analytic", maxiter)["fit"]
+            df = {"sar": m, "sem": m, "slx": 1}[alt]
+            rows.append(dg.lr(f"LR {model.upper()} vs {alt.upper()}", fit.loglik, restricted.loglik, df))
+    return pd.DataFrame(rows)

@@ -1,0 +1,155 @@
+"""Turn a long unit × time frame, a formula and W into aligned, balanced arrays (time-major, W's unit order).
+
+Arrays are shaped (T, N) for y and (T, N, k) for X so that W acts on the unit axis of every period.
+Fixed effects are removed by demeaning (Elhorst 2014 §3.2): 'individual' subtracts unit means,
+'time' period means, 'twoways' both plus the grand mean. Spatial lags are formed before demeaning,
+so demean(W x) is used even when W is not row-standardised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from formulaic import Formula
+
+EFFECTS = ("pooled", "individual", "time", "twoways")
+
+
+class SpatialPanelError(ValueError):
+    """The data, W or specification cannot be estimated as given; the message says what to do."""
+
+
+@dataclass
+class Panel:
+    """A balanced panel aligned with W: y (T, N), X (T, N, k), names, unit ids (W order) and periods."""
+
+    y: np.ndarray
+    x: np.ndarray
+    y_name: str
+    x_names: list[str]
+    units: list
+    periods: list
+    w: sp.csr_matrix
+
+    @property
+    def n(self) -> int:
+        return self.y.shape[1]
+
+    @property
+    def t(self) -> int:
+        return self.y.shape[0]
+
+    def fingerprint(self) -> str:
+        """sha256 of y, X and W: identical data and W give the same fingerprint."""
+        h = hashlib.sha256()
+        for arr in (self.y, self.x, self.w.data, self.w.indices, self.w.indptr):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        h.update(repr((self.y_name, self.x_names, self.units, self.periods)).encode())
+        return h.hexdigest()
+
+
+def lag(w: sp.csr_matrix, a: np.ndarray) -> np.ndarray:
+    """W applied to the unit axis (axis 1) of a (T, N, ...) array."""
+    t, n = a.shape[:2]
+    rest = a.shape[2:]
+    flat = np.moveaxis(a, 1, 0).reshape(n, -1)
+    return np.moveaxis((w @ flat).reshape((n, t, *rest)), 0, 1)
+
+
+def demean(a: np.ndarray, effects: str) -> np.ndarray:
+    """Remove unit and/or period means from a (T, N, ...) array (Elhorst 2014 eq. 3.11–3.13)."""
+    if effects == "pooled":
+        return a
+    unit_mean = a.mean(axis=0, keepdims=True)
+    time_mean = a.mean(axis=1, keepdims=True)
+    if effects == "individual":
+        return a - unit_mean
+    if effects == "time":
+        return a - time_mean
+    return a - unit_mean - time_mean + a.mean(axis=(0, 1), keepdims=True)
+
+
+def w_matrix(w) -> tuple[sp.csr_matrix, list]:
+    """A libpysal W (or a (sparse matrix, ids) pair) as a CSR matrix and its id order."""
+    if isinstance(w, tuple):
+        mat, ids = w
+        return sp.csr_matrix(mat, dtype=float), list(ids)
+    return sp.csr_matrix(w.sparse, dtype=float), list(w.id_order)
+
+
+def build_panel(formula: str, data: pd.DataFrame, w, unit: str, time: str, intercept: bool) -> Panel:
+    """Parse the formula, check the panel is balanced and its units are W's units, and align to W's order."""
+    if "~" not in formula:
+        raise SpatialPanelError(f"formula {formula!r}: write it as 'y ~ x1 + x2'")
+    for col in (unit, time):
+        if col not in data.columns:
+            raise SpatialPanelError(f"column {col!r} not in the data (columns: {', '.join(map(str, data.columns))})")
+    mat, ids = w_matrix(w)
+    frame = data.reset_index(drop=True)
+    try:
+        mm = Formula(formula if intercept else formula + " - 1").get_model_matrix(frame, na_action="ignore")
+    except Exception as exc:  # formulaic raises many types; the message is what matters
+        raise SpatialPanelError(f"formula {formula!r}: {exc}") from exc
+    y_frame, x_frame = mm.lhs, mm.rhs
+    if y_frame.shape[1] != 1:
+        raise SpatialPanelError(f"formula {formula!r}: give exactly one dependent variable")
+    x_names = [str(c) for c in x_frame.columns]
+    if not [c for c in x_names if c != "Intercept"]:
+        raise SpatialPanelError(f"formula {formula!r}: no regressors")
+    long = pd.DataFrame({"_unit": frame[unit].astype(str), "_time": frame[time]})
+    values = np.column_stack([y_frame.to_numpy(float), x_frame.to_numpy(float)])
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        rows = long[bad].head(5)
+        examples = ", ".join(f"{u} {t}" for u, t in zip(rows["_unit"], rows["_time"], strict=True))
+        raise SpatialPanelError(
+            f"{int(bad.sum())} rows have missing or non-finite values in the model variables (e.g. {examples}); "
+            "drop those units or periods explicitly, or fill the gaps, then fit again")
+    dup = long.duplicated()
+    if dup.any():
+        u, t = long[dup].iloc[0]
+        raise SpatialPanelError(f"unit {u} appears more than once in period {t}; the panel needs one row per unit "
+                                "and period")
+    w_ids = [str(i) for i in ids]
+    data_units, w_units = set(long["_unit"]), set(w_ids)
+    if data_units != w_units:
+        only_data, only_w = sorted(data_units - w_units), sorted(w_units - data_units)
+        raise SpatialPanelError(
+            "the units of the data and of W differ: "
+            f"{len(only_data)} only in the data ({', '.join(only_data[:5])}), "
+            f"{len(only_w)} only in W ({', '.join(only_w[:5])}); "
+            "subset the data or build W for exactly the units in the data (ids must match as text)")
+    periods = sorted(long["_time"].unique())
+    counts = long.groupby("_unit")["_time"].nunique()
+    short = counts[counts < len(periods)]
+    if len(short):
+        examples = ", ".join(f"{u} ({c} of {len(periods)} periods)" for u, c in short.head(5).items())
+        raise SpatialPanelError(
+            f"unbalanced panel: {len(short)} units lack some of the {len(periods)} periods, e.g. {examples}; "
+            "estimate on a balanced subset (drop those units or restrict the periods)")
+    pos_unit = {u: i for i, u in enumerate(w_ids)}
+    pos_time = {p: i for i, p in enumerate(periods)}
+    ti = long["_time"].map(pos_time).to_numpy()
+    ui = long["_unit"].map(pos_unit).to_numpy()
+    cube = np.empty((len(periods), len(w_ids), values.shape[1]))
+    cube[ti, ui, :] = values
+    return Panel(y=cube[:, :, 0], x=cube[:, :, 1:], y_name=str(y_frame.columns[0]), x_names=x_names,
+                 units=list(ids), periods=list(periods), w=mat)
+
+
+def check_rank(x: np.ndarray, names: list[str]) -> None:
+    """Refuse perfectly collinear regressors (after demeaning), naming the ones involved."""
+    if x.shape[1] == 0:
+        return
+    _, s, vt = np.linalg.svd(x / np.maximum(np.linalg.norm(x, axis=0), 1e-300), full_matrices=False)
+    tol = s.max() * max(x.shape) * np.finfo(float).eps * 10
+    if (s <= tol).any() or np.linalg.norm(x, axis=0).min() == 0:
+        null = vt[np.argmin(s)]
+        involved = [names[i] for i in np.flatnonzero(np.abs(null) > 1e-6)]
+        raise SpatialPanelError(
+            f"regressors are perfectly collinear after removing the fixed effects: {', '.join(involved)}; "
+            "drop one of them (a regressor constant within units or periods is absorbed by the fixed effects)")

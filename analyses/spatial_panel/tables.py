@@ -1,0 +1,101 @@
+"""Paper-style tables (the layout of esttab and the papers): coefficient with stars, SE or z in parentheses,
+ρ/λ and σ², then fixed effects, log L, R², N; several models side by side; Markdown, LaTeX or HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pandas as pd
+
+from analyses.spatial_panel.result import SpatialPanelResult
+
+
+def _stars(p: float, stars: tuple[float, ...]) -> str:
+    return "*" * sum(p < s for s in stars)
+
+
+def _cell(est: float, p: float, digits: int, stars) -> str:
+    return f"{est:.{digits}f}{_stars(p, stars)}"
+
+
+def coefficient_grid(results: list[SpatialPanelResult], stars=(0.1, 0.05, 0.01), stat: str = "se",
+                     digits: int = 3) -> pd.DataFrame:
+    """The table as strings: rows (term, then its SE/z row), one column per model."""
+    terms: list[str] = []
+    for r in results:
+        for t in r.estimates.index:
+            if t not in terms and t not in ("rho", "lambda", "sigma2"):
+                terms.append(t)
+    terms += [t for t in ("rho", "lambda", "sigma2") if any(t in r.estimates.index for r in results)]
+    cols = [f"({i + 1}) {r.name}" for i, r in enumerate(results)]
+    rows: dict[str, list[str]] = {}
+    for t in terms:
+        top, bottom = [], []
+        for r in results:
+            if t in r.estimates.index:
+                e = r.estimates.loc[t]
+                top.append(_cell(e["estimate"], e["p_value"], digits, stars))
+                second = e["std_error"] if stat == "se" else e["z"]
+                bottom.append(f"({second:.{digits}f})")
+            else:
+                top.append("")
+                bottom.append("")
+        rows[t] = top
+        rows[f"{t} "] = bottom
+    rows["Fixed effects"] = [r.effects_kind + (" (Lee–Yu)" if r.lee_yu else "") for r in results]
+    rows["log L"] = [f"{r.loglik:.3f}" for r in results]
+    rows["R²"] = [f"{r.r2:.3f}" for r in results]
+    rows["N"] = [str(r.nobs) for r in results]
+    return pd.DataFrame(rows, index=cols).T
+
+
+def effects_grid(result: SpatialPanelResult, stars=(0.1, 0.05, 0.01), digits: int = 3) -> pd.DataFrame:
+    """Direct / indirect / total effects per regressor, z in parentheses (as in the papers' effect tables)."""
+    out = {}
+    for var, g in result.effects.groupby("variable", sort=False):
+        g = g.set_index("effect")
+        out[var] = [f"{_cell(g.loc[k, 'estimate'], g.loc[k, 'p_value'], digits, stars)} "
+                    f"({g.loc[k, 'z']:.{digits}f})" for k in ("direct", "indirect", "total")]
+    return pd.DataFrame(out, index=["direct", "indirect", "total"]).T
+
+
+def render(grid: pd.DataFrame, fmt: str, note: str) -> str:
+    """A string grid as Markdown, LaTeX (booktabs) or HTML."""
+    index = ["" if str(i).endswith(" ") else i for i in grid.index]
+    if fmt == "markdown":
+        lines = ["| | " + " | ".join(grid.columns) + " |", "|---" * (len(grid.columns) + 1) + "|"]
+        lines += [f"| {i} | " + " | ".join(row) + " |" for i, row in zip(index, grid.to_numpy(), strict=True)]
+        return "\n".join(lines) + f"\n\n{note}"
+    if fmt == "latex":
+        def esc(s: str) -> str:
+            s = s.replace("_", r"\_").replace("%", r"\%").replace("²", "$^2$")
+            return re.sub(r"(\*+)", r"$^{\1}$", s)
+        body = [" & ".join([esc(i)] + [esc(c) for c in row]) + r" \\" for i, row in zip(index, grid.to_numpy(),
+                                                                                          strict=True)]
+        return "\n".join([r"\begin{tabular}{l" + "c" * len(grid.columns) + "}", r"\toprule",
+                          " & ".join([""] + [esc(c) for c in grid.columns]) + r" \\", r"\midrule", *body,
+                          r"\bottomrule", r"\end{tabular}", esc(note)])
+    if fmt == "html":
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in grid.columns)
+        body = "".join("<tr><th>" + html.escape(i) + "</th>" + "".join(f"<td>{html.escape(c)}</td>" for c in row)
+                       + "</tr>" for i, row in zip(index, grid.to_numpy(), strict=True))
+        table = f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return f"{table}\n<p>{html.escape(note)}</p>"
+    raise ValueError(f"table format {fmt!r}: use markdown, latex or html")
+
+
+def regression_table(results: list[SpatialPanelResult], fmt: str = "markdown", stars=(0.1, 0.05, 0.01),
+                     stat: str = "se") -> str:
+    """Several models side by side, like esttab."""
+    note = (f"{'Standard errors' if stat == 'se' else 'z statistics'} in parentheses; "
+            + ", ".join(f"{'*' * (i + 1)} p < {s}" for i, s in enumerate(stars)) + ".")
+    return render(coefficient_grid(results, stars, stat), fmt, note)
+
+
+def effects_table(result: SpatialPanelResult, fmt: str = "markdown", stars=(0.1, 0.05, 0.01)) -> str:
+    """The effects table of one model."""
+    note = f"z in parentheses (SE from {result.draws} simulation draws); " + ", ".join(
+        f"{'*' * (i + 1)} p < {s}" for i, s in enumerate(stars)) + "."
+    return render(effects_grid(result, stars), fmt, note)
