@@ -90,7 +90,7 @@ def callaway_santanna(
     if wide.isna().any().any():
         raise DIDError("Callaway–Sant'Anna here needs a balanced panel without missing outcomes")
     groups = data.groupby(unit)[cohort].first().reindex(wide.index)
-    g_unit = groups.fillna(np.inf).to_numpy(dtype=float)
+    g_unit = groups.astype("Float64").to_numpy(dtype=float, na_value=np.inf)
     periods = wide.columns.to_numpy()
     first_period = periods.min()
     g_unit = np.where(g_unit <= first_period, -np.inf, g_unit)  # treated before the panel: never usable

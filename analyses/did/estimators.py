@@ -125,6 +125,20 @@ def event_study(
     return EventStudyResult(table=table, reference=reference, window=window, formula=formula)
 
 
+def imputation(
+    data: pd.DataFrame, y: str, treat: str = "treated", unit: str = "unit", time: str = "year",
+    cluster: str | None = None,
+) -> TWFEResult:
+    """Gardner's two-stage (imputation) DID via pyfixest.did2s: fixed effects fitted on untreated cells only."""
+    _require(data, [y, treat, unit, time])
+    fit = pf.did2s(data, yname=y, first_stage=f"~ 0 | {unit} + {time}", second_stage=f"~ {treat}",
+                   treatment=treat, cluster=cluster or unit)
+    tidy = fit.tidy()
+    return TWFEResult(coef=float(tidy.loc[treat, "Estimate"]), se=float(tidy.loc[treat, "Std. Error"]),
+                      pvalue=float(tidy.loc[treat, "Pr(>|t|)"]), nobs=int(fit._N), table=tidy.reset_index(),
+                      formula=f"did2s: {y} ~ {treat}; first stage ~ 0 | {unit} + {time}")
+
+
 def _require(data: pd.DataFrame, columns: Sequence[str]) -> None:
     missing = [c for c in columns if c not in data.columns]
     if missing:

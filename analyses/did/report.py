@@ -10,7 +10,8 @@ import duckdb
 import pandas as pd
 
 from analyses.did.bacon import BaconResult, bacon
-from analyses.did.estimators import EventStudyResult, TWFEResult, event_study, twfe
+from analyses.did.callaway_santanna import callaway_santanna
+from analyses.did.estimators import EventStudyResult, TWFEResult, event_study, imputation, twfe
 from analyses.did.placebo import PlaceboResult, placebo
 from analyses.did.sample import PolicySample, policy_sample
 
@@ -23,6 +24,7 @@ class DIDBattery:
     twfe: TWFEResult
     event_study: EventStudyResult
     bacon: BaconResult
+    robust: pd.DataFrame  # estimator, att, se: heterogeneity-robust alternatives to TWFE
     placebo: PlaceboResult | None
     files: list[Path]
 
@@ -39,6 +41,7 @@ class DIDBattery:
             f"| N | {t.nobs} |", "| unit FE, year FE | yes |", "",
             "Standard errors clustered by unit in parentheses; *** p<0.01, ** p<0.05, * p<0.1.", "",
             "## Event study", "", self.event_study.table.round(4).to_markdown(index=False), "",
+            "## Heterogeneity-robust estimators", "", self.robust.round(4).to_markdown(index=False), "",
             "## Goodman-Bacon decomposition", "", self.bacon.by_type().round(4).to_markdown(index=False), "",
             f"Σ weight × estimate = {self.bacon.estimate:.6f} (TWFE {t.coef:.6f})", "",
         ]
@@ -66,6 +69,7 @@ def run_battery(
     base = twfe(data, outcome)
     dynamic = event_study(data, outcome, window=window, reference=reference)
     decomposition = bacon(data, outcome)
+    robust = robust_estimates(data, outcome, base)
     pseudo = None
     if placebo_reps > 0:
         pseudo = placebo(data, outcome, base.coef, sample.n_treated, sample.adoption_years, reps=placebo_reps,
@@ -75,11 +79,22 @@ def run_battery(
     if pseudo is not None:
         files.append(pseudo.plot(out_dir / "placebo.png"))
     sample.dropped.to_csv(out_dir / "dropped_units.csv", index=False)
-    battery = DIDBattery(sample, base, dynamic, decomposition, pseudo, files)
+    battery = DIDBattery(sample, base, dynamic, decomposition, robust, pseudo, files)
     report = out_dir / "did_report.md"
     report.write_text(battery.markdown(outcome), encoding="utf-8")
     battery.files += [report, out_dir / "dropped_units.csv"]
     return battery
+
+
+def robust_estimates(data: pd.DataFrame, outcome: str, base: TWFEResult) -> pd.DataFrame:
+    """Overall ATT by estimator: TWFE, Callaway–Sant'Anna (never / not-yet treated), two-stage imputation."""
+    rows = [{"estimator": "TWFE", "att": base.coef, "se": base.se}]
+    for control, label in (("never", "never treated"), ("notyet", "not-yet treated")):
+        simple = callaway_santanna(data, outcome, control=control).aggregate("simple").iloc[0]
+        rows.append({"estimator": f"Callaway–Sant'Anna ({label})", "att": simple["att"], "se": simple["se"]})
+    two_stage = imputation(data, outcome)
+    rows.append({"estimator": "two-stage imputation (Gardner)", "att": two_stage.coef, "se": two_stage.se})
+    return pd.DataFrame(rows)
 
 
 def store_treatment(con: duckdb.DuckDBPyConnection, sample: PolicySample, level: str) -> str:

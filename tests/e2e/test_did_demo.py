@@ -30,6 +30,8 @@ def test_estimators_recover_the_planted_effect(battery, demo):
     assert abs(post.mean() - tau) < 0.01                  # the DGP effect is flat from adoption on
     pre = battery.event_study.table.query("rel_time < -1")["coef"]
     assert pre.abs().max() < 0.02                          # no anticipation in the DGP
+    robust = battery.robust.set_index("estimator")["att"]
+    assert (robust - tau).abs().max() < 0.015              # CS (both controls) and imputation agree
 
 
 def test_bacon_and_placebo_on_the_demo(battery):
