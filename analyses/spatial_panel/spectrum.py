@@ -12,7 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
-EIGEN_MAX_N = 1000
+EIGEN_MAX_N = 1000  # W similar to a symmetric matrix: eigvalsh is fast
+EIGEN_MAX_N_GENERAL = 400
 SERIES_ORDER = 120
 PROBES = 60
 
@@ -23,19 +24,27 @@ class Spectrum:
     def __init__(self, w: sp.csr_matrix, method: str = "auto", seed: int = 0) -> None:
         self.w = sp.csr_matrix(w, dtype=float)
         self.n = self.w.shape[0]
+        rowsums = np.asarray(self.w.sum(axis=1)).ravel()
+        self.row_standardised = bool(np.allclose(rowsums, 1.0))
+        scale = _symmetrising_scale(self.w)
         if method == "auto":
-            method = "eigen" if self.n <= EIGEN_MAX_N else "lu"
+            method = "eigen" if self.n <= (EIGEN_MAX_N if scale is not None else EIGEN_MAX_N_GENERAL) else "lu"
         if method not in ("eigen", "lu"):
             raise ValueError(f"logdet method {method!r}: use 'auto', 'eigen' or 'lu'")
         self.method = method
-        rowsums = np.asarray(self.w.sum(axis=1)).ravel()
-        self.row_standardised = bool(np.allclose(rowsums, 1.0))
         if method == "eigen":
             dense = self.w.toarray()
-            self.omega, vecs = np.linalg.eig(dense)
-            ones = np.ones(self.n)
-            # 1'A1 = Σ a_i b_i / (1 − ρω_i) with a = V'1, b = V^{-1}1 (W diagonalisable)
-            self._ab = (vecs.T @ ones) * np.linalg.solve(vecs, ones)
+            if scale is not None and self.row_standardised:
+                # W = D^{-1}C with C symmetric: D^{1/2} W D^{-1/2} is symmetric with W's eigenvalues (Ord 1975)
+                root = np.sqrt(scale)
+                self.omega = np.linalg.eigvalsh(root[:, None] * dense / root[None, :]).astype(complex)
+            elif self.row_standardised:
+                self.omega = np.linalg.eigvals(dense)
+            else:
+                self.omega, vecs = np.linalg.eig(dense)
+                ones = np.ones(self.n)
+                # 1'A1 = Σ a_i b_i / (1 − ρω_i) with a = V'1, b = V^{-1}1 (W diagonalisable)
+                self._ab = (vecs.T @ ones) * np.linalg.solve(vecs, ones)
             real = self.omega.real[np.abs(self.omega.imag) < 1e-10]
             self.bounds = (1.0 / real.min(), 1.0 / real.max())
         else:
@@ -89,13 +98,13 @@ class Spectrum:
 
     def _total(self, rho, shift: int) -> np.ndarray:
         rho = np.asarray(rho, dtype=float)
+        if self.row_standardised:
+            return 1.0 / (1.0 - rho)  # W1 = 1, so A1 = 1/(1 − ρ) and AW1 = A1
         if self.method == "eigen":
             om = self.omega
             num = self._ab * om**shift
             return (np.sum(num[None, :] / (1.0 - rho.reshape(-1, 1) * om[None, :]), axis=1).real / self.n
                     ).reshape(rho.shape)
-        if self.row_standardised:
-            return 1.0 / (1.0 - rho)
         return np.polynomial.polynomial.polyval(rho, self._sums[shift:SERIES_ORDER])
 
     def _trace_moments(self, seed: int) -> np.ndarray:
@@ -138,6 +147,14 @@ class Spectrum:
         z = rng.choice([-1.0, 1.0], size=(self.n, PROBES))
         x = self.w @ self.resolvent_solve(rho, z)
         return float(np.mean(np.sum(x * x, axis=0)))
+
+
+def _symmetrising_scale(w: sp.csr_matrix) -> np.ndarray | None:
+    """d with diag(d)·W symmetric, if W is a row-standardised symmetric binary matrix (else None)."""
+    d = np.asarray(w.max(axis=1).todense()).ravel()
+    d = np.divide(1.0, d, out=np.ones_like(d), where=d > 0)
+    c = sp.diags(d) @ w
+    return d if abs(c - c.T).max() < 1e-10 * max(c.max(), 1e-300) else None
 
 
 def _spectral_radius(w: sp.csr_matrix) -> float:

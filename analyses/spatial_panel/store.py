@@ -56,7 +56,8 @@ def store_result(con, result: SpatialPanelResult) -> str:
             frame = frames[table].copy()
             if len(frame) == 0:
                 continue
-            frame.insert(0, "run_id", run_id)
+            if "run_id" not in frame.columns:
+                frame.insert(0, "run_id", run_id)
             con.register("_rows", frame)
             con.execute(f"insert into analysis.{table} by name select * from _rows")
             con.unregister("_rows")

@@ -147,8 +147,8 @@ def test_simulated_and_delta_method_effect_errors_agree(cigar, w_path):
 def test_lee_yu_individual_rescales_sigma2_only(cigar, w_path):
     direct = fit(cigar, w_path, model="sar", effects="individual")
     ly = fit(cigar, w_path, model="sar", effects="individual", lee_yu=True)
-    np.testing.assert_allclose(ly.params[["logp", "logy", "rho"]], direct.params[["logp", "logy", "rho"]], atol=1e-8)
-    assert ly.sigma2 == pytest.approx(direct.sigma2 * 30 / 29, rel=1e-9)
+    np.testing.assert_allclose(ly.params[["logp", "logy", "rho"]], direct.params[["logp", "logy", "rho"]], atol=1e-7)
+    assert ly.sigma2 == pytest.approx(direct.sigma2 * 30 / 29, rel=1e-6)
 
 
 def test_lee_yu_twoways_equals_ml_on_orthonormally_transformed_data(cigar, w_path, w_rs):

@@ -1,0 +1,172 @@
+"""Inputs and outputs: bad data get clear errors and write nothing; W from files; tables; stored runs; CLI."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import libpysal
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from analyses.spatial_panel import SpatialPanelError, regression_table, spatial_panel
+from warehouse.cli import app
+from warehouse.db import connection
+
+SIDE, T = 5, 6
+
+
+@pytest.fixture(scope="module")
+def w():
+    return libpysal.weights.lat2W(SIDE, SIDE, rook=False)  # binary queen lattice, 25 units, ids 0..24
+
+
+@pytest.fixture(scope="module")
+def data(w):
+    rng = np.random.default_rng(0)
+    n = w.n
+    wd = w.full()[0] / w.full()[0].sum(axis=1, keepdims=True)
+    x = rng.normal(size=(T, n, 2))
+    y = np.stack([np.linalg.solve(np.eye(n) - 0.4 * wd, x[t] @ [1.0, -1.0] + rng.normal(size=n)) for t in range(T)])
+    return pd.DataFrame({"unit": np.tile(np.arange(n), T), "year": np.repeat(np.arange(2001, 2001 + T), n),
+                         "y": y.ravel(), "x1": x[:, :, 0].ravel(), "x2": x[:, :, 1].ravel()})
+
+
+def fit(data, w, **kw):
+    kw.setdefault("draws", 100)
+    kw.setdefault("effects", "individual")
+    return spatial_panel("y ~ x1 + x2", data, w, "unit", "year", **kw)
+
+
+def write_gal(w, path) -> None:
+    f = libpysal.io.open(str(path), "w")
+    f.write(w)
+    f.close()
+
+
+def test_unbalanced_panel_is_refused_with_the_units_named(data, w):
+    with pytest.raises(SpatialPanelError, match=r"unbalanced panel: 1 units .* e\.g\. 7 \(5 of 6 periods\)"):
+        fit(data.drop(index=data.index[(data.unit == 7) & (data.year == 2003)]), w)
+
+
+def test_missing_values_are_refused(data, w):
+    bad = data.copy()
+    bad.loc[3, "x1"] = np.nan
+    with pytest.raises(SpatialPanelError, match="missing or non-finite"):
+        fit(bad, w)
+
+
+def test_w_units_must_match_the_data(data, w):
+    with pytest.raises(SpatialPanelError, match="units of the data and of W differ: 0 only in the data .* 1 only in W"):
+        fit(data[data.unit != 24], w)
+
+
+def test_collinear_regressors_are_named(data, w):
+    bad = data.assign(x3=2 * data.x1)
+    with pytest.raises(SpatialPanelError, match="collinear .*x1, x3"):
+        spatial_panel("y ~ x1 + x2 + x3", bad, w, "unit", "year", effects="individual")
+    constant = data.assign(z=data.unit * 1.0)
+    with pytest.raises(SpatialPanelError, match="absorbed by the fixed effects"):
+        spatial_panel("y ~ x1 + z", constant, w, "unit", "year", effects="individual")
+
+
+def test_rho_at_the_boundary_is_reported(data, w):
+    rng = np.random.default_rng(1)
+    common = data.assign(y=data.year * 1.0 + 1e-9 * rng.normal(size=len(data)))  # y identical across units
+    with pytest.raises(SpatialPanelError, match="boundary of its parameter space"):
+        fit(common, w, model="sar")
+
+
+def test_non_convergence_is_reported(data, w):
+    with pytest.raises(SpatialPanelError, match="did not converge in 2 iterations"):
+        fit(data, w, model="sar", maxiter=2)
+
+
+def test_lee_yu_needs_fixed_effects_and_a_row_standardised_w_for_time_effects(data, w):
+    with pytest.raises(SpatialPanelError, match="corrects fixed-effects"):
+        fit(data, w, effects="pooled", lee_yu=True)
+    with pytest.raises(SpatialPanelError, match="row-standardised W"):
+        fit(data, w, effects="twoways", lee_yu=True, w_transform=None)
+
+
+def test_w_files_give_the_same_estimates(data, w, tmp_path):
+    ref = fit(data, w, model="sdm").params
+    gal = tmp_path / "w.gal"
+    write_gal(w, gal)
+    rows = [(i, j, 1.0) for i, nb in w.neighbors.items() for j in nb]
+    edges = tmp_path / "edges.csv"
+    pd.DataFrame(rows, columns=["focal", "neighbor", "weight"]).to_csv(edges, index=False)
+    dense = tmp_path / "dense.csv"
+    pd.DataFrame(w.full()[0], index=range(w.n)).to_csv(dense, index=True)
+    for path in (gal, edges, dense):
+        np.testing.assert_allclose(fit(data, w, model="sdm").params, fit(data, str(path), model="sdm").params,
+                                   atol=1e-10)
+    np.testing.assert_allclose(fit(data, str(gal), model="sdm").params, ref, atol=1e-10)
+
+
+def test_tables_put_models_side_by_side(data, w):
+    sar, sdm = fit(data, w, model="sar"), fit(data, w, model="sdm")
+    md = regression_table([sar, sdm])
+    assert "| | (1) SAR | (2) SDM |" in md and "***" in md and "| rho |" in md
+    x1 = sar.estimates.loc["x1"]
+    assert f"({x1['std_error']:.3f})" in md
+    assert "\\begin{tabular}{lcc}" in regression_table([sar, sdm], "latex")
+    assert regression_table([sar], "html").startswith("<table>")
+    assert "W.x1" in sdm.to_table() and "W.x1" not in sar.to_table().split("\n")[2]
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "wh.duckdb"
+    with connection(path):
+        pass
+    return path
+
+
+def _count(db, table: str) -> int:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(f"select count(*) from analysis.{table}").fetchone()[0]
+    except duckdb.CatalogException:
+        return 0
+    finally:
+        con.close()
+
+
+def test_cli_fit_stores_the_run_and_bad_input_writes_nothing(data, w, tmp_path, db):
+    csv, gal = tmp_path / "panel.csv", tmp_path / "w.gal"
+    data.to_csv(csv, index=False)
+    write_gal(w, gal)
+    args = ["spatial-panel", "fit", "y ~ x1 + x2", "--data", str(csv), "--unit", "unit", "--time", "year",
+            "--w", str(gal), "--model", "sdm", "--effects", "twoways", "--lee-yu", "--draws", "100", "--db", str(db)]
+    bad = tmp_path / "bad.csv"
+    data.iloc[1:].to_csv(bad, index=False)
+    out = CliRunner().invoke(app, [a if a != str(csv) else str(bad) for a in args])
+    assert out.exit_code == 1 and "unbalanced panel" in out.output
+    assert _count(db, "model_runs") == 0
+    out = CliRunner().invoke(app, [*args, "--json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    assert payload["spec"]["lee_yu"] is True and payload["quality_status"] == "not-checked"
+    con = duckdb.connect(str(db), read_only=True)
+    run = con.execute("select model, effects, lee_yu, nobs, quality_status, data_fingerprint from analysis.model_runs"
+                      ).fetchall()
+    assert run == [("sdm", "twoways", True, 150, "not-checked", payload["fingerprint"])]
+    assert con.execute("select count(*) from analysis.model_estimates").fetchone()[0] == 6  # β, θ, ρ, σ²
+    assert con.execute("select count(*) from analysis.model_effects").fetchone()[0] == 6  # 2 vars × 3
+    assert con.execute("select count(*) from analysis.model_tests where test like 'LR SDM%'").fetchone()[0] == 3
+    con.close()
+
+
+def test_cli_select_prints_the_decision_table(data, w, tmp_path):
+    csv, gal = tmp_path / "panel.csv", tmp_path / "w.gal"
+    data.to_csv(csv, index=False)
+    write_gal(w, gal)
+    out = CliRunner().invoke(app, ["spatial-panel", "select", "y ~ x1 + x2", "--data", str(csv), "--unit", "unit",
+                                   "--time", "year", "--w", str(gal), "--no-store"])
+    assert out.exit_code == 0, out.output
+    assert "LR unit effects" in out.output and "4 choice" in out.output
+    # the data have no unit or time effects and a spatial lag: the search ends at a pooled lag model
+    assert "SAR with pooled effects" in out.output or "SDM with pooled effects" in out.output
