@@ -18,6 +18,7 @@ from analyses.spatial_panel.cli import app as spatial_panel_app
 from geo.boundaries import BoundaryError, read_boundary_file
 from warehouse.db import WarehouseError, connection, table_exists
 from warehouse.ingest import IngestError, IngestResult, ingest_file, load_mapping
+from warehouse.rasters import RasterError, RasterResult, ingest_rasters
 from warehouse.settings import DEMO_DIR, db_path
 
 app = typer.Typer(
@@ -286,6 +287,9 @@ def demo(
         with connection(db) as con:
             for f in files:
                 _print_ingest(ingest_file(con, f.data_path, load_mapping(f.mapping_path)))
+            with console.status("nighttime light: county zonal statistics …") as st:
+                _print_rasters(ingest_rasters(con, sorted(out.glob("ntl_*.tif")), sensor="synthetic",
+                                              progress=lambda m: st.update(m)))
         with console.status("dbt build …") as st:
             result = run_dbt(["build"], db=db, progress=_reporter(st))
     except USER_ERRORS as exc:
@@ -300,6 +304,34 @@ app.command(name="did")(did_command)
 
 
 app.add_typer(spatial_panel_app, name="spatial-panel")
+
+
+def _print_rasters(results: list[RasterResult]) -> None:
+    loaded = [r for r in results if r.status != "unchanged"]
+    if loaded:
+        years = f"{min(r.year for r in loaded)}–{max(r.year for r in loaded)}"
+        console.print(f"{len(loaded)} rasters ({years}) → raw.county_nightlight: {loaded[0].counties} counties each")
+    if len(loaded) < len(results):
+        console.print(f"{len(results) - len(loaded)} rasters already loaded (same content); unchanged")
+
+
+@app.command("ingest-raster")
+def ingest_raster(
+    files: Annotated[list[Path], typer.Argument(help="GeoTIFFs, one per year (the year is read from the name).")],
+    sensor: Annotated[str, typer.Option(help="dmsp | viirs | … (used by the harmonisation step).")] = "unknown",
+    exclude: Annotated[list[str] | None, typer.Option(help="County code to leave out (repeatable).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Nighttime-light rasters → county zonal mean, sum, pixel count and coverage in raw.county_nightlight.
+
+    Run `geopanel build` afterwards to rebuild the light layers. Example: geopanel ingest-raster data/ntl_*.tif
+    """
+    try:
+        with connection(db) as con:
+            results = ingest_rasters(con, files, sensor=sensor, exclude=exclude or ())
+    except (*USER_ERRORS, RasterError) as exc:
+        fail(str(exc))
+    _print_rasters(results)
 
 
 def main() -> None:
