@@ -25,6 +25,7 @@ class DIDBattery:
     event_study: EventStudyResult
     bacon: BaconResult
     robust: pd.DataFrame  # estimator, att, se: heterogeneity-robust alternatives to TWFE
+    robustness: pd.DataFrame  # check, coef, se, nobs: the baseline re-estimated on altered samples
     placebo: PlaceboResult | None
     files: list[Path]
 
@@ -42,6 +43,7 @@ class DIDBattery:
             "Standard errors clustered by unit in parentheses; *** p<0.01, ** p<0.05, * p<0.1.", "",
             "## Event study", "", self.event_study.table.round(4).to_markdown(index=False), "",
             "## Heterogeneity-robust estimators", "", self.robust.round(4).to_markdown(index=False), "",
+            "## Robustness", "", self.robustness.round(4).to_markdown(index=False), "",
             "## Goodman-Bacon decomposition", "", self.bacon.by_type().round(4).to_markdown(index=False), "",
             f"Σ weight × estimate = {self.bacon.estimate:.6f} (TWFE {t.coef:.6f})", "",
         ]
@@ -70,6 +72,7 @@ def run_battery(
     dynamic = event_study(data, outcome, window=window, reference=reference)
     decomposition = bacon(data, outcome)
     robust = robust_estimates(data, outcome, base)
+    checks = robustness(data, outcome, base)
     pseudo = None
     if placebo_reps > 0:
         pseudo = placebo(data, outcome, base.coef, sample.n_treated, sample.adoption_years, reps=placebo_reps,
@@ -79,7 +82,7 @@ def run_battery(
     if pseudo is not None:
         files.append(pseudo.plot(out_dir / "placebo.png"))
     sample.dropped.to_csv(out_dir / "dropped_units.csv", index=False)
-    battery = DIDBattery(sample, base, dynamic, decomposition, robust, pseudo, files)
+    battery = DIDBattery(sample, base, dynamic, decomposition, robust, checks, pseudo, files)
     report = out_dir / "did_report.md"
     report.write_text(battery.markdown(outcome), encoding="utf-8")
     battery.files += [report, out_dir / "dropped_units.csv"]
@@ -94,6 +97,27 @@ def robust_estimates(data: pd.DataFrame, outcome: str, base: TWFEResult) -> pd.D
         rows.append({"estimator": f"Callaway–Sant'Anna ({label})", "att": simple["att"], "se": simple["se"]})
     two_stage = imputation(data, outcome)
     rows.append({"estimator": "two-stage imputation (Gardner)", "att": two_stage.coef, "se": two_stage.se})
+    return pd.DataFrame(rows)
+
+
+def robustness(data: pd.DataFrame, outcome: str, base: TWFEResult) -> pd.DataFrame:
+    """The usual checks of the papers: anticipation, dropping municipalities / capitals, 1% winsorising."""
+    rows = [{"check": "baseline", "term": "treated", "coef": base.coef, "se": base.se, "nobs": base.nobs}]
+    anticipation = data.assign(pre_1=(data["rel_time"] == -1).fillna(False).astype(int))
+    fit = twfe(anticipation, outcome, controls=["pre_1"])
+    pre = fit.table.set_index("Coefficient").loc["pre_1"]
+    rows.append({"check": "anticipation: dummy for the year before adoption", "term": "pre_1",
+                 "coef": pre["Estimate"], "se": pre["Std. Error"], "nobs": fit.nobs})
+    for flag, label in (("is_municipality", "without the four municipalities"),
+                        ("is_provincial_capital", "without provincial capitals")):
+        subset = data[~data[flag].fillna(False).astype(bool)]
+        if len(subset) < len(data) and subset["ever_treated"].any():
+            fit = twfe(subset, outcome)
+            rows.append({"check": label, "term": "treated", "coef": fit.coef, "se": fit.se, "nobs": fit.nobs})
+    low, high = data[outcome].quantile([0.01, 0.99])
+    fit = twfe(data.assign(**{outcome: data[outcome].clip(low, high)}), outcome)
+    rows.append({"check": "outcome winsorised at 1%/99% (pooled)", "term": "treated", "coef": fit.coef,
+                 "se": fit.se, "nobs": fit.nobs})
     return pd.DataFrame(rows)
 
 

@@ -48,7 +48,12 @@ def policy_sample(
     if missing:
         raise DIDError(f"{table} has no column {missing[0]!r}; see `geopanel sql \"describe {table}\"`")
     where = f"where year between {int(years[0])} and {int(years[1])}" if years else ""
-    panel = con.execute(f"select {key}, year, {', '.join(outcomes)} from {table} {where}").df()
+    flags = ("d.is_municipality, d.is_provincial_capital" if level == "city"
+             else "false as is_municipality, false as is_provincial_capital")
+    panel = con.execute(
+        f"""select f.{key}, f.year, {', '.join(f'f.{c}' for c in outcomes)}, d.province_code, {flags}
+            from {table} as f inner join dim_{level} as d using ({key}) {where.replace('year', 'f.year')}"""
+    ).df()
     events = policy_events(con, policy, level)
     data = treatment_panel(events, panel, key, rule=rule, cutoff_month=cutoff_month, **exclusions)
     data = data.rename(columns={key: "unit"})

@@ -34,6 +34,14 @@ def test_estimators_recover_the_planted_effect(battery, demo):
     assert (robust - tau).abs().max() < 0.015              # CS (both controls) and imputation agree
 
 
+def test_robustness_checks_follow_the_dgp(battery):
+    checks = battery.robustness.set_index("check")
+    assert abs(checks.loc["anticipation: dummy for the year before adoption", "coef"]) < 0.02  # none planted
+    data = battery.sample.data
+    municipalities = data.loc[data["is_municipality"].astype(bool), "unit"].nunique()
+    assert checks.loc["without the four municipalities", "nobs"] == battery.twfe.nobs - 21 * municipalities
+
+
 def test_bacon_and_placebo_on_the_demo(battery):
     assert battery.bacon.estimate == pytest.approx(battery.twfe.coef, abs=1e-10)
     assert abs(battery.placebo.estimates.mean()) < 0.002
