@@ -70,25 +70,27 @@ def _year(path: Path) -> int:
 
 
 def _counties(con: duckdb.DuckDBPyConnection, exclude: Sequence[str] = ()):
-    """Current counties with a polygon; when the county panel has GDP, only counties that have some
-    (三沙's island districts, 金门 and the special areas hold no yearbook data and no demo light)."""
+    """Current counties with a polygon; when raw tables already hold county data, only counties that have
+    some (三沙's island districts, 金门 and the special areas hold no yearbook data and no demo light)."""
     import geopandas as gpd
     import shapely
 
-    from warehouse.db import table_exists
-
-    with_data = table_exists(con, "main.fct_county_year") and con.execute(
-        "select count(gdp) > 0 from main.fct_county_year").fetchone()[0]
     frame = con.execute(
-        f"""select county_code, geometry from main.dim_county as d
-            where geometry is not null and is_current and not list_contains(?, county_code)
-            {"and exists (select 1 from main.fct_county_year as f where f.county_code = d.county_code "
-             "and f.gdp is not null)" if with_data else ""}
-            order by 1""", [list(exclude)]).df()
+        """select county_code, geometry from main.dim_county
+           where geometry is not null and is_current and not list_contains(?, county_code) order by 1""",
+        [list(exclude)]).df()
     if frame.empty:
         raise RasterError("dim_county has no geometries: run `geopanel init` (or `geopanel demo`) first")
+    raw_tables = [r[0] for r in con.execute(
+        "select table_name from information_schema.columns where table_schema = 'raw' and column_name = 'unit_code'"
+    ).fetchall()]
+    if raw_tables:
+        union = " union ".join(f'select unit_code from raw."{t}"' for t in raw_tables)
+        with_data = {r[0] for r in con.execute(union).fetchall()} & set(frame["county_code"])
+        if with_data:
+            frame = frame[frame["county_code"].isin(with_data)]
     geoms = shapely.from_wkb(frame["geometry"].map(bytes).to_numpy())
-    return gpd.GeoDataFrame({"county_code": frame["county_code"]}, geometry=geoms, crs="EPSG:4490")
+    return gpd.GeoDataFrame({"county_code": frame["county_code"].to_numpy()}, geometry=geoms, crs="EPSG:4490")
 
 
 def _zones(geoms, shape: tuple[int, int], transform) -> _Zones:
