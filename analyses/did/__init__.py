@@ -1,12 +1,15 @@
-"""Policy evaluation: treatment timing from policy lists, TWFE DID, event studies, Bacon, placebo."""
+"""Policy evaluation: treatment timing from policy lists, TWFE DID, event studies, Bacon, placebo,
+Callaway–Sant'Anna, PSM-DID."""
 
 from analyses.did.bacon import BaconResult, bacon
 from analyses.did.callaway_santanna import CSResult, callaway_santanna
 from analyses.did.estimators import DIDError, EventStudyResult, TWFEResult, event_study, twfe
 from analyses.did.placebo import PlaceboResult, placebo
+from analyses.did.psm import PSMResult, psm_did
 from analyses.did.treatment import TreatmentError, adoption_year, policy_events, treatment_panel
 
 __all__ = [
-    "BaconResult", "CSResult", "DIDError", "EventStudyResult", "PlaceboResult", "TWFEResult", "TreatmentError",
-    "adoption_year", "bacon", "callaway_santanna", "event_study", "placebo", "policy_events", "treatment_panel", "twfe",
+    "BaconResult", "CSResult", "DIDError", "EventStudyResult", "PSMResult", "PlaceboResult", "TWFEResult",
+    "TreatmentError", "adoption_year", "bacon", "callaway_santanna", "event_study", "placebo", "policy_events",
+    "psm_did", "treatment_panel", "twfe",
 ]
