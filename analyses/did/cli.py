@@ -29,6 +29,7 @@ def did(
     reference: Annotated[int, typer.Option(help="Omitted relative period.")] = -1,
     placebo: Annotated[int, typer.Option(help="Placebo replications (0 = none).")] = 500,
     seed: Annotated[int, typer.Option(help="Seed of the placebo draws.")] = 20240601,
+    covariates: Annotated[str, typer.Option(help="Matching covariates for PSM-DID, e.g. pop,fai.")] = "",
     out: Annotated[Path | None, typer.Option(help="Folder for the report and plots.")] = None,
     db: Annotated[Path | None, typer.Option("--db", help="Warehouse file.")] = None,
 ) -> None:
@@ -48,6 +49,7 @@ def did(
             task = bar.add_task("placebo", total=max(placebo, 1))
             battery = run_battery(con, outcome, out, policy=policy, level=level, rule=rule, log_outcome=log,
                                   window=bounds, reference=reference, placebo_reps=placebo, seed=seed,
+                                  covariates=tuple(c.strip() for c in covariates.split(",") if c.strip()),
                                   progress=lambda done, total: bar.update(task, completed=done))
         with connection(db) as con:
             table = store_treatment(con, battery.sample, level)
@@ -61,4 +63,7 @@ def did(
     if battery.placebo is not None:
         console.print(f"placebo: {placebo} draws, mean {battery.placebo.estimates.mean():.5f}, "
                       f"p = {battery.placebo.p_value:.3f}", highlight=False)
+    if battery.psm is not None:
+        console.print(f"PSM-DID: {battery.psm.did.coef:.4f} (se {battery.psm.did.se:.4f}) on "
+                      f"{len(battery.psm.matched)} matched unit-years", highlight=False)
     console.print(f"treatment timing → {table}; report and plots → {out}", highlight=False)

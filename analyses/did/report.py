@@ -13,6 +13,7 @@ from analyses.did.bacon import BaconResult, bacon
 from analyses.did.callaway_santanna import callaway_santanna
 from analyses.did.estimators import EventStudyResult, TWFEResult, event_study, imputation, twfe
 from analyses.did.placebo import PlaceboResult, placebo
+from analyses.did.psm import PSMResult, psm_did
 from analyses.did.sample import PolicySample, policy_sample
 
 
@@ -27,6 +28,7 @@ class DIDBattery:
     robust: pd.DataFrame  # estimator, att, se: heterogeneity-robust alternatives to TWFE
     robustness: pd.DataFrame  # check, coef, se, nobs: the baseline re-estimated on altered samples
     placebo: PlaceboResult | None
+    psm: PSMResult | None
     files: list[Path]
 
     def markdown(self, outcome: str) -> str:
@@ -52,6 +54,11 @@ class DIDBattery:
             lines += ["## Placebo", "", f"{len(p.estimates)} random pseudo-treatments of {p.n_treated} units "
                       f"(seed {p.seed}): mean {p.estimates.mean():.5f}, sd {p.estimates.std():.5f}, "
                       f"randomisation p = {p.p_value:.3f}", ""]
+        if self.psm is not None:
+            m = self.psm
+            lines += ["## PSM-DID (period-by-period matching)", "",
+                      f"Matched sample: {len(m.matched)} unit-years; DID {m.did.coef:.4f} (se {m.did.se:.4f}).", "",
+                      m.balance.round(3).to_markdown(index=False), ""]
         return "\n".join(lines)
 
 
@@ -62,11 +69,14 @@ def _stars(p: float) -> str:
 def run_battery(
     con: duckdb.DuckDBPyConnection, outcome: str, out_dir: Path, policy: str = "demonstration_zone",
     level: str = "city", rule: str = "calendar", log_outcome: bool = False, window: tuple[int, int] = (-5, 5),
-    reference: int = -1, placebo_reps: int = 500, seed: int = 20240601,
+    reference: int = -1, placebo_reps: int = 500, seed: int = 20240601, covariates: tuple[str, ...] = (),
     progress: Callable[[int, int], None] | None = None,
 ) -> DIDBattery:
-    """Sample → TWFE → event study → Bacon → placebo; plots and tables into `out_dir`."""
-    sample = policy_sample(con, policy, [outcome], level=level, rule=rule, log_outcomes=log_outcome)
+    """Sample → TWFE → event study → Bacon → robust estimators → placebo → PSM-DID (given covariates).
+
+    Plots and tables go into `out_dir`; with `log_outcome`, covariates are logged too.
+    """
+    sample = policy_sample(con, policy, [outcome, *covariates], level=level, rule=rule, log_outcomes=log_outcome)
     data = sample.data
     base = twfe(data, outcome)
     dynamic = event_study(data, outcome, window=window, reference=reference)
@@ -77,12 +87,15 @@ def run_battery(
     if placebo_reps > 0:
         pseudo = placebo(data, outcome, base.coef, sample.n_treated, sample.adoption_years, reps=placebo_reps,
                          seed=seed, progress=progress)
+    matched = psm_did(data, outcome, list(covariates)) if covariates else None
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [dynamic.plot(out_dir / "event_study.png")]
     if pseudo is not None:
         files.append(pseudo.plot(out_dir / "placebo.png"))
+    if matched is not None:
+        files.append(matched.plot(out_dir / "psm_density.png"))
     sample.dropped.to_csv(out_dir / "dropped_units.csv", index=False)
-    battery = DIDBattery(sample, base, dynamic, decomposition, robust, checks, pseudo, files)
+    battery = DIDBattery(sample, base, dynamic, decomposition, robust, checks, pseudo, matched, files)
     report = out_dir / "did_report.md"
     report.write_text(battery.markdown(outcome), encoding="utf-8")
     battery.files += [report, out_dir / "dropped_units.csv"]

@@ -18,7 +18,7 @@ def battery(demo, tmp_path_factory):
     db, _, _ = demo
     with connection(db, read_only=True) as con:
         return run_battery(con, "gdp", tmp_path_factory.mktemp("did"), rule="july", log_outcome=True,
-                           placebo_reps=300)
+                           placebo_reps=300, covariates=("pop",))
 
 
 def test_estimators_recover_the_planted_effect(battery, demo):
@@ -40,6 +40,12 @@ def test_robustness_checks_follow_the_dgp(battery):
     data = battery.sample.data
     municipalities = data.loc[data["is_municipality"].astype(bool), "unit"].nunique()
     assert checks.loc["without the four municipalities", "nobs"] == battery.twfe.nobs - 21 * municipalities
+
+
+def test_psm_did_on_the_demo(battery):
+    # in the DGP treatment does not depend on population, so matching changes little and the effect remains
+    assert abs(battery.psm.did.coef - 0.05) < 0.02
+    assert battery.psm.balance.set_index("covariate").loc["pop", "smd_after"] < 0.1
 
 
 def test_bacon_and_placebo_on_the_demo(battery):
