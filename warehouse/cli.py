@@ -18,6 +18,7 @@ from analyses.spatial_panel.cli import app as spatial_panel_app
 from geo.boundaries import BoundaryError, read_boundary_file
 from warehouse.db import WarehouseError, connection, table_exists
 from warehouse.ingest import IngestError, IngestResult, ingest_file, load_mapping
+from warehouse.quality.cli import check as check_command
 from warehouse.rasters import RasterError, RasterResult, ingest_rasters
 from warehouse.settings import DEMO_DIR, db_path
 
@@ -304,6 +305,9 @@ app.command(name="did")(did_command)
 
 
 app.add_typer(spatial_panel_app, name="spatial-panel")
+
+
+app.command("check")(check_command)
 
 
 def _print_rasters(results: list[RasterResult]) -> None:
