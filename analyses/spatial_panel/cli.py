@@ -45,7 +45,7 @@ def _quality(con, table: str, allow_failing: bool) -> str:
     if require is None:
         return "not-checked"
     try:
-        outcome = require(con, table, allow_failing=allow_failing)
+        outcome = require(con, [table], allow_failing_checks=allow_failing)
     except Exception as exc:  # the gate's own error explains what failed and what to do
         _fail(f"quality gate: {exc}")
     return str(getattr(outcome, "status", outcome) or "passed")
