@@ -69,18 +69,18 @@ def gini(values: np.ndarray) -> float:
 
 
 def pair_abs_sums(values: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
-    """S[j, h] = Σ_{i in j} Σ_{r in h} |y_i − y_r| for groups coded 0..k−1, via sorting (no n² pairs)."""
+    """S[j, h] = Σ_{i in j} Σ_{r in h} |y_i − y_r| for groups coded 0..k−1 (each non-empty), via sorting."""
     y = np.asarray(values, dtype=float)
+    order = np.lexsort((y, codes))  # by group, then value: each group's sorted values are one slice
+    ys, cs = y[order], codes[order]
+    bounds = np.searchsorted(cs, np.arange(k + 1))
     out = np.zeros((k, k))
     for h in range(k):
-        yh = np.sort(y[codes == h])
-        if len(yh) == 0:
-            continue
+        yh = ys[bounds[h]:bounds[h + 1]]
         csum = np.concatenate(([0.0], np.cumsum(yh)))
-        c = np.searchsorted(yh, y, side="right")
-        below = csum[c]
-        contrib = y * c - below + (csum[-1] - below) - y * (len(yh) - c)
-        out[:, h] = np.bincount(codes, weights=contrib, minlength=k)
+        c = np.searchsorted(yh, ys, side="right")
+        contrib = ys * (2 * c - len(yh)) + csum[-1] - 2 * csum[c]  # = y c − L + (T − L) − y (n_h − c)
+        out[:, h] = np.add.reduceat(contrib, bounds[:-1])
     return (out + out.T) / 2  # exact symmetry; both halves are the same sums up to rounding
 
 
