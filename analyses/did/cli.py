@@ -31,6 +31,8 @@ def did(
     seed: Annotated[int, typer.Option(help="Seed of the placebo draws.")] = 20240601,
     covariates: Annotated[str, typer.Option(help="Matching covariates for PSM-DID, e.g. pop,fai.")] = "",
     out: Annotated[Path | None, typer.Option(help="Folder for the report and plots.")] = None,
+    allow_failing_checks: Annotated[bool, typer.Option(
+        "--allow-failing-checks", help="Run even if `geopanel check` failed or is out of date (recorded).")] = False,
     db: Annotated[Path | None, typer.Option("--db", help="Warehouse file.")] = None,
 ) -> None:
     """Staggered DID of a policy: TWFE, event study, Bacon decomposition and placebo, with plots.
@@ -50,6 +52,7 @@ def did(
             battery = run_battery(con, outcome, out, policy=policy, level=level, rule=rule, log_outcome=log,
                                   window=bounds, reference=reference, placebo_reps=placebo, seed=seed,
                                   covariates=tuple(c.strip() for c in covariates.split(",") if c.strip()),
+                                  allow_failing_checks=allow_failing_checks,
                                   progress=lambda done, total: bar.update(task, completed=done))
         with connection(db) as con:
             table = store_treatment(con, battery.sample, level)
@@ -57,6 +60,9 @@ def did(
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(1) from None
     t = battery.twfe
+    if not battery.quality.passed:
+        console.print(f"[yellow]quality gate: {battery.quality.status}[/] — " + "; ".join(battery.quality.problems()),
+                      highlight=False)
     console.print(f"TWFE {outcome}: {t.coef:.4f} (se {t.se:.4f}, p {t.pvalue:.3g}, N {t.nobs}); "
                   f"Bacon Σ = {battery.bacon.estimate:.4f}; pre-trend max |t| = "
                   f"{battery.event_study.pre_trend_max_abs_t():.2f}", highlight=False)

@@ -15,6 +15,7 @@ from analyses.did.estimators import EventStudyResult, TWFEResult, event_study, i
 from analyses.did.placebo import PlaceboResult, placebo
 from analyses.did.psm import PSMResult, psm_did
 from analyses.did.sample import PolicySample, policy_sample
+from warehouse.quality.gate import GateStatus, require_checked
 
 
 @dataclass
@@ -29,6 +30,7 @@ class DIDBattery:
     robustness: pd.DataFrame  # check, coef, se, nobs: the baseline re-estimated on altered samples
     placebo: PlaceboResult | None
     psm: PSMResult | None
+    quality: GateStatus
     files: list[Path]
 
     def markdown(self, outcome: str) -> str:
@@ -36,6 +38,7 @@ class DIDBattery:
         s, t = self.sample, self.twfe
         lines = [
             f"# DID: {outcome} on {s.policy} (timing rule: {s.rule})", "",
+            f"Data quality gate: {self.quality.status}.", "",
             f"Sample: {s.data['unit'].nunique()} units × {s.data['year'].nunique()} years, {s.n_treated} treated "
             f"(adoption years {', '.join(map(str, s.adoption_years))}); {len(s.dropped)} units left out "
             "(listed in dropped_units.csv).", "",
@@ -70,12 +73,15 @@ def run_battery(
     con: duckdb.DuckDBPyConnection, outcome: str, out_dir: Path, policy: str = "demonstration_zone",
     level: str = "city", rule: str = "calendar", log_outcome: bool = False, window: tuple[int, int] = (-5, 5),
     reference: int = -1, placebo_reps: int = 500, seed: int = 20240601, covariates: tuple[str, ...] = (),
-    progress: Callable[[int, int], None] | None = None,
+    allow_failing_checks: bool = False, progress: Callable[[int, int], None] | None = None,
 ) -> DIDBattery:
-    """Sample → TWFE → event study → Bacon → robust estimators → placebo → PSM-DID (given covariates).
+    """Quality gate → sample → TWFE → event study → Bacon → robust estimators → placebo → PSM-DID.
 
-    Plots and tables go into `out_dir`; with `log_outcome`, covariates are logged too.
+    Refuses (QualityGateError) when fct_<level>_year failed an error-level check, was never checked or
+    changed since, unless `allow_failing_checks`. Plots and tables go into `out_dir`; with
+    `log_outcome`, covariates are logged too.
     """
+    gate = require_checked(con, [f"main.fct_{level}_year"], allow_failing_checks=allow_failing_checks)
     sample = policy_sample(con, policy, [outcome, *covariates], level=level, rule=rule, log_outcomes=log_outcome)
     data = sample.data
     base = twfe(data, outcome)
@@ -95,7 +101,7 @@ def run_battery(
     if matched is not None:
         files.append(matched.plot(out_dir / "psm_density.png"))
     sample.dropped.to_csv(out_dir / "dropped_units.csv", index=False)
-    battery = DIDBattery(sample, base, dynamic, decomposition, robust, checks, pseudo, matched, files)
+    battery = DIDBattery(sample, base, dynamic, decomposition, robust, checks, pseudo, matched, gate, files)
     report = out_dir / "did_report.md"
     report.write_text(battery.markdown(outcome), encoding="utf-8")
     battery.files += [report, out_dir / "dropped_units.csv"]

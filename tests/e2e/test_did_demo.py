@@ -18,7 +18,7 @@ def battery(demo, tmp_path_factory):
     db, _, _ = demo
     with connection(db, read_only=True) as con:
         return run_battery(con, "gdp", tmp_path_factory.mktemp("did"), rule="july", log_outcome=True,
-                           placebo_reps=300, covariates=("pop",))
+                           placebo_reps=300, covariates=("pop",), allow_failing_checks=True)
 
 
 def test_estimators_recover_the_planted_effect(battery, demo):
@@ -60,9 +60,13 @@ def test_cli_runs_and_stores_the_treatment_table(demo, tmp_path):
     copy = tmp_path / "w.duckdb"
     shutil.copyfile(db, copy)
     runner = CliRunner()
-    res = runner.invoke(app, ["did", "gdp", "--log", "--rule", "july", "--placebo", "50", "--db", str(copy),
-                              "--out", str(tmp_path / "out")])
+    args = ["did", "gdp", "--log", "--rule", "july", "--placebo", "50", "--db", str(copy),
+            "--out", str(tmp_path / "out")]
+    refused = runner.invoke(app, args)  # the demo copy was never checked: the gate refuses
+    assert refused.exit_code == 1 and "fct_city_year" in refused.output and "never checked" in refused.output
+    res = runner.invoke(app, [*args, "--allow-failing-checks"])
     assert res.exit_code == 0, res.output
+    assert "unchecked-allowed" in res.output
     assert (tmp_path / "out" / "event_study.png").exists()
     with connection(copy, read_only=True) as con:
         rules = con.execute("select distinct rule from analysis.treat_demonstration_zone_city_year").fetchall()
