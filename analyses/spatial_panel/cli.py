@@ -23,6 +23,8 @@ DataOpt = Annotated[str, typer.Option("--data", help="Warehouse table/view (e.g.
 WOpt = Annotated[str, typer.Option("--w", help="Warehouse matrix name, or a .gal/.gwt/.mat/.csv weights file.")]
 UnitOpt = Annotated[str | None, typer.Option("--unit", help="Unit column (default: the *_code column).")]
 TimeOpt = Annotated[str | None, typer.Option("--time", help="Time column (default: year).")]
+WhereOpt = Annotated[str | None, typer.Option("--where", help="SQL condition selecting rows of a warehouse table, "
+                                              "e.g. \"year between 2011 and 2022\".")]
 DbOpt = Annotated[Path | None, typer.Option("--db", help="Warehouse file (default $GEOPANEL_DB).")]
 
 
@@ -72,6 +74,7 @@ def fit(
     w: WOpt,
     unit: UnitOpt = None,
     time: TimeOpt = None,
+    where: WhereOpt = None,
     model: Annotated[str, typer.Option(help="sar | sdm | sem | sdem | slx | ols")] = "sdm",
     effects: Annotated[str, typer.Option(help="pooled | individual | time | twoways")] = "twoways",
     lee_yu: Annotated[bool, typer.Option("--lee-yu", help="Lee–Yu (2010) transformation approach.")] = False,
@@ -99,7 +102,8 @@ def fit(
                 else "not-checked"
             result = spatial_panel(formula, data, w, unit, time, model=model, effects=effects, lee_yu=lee_yu,
                                    durbin=durbin.split(",") if durbin else None, draws=draws, seed=seed,
-                                   w_transform=None if w_transform == "none" else w_transform, con=con)
+                                   w_transform=None if w_transform == "none" else w_transform, con=con,
+                                   where=where)
             result.quality_status = quality
             run_id = store_result(con, result) if store and con is not None else None
     except (SpatialPanelError, FileNotFoundError) as exc:
@@ -122,6 +126,7 @@ def select(
     w: WOpt,
     unit: UnitOpt = None,
     time: TimeOpt = None,
+    where: WhereOpt = None,
     alpha: Annotated[float, typer.Option(help="Significance level of the decisions.")] = 0.05,
     lee_yu: Annotated[bool, typer.Option("--lee-yu", help="Lee–Yu (2010) transformation approach.")] = False,
     store: Annotated[bool, typer.Option(help="Store the chosen model's run.")] = True,
@@ -139,7 +144,7 @@ def select(
             quality = _quality(con, data, allow_failing_checks) if con is not None and _needs_warehouse(data) \
                 else "not-checked"
             decisions, result = specification_search(formula, data, w, unit, time, alpha=alpha, con=con,
-                                                      lee_yu=lee_yu)
+                                                      lee_yu=lee_yu, where=where)
             result.quality_status = quality
             run_id = store_result(con, result) if store and con is not None else None
     except (SpatialPanelError, FileNotFoundError) as exc:

@@ -38,7 +38,7 @@ DURBIN = ("sdm", "sdem", "slx")
 def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | None = None, model: str = "sdm",
                   effects: str = "twoways", lee_yu: bool = False, durbin: list[str] | None = None,
                   logdet: str = "auto", vcov: str = "analytic", draws: int = 1000, seed: int = 12345,
-                  w_transform: str | None = "r", con=None, lr_tests: bool = True,
+                  w_transform: str | None = "r", con=None, where: str | None = None, lr_tests: bool = True,
                   maxiter: int = 500) -> SpatialPanelResult:
     """Fit a static spatial panel model by (concentrated) ML; see `SpatialPanelResult` for what comes back.
 
@@ -46,6 +46,7 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
     lee_yu: Lee & Yu (2010) transformation approach instead of the direct (demeaning) approach.
     durbin: the regressors whose spatial lags enter (SDM, SDEM, SLX); default all.
     vcov: 'analytic' (information matrix) or 'hessian' (numerical Hessian of the full log-likelihood).
+    where: SQL condition selecting rows of a warehouse table (an explicit balanced subset).
     """
     model, effects = model.lower(), effects.lower()
     if model not in MODELS:
@@ -54,7 +55,7 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
         raise SpatialPanelError(f"effects {effects!r}: choose one of {', '.join(EFFECTS)}")
     if vcov not in ("analytic", "hessian"):
         raise SpatialPanelError(f"vcov {vcov!r}: use 'analytic' or 'hessian'")
-    frame, data_desc, from_wh = load_data(data, con)
+    frame, data_desc, from_wh = load_data(data, con, where)
     unit, time = infer_index(frame, unit, time)
     w_pair, w_desc = load_w(w, frame[unit].astype(str).unique().tolist(), con, w_transform)
     panel = build_panel(formula, frame, w_pair, unit, time, intercept=effects == "pooled")
@@ -80,10 +81,12 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
 
 
 def infer_index(frame: pd.DataFrame, unit: str | None, time: str | None) -> tuple[str, str]:
-    """Default unit/time columns for warehouse panels: the one `*_code` column and `year`."""
+    """Default unit/time columns for warehouse panels: the finest `*_code` column (county, city, province)
+    and `year`."""
     if unit is None:
-        codes = [c for c in frame.columns if str(c).endswith("_code")]
-        if len(codes) != 1:
+        codes = [c for c in ("county_code", "city_code", "province_code") if c in frame.columns]
+        codes = codes or [c for c in frame.columns if str(c).endswith("_code")]
+        if not codes or (len(codes) > 1 and codes[0] not in ("county_code", "city_code", "province_code")):
             raise SpatialPanelError("name the unit column (unit=... / --unit)")
         unit = codes[0]
     if time is None:

@@ -23,7 +23,7 @@ from analyses.spatial_panel.sources import load_data, load_w
 def specification_search(formula: str, data, w, unit: str | None = None, time: str | None = None,
                          alpha: float = 0.05, con=None, **fit_options) -> tuple[pd.DataFrame, SpatialPanelResult]:
     """(decision table, chosen model's result). Each table row: step, test, statistic, p, decision."""
-    frame, _, _ = load_data(data, con)
+    frame, _, _ = load_data(data, con, fit_options.get("where"))
     unit, time = infer_index(frame, unit, time)
     w_pair, _ = load_w(w, frame[unit].astype(str).unique().tolist(), con, fit_options.get("w_transform", "r"))
     panel = build_panel(formula, frame, w_pair, unit, time, intercept=False)

@@ -21,8 +21,15 @@ W_SUFFIXES = (".gal", ".gwt", ".mat", ".csv")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
-def load_data(data, con=None) -> tuple[pd.DataFrame, str, bool]:
-    """(frame, description, from_warehouse) for a DataFrame, a .csv/.parquet path, or a warehouse table/view."""
+def load_data(data, con=None, where: str | None = None) -> tuple[pd.DataFrame, str, bool]:
+    """(frame, description, from_warehouse) for a DataFrame, a .csv/.parquet path, or a warehouse table/view.
+
+    `where` (warehouse tables only) is an SQL condition selecting the rows to use, e.g. an explicit
+    balanced subset: "year between 2011 and 2022 and city_code not in ('460300', '341400')".
+    """
+    if where is not None and (isinstance(data, pd.DataFrame) or Path(str(data)).suffix.lower() in (".csv",
+                                                                                                  ".parquet")):
+        raise SpatialPanelError("a row filter (--where) applies to warehouse tables; filter the file or frame first")
     if isinstance(data, pd.DataFrame):
         return data, "DataFrame", False
     text = str(data)
@@ -42,7 +49,13 @@ def load_data(data, con=None) -> tuple[pd.DataFrame, str, bool]:
     if not table_exists(con, text):
         raise SpatialPanelError(f"data {text!r}: no such table or view in the warehouse; "
                                 "see `geopanel status` for the tables")
-    return con.table(text).df(), text, True
+    if where is None:
+        return con.table(text).df(), text, True
+    try:
+        frame = con.sql(f"select * from {text} where ({where})").df()
+    except Exception as exc:  # duckdb parser/binder errors: show the first line
+        raise SpatialPanelError(f"--where {where!r}: {str(exc).splitlines()[0]}") from exc
+    return frame, f"{text} where {where}", True
 
 
 def load_w(w, units: list, con=None, transform: str | None = "r"):

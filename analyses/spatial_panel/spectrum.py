@@ -1,8 +1,10 @@
 """Functions of (I − ρW) that the likelihood, information matrix and effects need, exact or approximated.
 
 Small N: eigenvalues of W (exact log-determinant, traces and totals; Ord 1975).
-Large N: sparse LU for the log-determinant (exact, one factorisation per evaluation) and Monte Carlo
-trace moments tr(W^j) (Barry & Pace 1999; LeSage & Pace 2009 §4.4) for traces in effects and variances.
+Medium N ('lu', up to 20,000): sparse LU for the log-determinant (exact, one factorisation per evaluation).
+Large N ('mc'): the log-determinant series −Σ ρ^j tr(W^j)/j of Barry & Pace (1999).
+For 'lu' and 'mc', traces in effects and variances come from Monte Carlo moments tr(W^j) (Hutchinson
+estimates with Rademacher probes; LeSage & Pace 2009 §4.4), exact for j ≤ 2.
 The method used is chosen from N and recorded in `method`.
 """
 
@@ -14,6 +16,7 @@ from scipy.sparse.linalg import splu
 
 EIGEN_MAX_N = 1000  # W similar to a symmetric matrix: eigvalsh is fast
 EIGEN_MAX_N_GENERAL = 400
+LU_MAX_N = 20000  # above: Monte Carlo log-determinant, one sparse LU per ρ costs too much
 SERIES_ORDER = 120
 PROBES = 60
 
@@ -28,9 +31,10 @@ class Spectrum:
         self.row_standardised = bool(np.allclose(rowsums, 1.0))
         scale = _symmetrising_scale(self.w)
         if method == "auto":
-            method = "eigen" if self.n <= (EIGEN_MAX_N if scale is not None else EIGEN_MAX_N_GENERAL) else "lu"
-        if method not in ("eigen", "lu"):
-            raise ValueError(f"logdet method {method!r}: use 'auto', 'eigen' or 'lu'")
+            method = "eigen" if self.n <= (EIGEN_MAX_N if scale is not None else EIGEN_MAX_N_GENERAL) else (
+                "lu" if self.n <= LU_MAX_N else "mc")
+        if method not in ("eigen", "lu", "mc"):
+            raise ValueError(f"logdet method {method!r}: use 'auto', 'eigen', 'lu' or 'mc'")
         self.method = method
         if method == "eigen":
             dense = self.w.toarray()
@@ -60,7 +64,11 @@ class Spectrum:
         """log|I − ρW|."""
         if self.method == "eigen":
             return float(np.sum(np.log(1.0 - rho * self.omega)).real)
-        lu = splu(sp.csc_matrix(sp.identity(self.n) - rho * self.w), permc_spec="MMD_AT_PLUS_A")
+        if self.method == "mc":
+            # Barry & Pace (1999): log|I − ρW| = −Σ_j ρ^j tr(W^j)/j
+            j = np.arange(1, SERIES_ORDER + 1)
+            return float(-np.sum(rho**j * self._moments[1:] / j))
+        lu = splu(sp.csc_matrix(sp.identity(self.n) - rho * self.w), permc_spec="COLAMD")
         return float(np.sum(np.log(np.abs(lu.U.diagonal()))))
 
     # -- traces of A = (I − ρW)^{-1}, vectorised over ρ -----------------------------------------
@@ -136,7 +144,7 @@ class Spectrum:
         m = sp.identity(self.n) - rho * self.w
         if transpose:
             m = m.T
-        return splu(sp.csc_matrix(m), permc_spec="MMD_AT_PLUS_A").solve(np.asarray(b, dtype=float))
+        return splu(sp.csc_matrix(m), permc_spec="COLAMD").solve(np.asarray(b, dtype=float))
 
     def tr_wtw(self, rho: float, seed: int = 1) -> float:
         """tr(W̃'W̃), W̃ = WA: exact for the eigen method, Hutchinson with sparse solves otherwise."""
