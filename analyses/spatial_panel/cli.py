@@ -37,8 +37,11 @@ def _needs_warehouse(value: str) -> bool:
     return Path(value).suffix.lower() not in (".csv", ".parquet", ".gal", ".gwt", ".mat")
 
 
-def _quality(con, table: str, allow_failing: bool) -> str:
-    """The quality-gate status of a warehouse table, if the gate is installed (else 'not-checked')."""
+def _quality(con, data: str, w: str, allow_failing: bool) -> str:
+    """The quality-gate status of the warehouse inputs (table, and W if stored), if the gate is installed."""
+    tables = [t for t, ok in ((data, _needs_warehouse(data)), (f"weights.w_edges:{w}", _needs_warehouse(w))) if ok]
+    if not tables:
+        return "not-checked"
     try:
         gate = importlib.import_module("warehouse.quality.gate")
     except ImportError:
@@ -47,9 +50,9 @@ def _quality(con, table: str, allow_failing: bool) -> str:
     if require is None:
         return "not-checked"
     try:
-        outcome = require(con, [table], allow_failing_checks=allow_failing)
+        outcome = require(con, tables, allow_failing_checks=allow_failing)
     except Exception as exc:  # the gate's own error explains what failed and what to do
-        _fail(f"quality gate: {exc}")
+        _fail(str(exc))
     return str(getattr(outcome, "status", outcome) or "passed")
 
 
@@ -75,7 +78,7 @@ def fit(
     unit: UnitOpt = None,
     time: TimeOpt = None,
     where: WhereOpt = None,
-    model: Annotated[str, typer.Option(help="sar | sdm | sem | sdem | slx | ols")] = "sdm",
+    model: Annotated[str, typer.Option(help="sar | sdm | sem | sdem | slx | sac | ols")] = "sdm",
     effects: Annotated[str, typer.Option(help="pooled | individual | time | twoways")] = "twoways",
     lee_yu: Annotated[bool, typer.Option("--lee-yu", help="Lee–Yu (2010) transformation approach.")] = False,
     durbin: Annotated[str | None, typer.Option(help="Comma-separated regressors to lag (default all).")] = None,
@@ -98,8 +101,7 @@ def fit(
 
     try:
         with _open(db, data, w, store) as con:
-            quality = _quality(con, data, allow_failing_checks) if con is not None and _needs_warehouse(data) \
-                else "not-checked"
+            quality = _quality(con, data, w, allow_failing_checks) if con is not None else "not-checked"
             result = spatial_panel(formula, data, w, unit, time, model=model, effects=effects, lee_yu=lee_yu,
                                    durbin=durbin.split(",") if durbin else None, draws=draws, seed=seed,
                                    w_transform=None if w_transform == "none" else w_transform, con=con,
@@ -141,8 +143,7 @@ def select(
 
     try:
         with _open(db, data, w, store) as con:
-            quality = _quality(con, data, allow_failing_checks) if con is not None and _needs_warehouse(data) \
-                else "not-checked"
+            quality = _quality(con, data, w, allow_failing_checks) if con is not None else "not-checked"
             decisions, result = specification_search(formula, data, w, unit, time, alpha=alpha, con=con,
                                                       lee_yu=lee_yu, where=where)
             result.quality_status = quality

@@ -22,6 +22,7 @@ from analyses.spatial_panel.estimate import (
     fit_error,
     fit_lag,
     fit_ols,
+    fit_sac,
     loglik_full,
     numerical_vcov,
 )
@@ -30,8 +31,8 @@ from analyses.spatial_panel.result import SpatialPanelResult
 from analyses.spatial_panel.sources import load_data, load_w
 from analyses.spatial_panel.spectrum import Spectrum
 
-MODELS = ("sar", "sdm", "sem", "sdem", "slx", "ols")
-LAG, ERROR = ("sar", "sdm"), ("sem", "sdem")
+MODELS = ("sar", "sdm", "sem", "sdem", "slx", "sac", "ols")
+LAG, ERROR = ("sar", "sdm", "sac"), ("sem", "sdem")
 DURBIN = ("sdm", "sdem", "slx")
 
 
@@ -42,7 +43,7 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
                   maxiter: int = 500) -> SpatialPanelResult:
     """Fit a static spatial panel model by (concentrated) ML; see `SpatialPanelResult` for what comes back.
 
-    model: sar | sdm | sem | sdem | slx | ols; effects: pooled | individual | time | twoways.
+    model: sar | sdm | sem | sdem | slx | sac | ols; effects: pooled | individual | time | twoways.
     lee_yu: Lee & Yu (2010) transformation approach instead of the direct (demeaning) approach.
     durbin: the regressors whose spatial lags enter (SDM, SDEM, SLX); default all.
     vcov: 'analytic' (information matrix) or 'hessian' (numerical Hessian of the full log-likelihood).
@@ -72,7 +73,8 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
         formula=formula, model=model, effects_kind=effects, lee_yu=lee_yu, convention=conv.name,
         params=est["estimate"], bse=est["std_error"], vcov=core["vcov_frame"], estimates=est,
         sigma2=fit.sigma2, loglik=fit.loglik, r2=core["r2"], r2_corr=core["r2_corr"], n_units=panel.n,
-        n_periods=panel.t, nobs=panel.n * panel.t, logdet_method=spec.method, vcov_method=vcov,
+        n_periods=panel.t, nobs=panel.n * panel.t, logdet_method=spec.method,
+        vcov_method="hessian" if model == "sac" else vcov,
         effects=eff, tests=pd.concat(tests, ignore_index=True), y_name=panel.y_name, data_source=data_desc,
         w_source=w_desc, from_warehouse=from_wh, fingerprint=panel.fingerprint(), unit=unit, time=time,
         durbin=[panel.x_names[i] for i in lagged], draws=draws, seed=seed, started_at=started,
@@ -120,7 +122,13 @@ def _fit_core(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu: bo
     xd = demean(x, effects).reshape(-1, x.shape[2])
     check_rank(xd, names)
     conv = convention(effects, lee_yu, panel.n, panel.t, spec.row_standardised)
-    if model in LAG:
+    lam = None
+    if model == "sac":
+        wx = demean(lag(panel.w, x), effects).reshape(-1, x.shape[2])
+        wwy = demean(lag(panel.w, lag(panel.w, panel.y)), effects).ravel()
+        fit, lam = fit_sac(y, wy, wwy, xd, wx, spec, conv, maxiter)
+        spatial = "rho"
+    elif model in LAG:
         fit = fit_lag(y, wy, xd, spec, conv, maxiter)
         spatial, wx = "rho", None
     elif model in ERROR:
@@ -129,11 +137,12 @@ def _fit_core(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu: bo
         spatial = "lambda"
     else:
         fit, spatial, wx = fit_ols(y, xd, conv), None, None
-    labels = names + ([spatial] if spatial else []) + ["sigma2"]
-    if vcov == "hessian" and spatial:
+    labels = names + ([spatial] if spatial else []) + (["lambda"] if lam is not None else []) + ["sigma2"]
+    if vcov == "hessian" and spatial and model != "sac":  # SAC's variance is always the numerical Hessian
         point = np.concatenate([fit.beta, [fit.spatial, fit.sigma2]])
         fit.vcov = numerical_vcov(lambda p: loglik_full(p, y, wy, xd, wx, spec, conv), point)
-    values = np.concatenate([fit.beta, [fit.spatial] if spatial else [], [fit.sigma2]])
+    values = np.concatenate([fit.beta, [fit.spatial] if spatial else [], [lam] if lam is not None else [],
+                             [fit.sigma2]])
     se = np.sqrt(np.diag(fit.vcov))
     z = values / se
     table = pd.DataFrame({"estimate": values, "std_error": se, "z": z, "p_value": 2 * stats.norm.sf(np.abs(z))},

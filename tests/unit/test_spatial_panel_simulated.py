@@ -37,6 +37,8 @@ def simulate(model: str, wd: np.ndarray, n: int = N, t: int = T, seed: int = 0, 
             y[s] = ainv @ (mean + eps[s])
         elif model in ("sem", "sdem"):
             y[s] = mean + ainv @ eps[s]
+        elif model == "sac":
+            y[s] = ainv @ (mean + ainv @ eps[s])
         else:
             y[s] = mean + eps[s]
     return pd.DataFrame({"unit": np.tile(np.arange(n), t), "year": np.repeat(np.arange(t), n),
@@ -48,7 +50,7 @@ def w_pair():
     return knn_w(N, seed=1)
 
 
-@pytest.mark.parametrize("model", ["sar", "sdm", "sem", "sdem", "slx"])
+@pytest.mark.parametrize("model", ["sar", "sdm", "sem", "sdem", "slx", "sac"])
 def test_estimates_recover_the_truth(w_pair, model):
     w, wd = w_pair
     data = simulate(model, wd, seed=7)
@@ -57,9 +59,9 @@ def test_estimates_recover_the_truth(w_pair, model):
     truth = {"x1": BETA[0], "x2": BETA[1], "sigma2": SIGMA**2}
     if model in ("sdm", "sdem", "slx"):
         truth |= {"W.x1": THETA[0], "W.x2": THETA[1]}
-    if model in ("sar", "sdm"):
+    if model in ("sar", "sdm", "sac"):
         truth["rho"] = RHO
-    if model in ("sem", "sdem"):
+    if model in ("sem", "sdem", "sac"):
         truth["lambda"] = RHO
     assert set(fit.params.index) == set(truth)
     z = (fit.params[list(truth)] - pd.Series(truth)) / fit.bse[list(truth)]
