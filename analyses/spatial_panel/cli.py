@@ -79,7 +79,7 @@ def fit(
     time: TimeOpt = None,
     where: WhereOpt = None,
     model: Annotated[str, typer.Option(help="sar | sdm | sem | sdem | slx | sac | ols")] = "sdm",
-    effects: Annotated[str, typer.Option(help="pooled | individual | time | twoways")] = "twoways",
+    effects: Annotated[str, typer.Option(help="pooled | individual | time | twoways | random")] = "twoways",
     lee_yu: Annotated[bool, typer.Option("--lee-yu", help="Lee–Yu (2010) transformation approach.")] = False,
     durbin: Annotated[str | None, typer.Option(help="Comma-separated regressors to lag (default all).")] = None,
     w_transform: Annotated[str, typer.Option(help="r (row-standardise) or none.")] = "r",

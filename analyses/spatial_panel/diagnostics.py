@@ -84,3 +84,15 @@ def wald(name: str, value: np.ndarray, jac: np.ndarray, vcov: np.ndarray, note: 
 def lr(name: str, ll_full: float, ll_restricted: float, df: int, note: str = "") -> dict:
     """Likelihood-ratio statistic 2(log L_full − log L_restricted)."""
     return _row(name, 2 * (ll_full - ll_restricted), df, note)
+
+
+def hausman(fe: pd.Series, fe_vcov: pd.DataFrame, re: pd.Series, re_vcov: pd.DataFrame) -> dict:
+    """Hausman (1978) test of fixed against random effects on the slope and spatial parameters they share:
+    H = d'(V_FE − V_RE)^{-1}d, d = b_FE − b_RE (a generalised inverse when the difference is not definite)."""
+    common = [c for c in fe.index if c in re.index and c not in ("sigma2", "phi", "Intercept")]
+    d = (fe[common] - re[common]).to_numpy()
+    v = fe_vcov.loc[common, common].to_numpy() - re_vcov.loc[common, common].to_numpy()
+    stat = float(d @ np.linalg.pinv(v) @ d)
+    definite = bool(np.all(np.linalg.eigvalsh((v + v.T) / 2) > 0))
+    return _row("Hausman FE vs RE", stat, len(common),
+                "" if definite else "V_FE − V_RE not positive definite: generalised inverse")

@@ -251,3 +251,60 @@ def fit_sac(y: np.ndarray, wy: np.ndarray, wwy: np.ndarray, x: np.ndarray, wx: n
 
     vcov = numerical_vcov(full, np.concatenate([beta, [r, lam, s2]]))
     return MLFit(beta, r, s2, float(ll), e, y - e, vcov), lam
+
+
+def fit_lag_random(y: np.ndarray, wy: np.ndarray, x: np.ndarray, spec: Spectrum, spatial: bool,
+                   maxiter: int = 500) -> tuple[MLFit, float]:
+    """Random unit effects (Elhorst 2014 §3.4; Elhorst 2003), lag models and SLX/OLS (spatial=False).
+
+    With φ = σ²/(Tσ_μ² + σ²), the quasi-demeaned data z − (1 − √φ)z̄_i make the errors iid, and
+        log L = −NT/2·log(2πσ²) + N/2·log φ + T·log|I − ρW| − e'e/(2σ²).
+    β and σ² are concentrated out; (ρ, φ) are found jointly; variance from the numerical Hessian.
+    Arrays are (T, N) for y and Wy, (T, N, k) for X (with an intercept column). Returns (fit, φ).
+    """
+    from scipy.optimize import minimize
+
+    t, n = y.shape
+    nt = n * t
+
+    def transform(a: np.ndarray, phi: float) -> np.ndarray:
+        return (a - (1.0 - np.sqrt(phi)) * a.mean(axis=0, keepdims=True)).reshape(nt, -1)
+
+    def resid(r: float, phi: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ys, xs = transform(y, phi).ravel() - r * transform(wy, phi).ravel(), transform(x, phi)
+        beta, *_ = np.linalg.lstsq(xs, ys, rcond=None)
+        return ys - xs @ beta, beta, xs
+
+    def negll(p: np.ndarray) -> float:
+        r, phi = (p[0], p[1]) if spatial else (0.0, p[0])
+        e = resid(r, phi)[0]
+        return -(n / 2 * np.log(phi) + (t * spec.logdet(r) if spatial else 0.0) - nt / 2 * np.log(e @ e / nt))
+
+    lo, hi = spec.bounds
+    eps = 1e-6 * (hi - lo)
+    bounds = ([(lo + eps, hi - eps)] if spatial else []) + [(1e-8, 1.0)]
+    start = ([0.0] if spatial else []) + [0.5]
+    res = minimize(negll, np.array(start), method="L-BFGS-B", bounds=bounds,
+                   options={"maxiter": maxiter, "ftol": 1e-14, "gtol": 1e-9})
+    if not res.success:
+        raise SpatialPanelError(f"the random-effects likelihood maximisation did not converge ({res.message}); "
+                                "check the data scale or use fixed effects")
+    r, phi = (float(res.x[0]), float(res.x[1])) if spatial else (0.0, float(res.x[0]))
+    if spatial and min(r - lo, hi - r) < BOUNDARY_TOL * (hi - lo):
+        raise SpatialPanelError(f"rho = {r:.6f} is at the boundary of its parameter space ({lo:.4f}, {hi:.4f})")
+    e, beta, xs = resid(r, phi)
+    s2 = float(e @ e) / nt
+    ll = -nt / 2 * (np.log(2 * np.pi * s2) + 1) + n / 2 * np.log(phi) + (t * spec.logdet(r) if spatial else 0.0)
+    k = len(beta)
+
+    def full(p: np.ndarray) -> float:
+        rr = p[k] if spatial else 0.0
+        ph, ss = p[-2], p[-1]
+        err = transform(y, ph).ravel() - rr * transform(wy, ph).ravel() - transform(x, ph) @ p[:k]
+        return (-nt / 2 * np.log(2 * np.pi * ss) + n / 2 * np.log(ph) + (t * spec.logdet(rr) if spatial else 0.0)
+                - err @ err / (2 * ss))
+
+    point = np.concatenate([beta, [r] if spatial else [], [phi, s2]])
+    vcov = numerical_vcov(full, point)
+    fitted = transform(y, phi).ravel() - e
+    return MLFit(beta, r if spatial else None, s2, float(ll), e, fitted, vcov), phi

@@ -21,6 +21,7 @@ from analyses.spatial_panel.estimate import (
     convention,
     fit_error,
     fit_lag,
+    fit_lag_random,
     fit_ols,
     fit_sac,
     loglik_full,
@@ -33,6 +34,7 @@ from analyses.spatial_panel.spectrum import Spectrum
 
 MODELS = ("sar", "sdm", "sem", "sdem", "slx", "sac", "ols")
 LAG, ERROR = ("sar", "sdm", "sac"), ("sem", "sdem")
+RANDOM = ("sar", "sdm", "slx", "ols")
 DURBIN = ("sdm", "sdem", "slx")
 
 
@@ -52,29 +54,40 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
     model, effects = model.lower(), effects.lower()
     if model not in MODELS:
         raise SpatialPanelError(f"model {model!r}: choose one of {', '.join(MODELS)}")
-    if effects not in EFFECTS:
-        raise SpatialPanelError(f"effects {effects!r}: choose one of {', '.join(EFFECTS)}")
+    if effects not in (*EFFECTS, "random"):
+        raise SpatialPanelError(f"effects {effects!r}: choose one of {', '.join(EFFECTS)}, random")
+    if effects == "random" and model not in RANDOM:
+        raise SpatialPanelError(f"random effects are implemented for {', '.join(RANDOM)}, not {model}; "
+                                "use fixed effects")
+    if effects == "random" and lee_yu:
+        raise SpatialPanelError("--lee-yu corrects fixed-effects estimators; drop it for random effects")
     if vcov not in ("analytic", "hessian"):
         raise SpatialPanelError(f"vcov {vcov!r}: use 'analytic' or 'hessian'")
     frame, data_desc, from_wh = load_data(data, con, where)
     unit, time = infer_index(frame, unit, time)
     w_pair, w_desc = load_w(w, frame[unit].astype(str).unique().tolist(), con, w_transform)
-    panel = build_panel(formula, frame, w_pair, unit, time, intercept=effects == "pooled")
+    panel = build_panel(formula, frame, w_pair, unit, time, intercept=effects in ("pooled", "random"))
     spec = Spectrum(panel.w, logdet, seed=seed)
     started = datetime.now(UTC)
     core = _fit_core(panel, spec, model, effects, lee_yu, durbin, vcov, maxiter)
     est, names, fit, lagged = core["table"], core["names"], core["fit"], core["lagged"]
     conv = core["conv"]
     eff = _effects(model, spec, panel, fit, names, lagged, draws, seed)
-    tests = [dg.lm_tests(panel, effects, _non_intercept(panel)), dg.fe_lr_tests(panel)]
+    lm_panel = panel if effects != "random" else build_panel(formula, frame, w_pair, unit, time, intercept=False)
+    tests = [dg.lm_tests(panel, "pooled") if effects == "random" else
+             dg.lm_tests(panel, effects, _non_intercept(panel)), dg.fe_lr_tests(lm_panel)]
     if model in ("sdm", "sdem"):
         tests.append(_durbin_tests(panel, spec, model, effects, lee_yu, fit, names, lagged, lr_tests, maxiter))
+    if effects == "random":
+        fe = _fit_core(lm_panel, spec, model, "individual", False, durbin, vcov, maxiter)
+        tests.append(pd.DataFrame([dg.hausman(fe["table"]["estimate"], fe["vcov_frame"], est["estimate"],
+                                              core["vcov_frame"])]))
     return SpatialPanelResult(
         formula=formula, model=model, effects_kind=effects, lee_yu=lee_yu, convention=conv.name,
         params=est["estimate"], bse=est["std_error"], vcov=core["vcov_frame"], estimates=est,
         sigma2=fit.sigma2, loglik=fit.loglik, r2=core["r2"], r2_corr=core["r2_corr"], n_units=panel.n,
         n_periods=panel.t, nobs=panel.n * panel.t, logdet_method=spec.method,
-        vcov_method="hessian" if model == "sac" else vcov,
+        vcov_method="hessian" if model == "sac" or effects == "random" else vcov,
         effects=eff, tests=pd.concat(tests, ignore_index=True), y_name=panel.y_name, data_source=data_desc,
         w_source=w_desc, from_warehouse=from_wh, fingerprint=panel.fingerprint(), unit=unit, time=time,
         durbin=[panel.x_names[i] for i in lagged], draws=draws, seed=seed, started_at=started,
@@ -117,13 +130,17 @@ def _fit_core(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu: bo
         lagged = np.array([panel.x_names.index(d) for d in durbin], dtype=int)
     names = list(panel.x_names) + [f"W.{panel.x_names[i]}" for i in lagged]
     x = np.concatenate([panel.x, lag(panel.w, panel.x[:, :, lagged])], axis=2) if len(lagged) else panel.x
-    y = demean(panel.y, effects).ravel()
-    wy = demean(lag(panel.w, panel.y), effects).ravel()
-    xd = demean(x, effects).reshape(-1, x.shape[2])
+    kind = "pooled" if effects == "random" else effects  # random effects quasi-demean inside the estimator
+    y = demean(panel.y, kind).ravel()
+    wy = demean(lag(panel.w, panel.y), kind).ravel()
+    xd = demean(x, kind).reshape(-1, x.shape[2])
     check_rank(xd, names)
-    conv = convention(effects, lee_yu, panel.n, panel.t, spec.row_standardised)
-    lam = None
-    if model == "sac":
+    conv = convention("pooled" if effects == "random" else effects, lee_yu, panel.n, panel.t, spec.row_standardised)
+    lam = phi = None
+    if effects == "random":
+        fit, phi = fit_lag_random(panel.y, lag(panel.w, panel.y), x, spec, model in LAG, maxiter)
+        spatial, wx = ("rho" if model in LAG else None), None
+    elif model == "sac":
         wx = demean(lag(panel.w, x), effects).reshape(-1, x.shape[2])
         wwy = demean(lag(panel.w, lag(panel.w, panel.y)), effects).ravel()
         fit, lam = fit_sac(y, wy, wwy, xd, wx, spec, conv, maxiter)
@@ -137,17 +154,20 @@ def _fit_core(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu: bo
         spatial = "lambda"
     else:
         fit, spatial, wx = fit_ols(y, xd, conv), None, None
-    labels = names + ([spatial] if spatial else []) + (["lambda"] if lam is not None else []) + ["sigma2"]
-    if vcov == "hessian" and spatial and model != "sac":  # SAC's variance is always the numerical Hessian
+    extra = ["lambda"] if lam is not None else ["phi"] if phi is not None else []
+    labels = names + ([spatial] if spatial else []) + extra + ["sigma2"]
+    # SAC and random effects: the variance is always the numerical Hessian
+    if vcov == "hessian" and spatial and model != "sac" and phi is None:
         point = np.concatenate([fit.beta, [fit.spatial, fit.sigma2]])
         fit.vcov = numerical_vcov(lambda p: loglik_full(p, y, wy, xd, wx, spec, conv), point)
-    values = np.concatenate([fit.beta, [fit.spatial] if spatial else [], [lam] if lam is not None else [],
+    values = np.concatenate([fit.beta, [fit.spatial] if spatial else [], [v for v in (lam, phi) if v is not None],
                              [fit.sigma2]])
     se = np.sqrt(np.diag(fit.vcov))
     z = values / se
     table = pd.DataFrame({"estimate": values, "std_error": se, "z": z, "p_value": 2 * stats.norm.sf(np.abs(z))},
                          index=pd.Index(labels, name="term"))
-    yc = y - y.mean()
+    target = fit.fitted + fit.resid if phi is not None else y  # random effects: the quasi-demeaned y
+    yc = target - target.mean()
     r2 = 1 - float(fit.resid @ fit.resid) / float(yc @ yc)
     fc = fit.fitted - fit.fitted.mean()
     r2_corr = float((yc @ fc) ** 2 / ((yc @ yc) * (fc @ fc))) if fc @ fc > 0 else 0.0
@@ -182,11 +202,11 @@ def _durbin_tests(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu
     p = len(fit.beta) + 1
     theta_idx = k + np.arange(m)
     rows = []
-    jac = np.zeros((m, p + 1))
+    jac = np.zeros((m, fit.vcov.shape[0]))
     jac[np.arange(m), theta_idx] = 1.0
     base = "SAR" if model == "sdm" else "SEM"
     rows.append(dg.wald(f"Wald {model.upper()} vs {base} (theta = 0)", fit.beta[theta_idx], jac, fit.vcov))
-    jr = np.zeros((1, p + 1))
+    jr = np.zeros((1, fit.vcov.shape[0]))
     jr[0, p - 1] = 1.0
     rows.append(dg.wald(f"Wald {model.upper()} vs SLX ({'rho' if model == 'sdm' else 'lambda'} = 0)",
                         np.array([fit.spatial]), jr, fit.vcov))
@@ -194,7 +214,7 @@ def _durbin_tests(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu
         # H0: θ + ρβ = 0 (common factor), delta method (Elhorst 2014 §2.6)
         r = fit.spatial
         g = fit.beta[theta_idx] + r * fit.beta[lagged]
-        jc = np.zeros((m, p + 1))
+        jc = np.zeros((m, fit.vcov.shape[0]))
         jc[np.arange(m), theta_idx] = 1.0
         jc[np.arange(m), lagged] = r
         jc[:, p - 1] = fit.beta[lagged]
@@ -202,6 +222,7 @@ def _durbin_tests(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu
     if lr_tests:
         durbin = None if m == k else [panel.x_names[i] for i in lagged]
         alts = ("sar", "sem", "slx") if model == "sdm" else ("sem", "slx")
+        alts = tuple(a for a in alts if effects != "random" or a in RANDOM)
         for alt in alts:
             restricted = _fit_core(panel, spec, alt, effects, lee_yu, durbin if alt == "slx" else None,
                                    "analytic", maxiter)["fit"]
