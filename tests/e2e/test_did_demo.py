@@ -71,7 +71,7 @@ def test_cli_runs_and_stores_the_treatment_table(demo, tmp_path):
     with connection(copy, read_only=True) as con:
         rules = con.execute("select distinct rule from analysis.treat_demonstration_zone_city_year").fetchall()
     assert rules == [("july",)]
-    bad = runner.invoke(app, ["did", "gdp", "--policy", "no_such_policy", "--db", str(copy)])
+    bad = runner.invoke(app, ["did", "gdp", "--policy", "no_such_policy", "--allow-failing-checks", "--db", str(copy)])
     assert bad.exit_code == 1 and "no policy 'no_such_policy'" in bad.output
-    bad = runner.invoke(app, ["did", "gdpp", "--db", str(copy)])
+    bad = runner.invoke(app, ["did", "gdpp", "--allow-failing-checks", "--db", str(copy)])
     assert bad.exit_code == 1 and "fct_city_year has no column 'gdpp'" in bad.output
