@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ["ind_weights", "ind_nqp_city_year", "ind_digital_real_province_year",
           "ind_market_segmentation_province_year", "ind_market_segmentation_city_year",
           "ind_location_quotient_city_year", "ind_coagglomeration_city_year", "ind_nightlight_county_year",
-          "ind_ntl_gini_city_year", "ind_ntl_dagum_year"]
+          "ind_ntl_gini_city_year", "ind_ntl_dagum_year", "ind_ntl_theil_year", "ind_weights_history"]
 P9 = ["mobile_penetration", "telecom_business", "software_revenue", "it_service_revenue", "emp_ict",
       "optical_cable_length", "internet_ports", "domain_names", "ecommerce_sales", "ecommerce_purchases",
       "ecommerce_firms", "express_delivery", "dfi_digitization", "dfi_usage_depth", "dfi_coverage_breadth"]
@@ -128,6 +128,11 @@ def test_nightlight_layers_match_rasterstats_and_all_pairs(demo):
     dec = df(db, "select * from ind_ntl_dagum_year")
     assert len(dec) == 2 * 24
     np.testing.assert_allclose(dec.g_w + dec.g_nb + dec.g_t, dec.g, atol=1e-14)
+    cities = df(db, "select city_code, avg(ntl) as y from ind_nightlight_county_year where year = 2012 "
+                    "and city_code is not null group by 1")
+    y = cities.y.to_numpy()
+    theil = df(db, "select theil from ind_ntl_theil_year where year = 2012").theil.iloc[0]
+    assert theil == pytest.approx(np.mean(y / y.mean() * np.log(y / y.mean())), abs=1e-12)
 
 
 def _project_copy(tmp_path: Path) -> Path:
