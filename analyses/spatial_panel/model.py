@@ -30,7 +30,7 @@ from analyses.spatial_panel.estimate import (
 from analyses.spatial_panel.panel import EFFECTS, Panel, SpatialPanelError, build_panel, check_rank, demean, lag
 from analyses.spatial_panel.result import SpatialPanelResult
 from analyses.spatial_panel.sources import load_data, load_w
-from analyses.spatial_panel.spectrum import Spectrum
+from analyses.spatial_panel.spectrum import Spectrum, spectrum_for
 
 MODELS = ("sar", "sdm", "sem", "sdem", "slx", "sac", "ols")
 LAG, ERROR = ("sar", "sdm", "sac"), ("sem", "sdem")
@@ -67,7 +67,7 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
     unit, time = infer_index(frame, unit, time)
     w_pair, w_desc = load_w(w, frame[unit].astype(str).unique().tolist(), con, w_transform)
     panel = build_panel(formula, frame, w_pair, unit, time, intercept=effects in ("pooled", "random"))
-    spec = Spectrum(panel.w, logdet, seed=seed)
+    spec = spectrum_for(panel.w, logdet, seed=seed)
     started = datetime.now(UTC)
     core = _fit_core(panel, spec, model, effects, lee_yu, durbin, vcov, maxiter)
     est, names, fit, lagged = core["table"], core["names"], core["fit"], core["lagged"]

@@ -10,6 +10,8 @@ The method used is chosen from N and recorded in `method`.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
@@ -149,12 +151,29 @@ class Spectrum:
     def tr_wtw(self, rho: float, seed: int = 1) -> float:
         """tr(W̃'W̃), W̃ = WA: exact for the eigen method, Hutchinson with sparse solves otherwise."""
         if self.method == "eigen":
-            wt = self.w.toarray() @ np.linalg.inv(np.eye(self.n) - rho * self.w.toarray())
+            wt = self.w @ self.resolvent_solve(rho, np.eye(self.n))  # exact: sparse LU, N right-hand sides
             return float(np.sum(wt * wt))
         rng = np.random.default_rng(seed)
         z = rng.choice([-1.0, 1.0], size=(self.n, PROBES))
         x = self.w @ self.resolvent_solve(rho, z)
         return float(np.mean(np.sum(x * x, axis=0)))
+
+
+_CACHE: dict[tuple, Spectrum] = {}
+
+
+def spectrum_for(w: sp.csr_matrix, method: str = "auto", seed: int = 0) -> Spectrum:
+    """A Spectrum, reused for the same W, method and seed (model searches and Monte Carlo refit one W often)."""
+    w = sp.csr_matrix(w, dtype=float)
+    h = hashlib.sha1()
+    for arr in (w.data, w.indices, w.indptr):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    key = (h.hexdigest(), w.shape, method, seed)
+    if key not in _CACHE:
+        if len(_CACHE) >= 4:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = Spectrum(w, method, seed)
+    return _CACHE[key]
 
 
 def _symmetrising_scale(w: sp.csr_matrix) -> np.ndarray | None:

@@ -20,7 +20,8 @@ def knn_w(n: int, seed: int) -> tuple[libpysal.weights.W, np.ndarray]:
     return w, w.full()[0]
 
 
-def simulate(model: str, wd: np.ndarray, n: int = N, t: int = T, seed: int = 0, spatial: float = RHO) -> pd.DataFrame:
+def simulate(model: str, wd: np.ndarray, n: int = N, t: int = T, seed: int = 0,
+             ainv: np.ndarray | None = None) -> pd.DataFrame:
     """Two-way FE panel: y_t = A(X_tβ + WX_tθ + μ + α_t) + ε-part, A = (I − ρW)^{-1} for lag models."""
     rng = np.random.default_rng(seed)
     mu, alpha = rng.normal(size=n), rng.normal(size=t)
@@ -28,7 +29,7 @@ def simulate(model: str, wd: np.ndarray, n: int = N, t: int = T, seed: int = 0, 
     x[:, :, 0] += 0.5 * mu  # regressors correlated with the fixed effects
     x[:, :, 1] += 0.3 * alpha[:, None]
     eps = SIGMA * rng.normal(size=(t, n))
-    ainv = np.linalg.inv(np.eye(n) - spatial * wd)
+    ainv = np.linalg.inv(np.eye(n) - RHO * wd) if ainv is None else ainv
     theta = THETA if model in ("sdm", "sdem", "slx") else np.zeros(2)
     y = np.empty((t, n))
     for s in range(t):
@@ -106,7 +107,7 @@ def test_simulated_effect_intervals_cover_the_truth():
         truth[(var, "indirect")] = truth[(var, "total")] - truth[(var, "direct")]
     hits = []
     for rep in range(reps):
-        data = simulate("sdm", wd, n=n, seed=100 + rep)
+        data = simulate("sdm", wd, n=n, seed=100 + rep, ainv=a)
         eff = spatial_panel("y ~ x1 + x2", data, w, "unit", "year", model="sdm", effects="twoways", lee_yu=True,
                             draws=500, seed=rep, lr_tests=False).effects
         for r in eff.itertuples():
