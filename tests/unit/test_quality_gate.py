@@ -134,3 +134,23 @@ def test_report_html_is_self_contained_with_table_status(con, tmp_path):
     assert examples[0][:2] == ["unit_code", "year"] and examples[1][:3] == ["b", "2021", "1.5"]
     md = render_markdown(run)
     assert "| main.panel | failed | 2 | 1 | 1 | 0 | 0 |" in md and "### share — main.panel.rate (error)" in md
+
+
+def test_check_command_bad_input_is_one_line_and_writes_nothing(tmp_path):
+    from typer.testing import CliRunner
+
+    from warehouse.cli import app
+    from warehouse.db import connection
+
+    missing = CliRunner().invoke(app, ["check", "--db", str(tmp_path / "none.duckdb")])
+    assert missing.exit_code == 1 and "no warehouse here" in missing.output
+    db = tmp_path / "empty.duckdb"
+    with connection(db):
+        pass
+    nothing = CliRunner().invoke(app, ["check", "--db", str(db), "--select", "no_such_table", "--out",
+                                       str(tmp_path / "r")])
+    assert nothing.exit_code == 1 and "matches no declared table or check kind" in nothing.output
+    with connection(db, read_only=True) as con:
+        assert con.execute("select count(*) from information_schema.tables where table_schema = 'quality'"
+                           ).fetchone()[0] == 0
+    assert not (tmp_path / "r").exists()

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -52,7 +53,7 @@ def check(
             store(con, run.run_id, run.results, run.finished_at, run.started_at, ",".join(run.selection),
                   str(html_path))
     except (WarehouseError, CheckConfigError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     print_summary(run, examples)
     console.print(f"report: {html_path} (and {md_path.name}); results in quality.check_results of {db_path(db)}, "
@@ -67,17 +68,17 @@ def print_summary(run: CheckRun, examples: int) -> None:
     for col in ("table", "status", "checks", "errors", "warnings", "skipped"):
         table.add_column(col)
     for t in table_status(run):
-        table.add_row(t["table"], f"[{STATUS_STYLE[t['status']]}]{t['status']}[/]",
+        table.add_row(escape(t["table"]), f"[{STATUS_STYLE[t['status']]}]{t['status']}[/]",
                       *(str(t[k]) for k in ("checks", "errors", "warnings", "skipped")))
     console.print(table)
     problems = sorted((r for r in run.results if r.status in ("failed", "error")),
                       key=lambda r: (not r.blocking, r.table, r.check))
     for r in problems:
         style = "bold red" if r.blocking else "yellow"
-        console.print(f"[{style}]{'ERROR' if r.blocking else 'warn '}[/] {r.check} · {r.where}: "
-                      f"{r.n_failing} row(s) — {r.message}", highlight=False)
+        console.print(f"[{style}]{'ERROR' if r.blocking else 'warn '}[/] {escape(r.check)} · {escape(r.where)}: "
+                      f"{r.n_failing} row(s) — {escape(r.message)}", highlight=False)
         for ex in r.examples[:examples]:
-            console.print("      " + ", ".join(f"{k}={v}" for k, v in ex.items()), highlight=False)
+            console.print("      " + escape(", ".join(f"{k}={v}" for k, v in ex.items())), highlight=False)
     n_err = len(run.blocking)
     n_warn = sum(1 for r in problems if not r.blocking)
     verdict = f"[bold red]{n_err} error-level failure(s)[/]" if n_err else "[green]no error-level failure[/]"
