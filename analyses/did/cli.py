@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from analyses.did.estimators import DIDError
-from analyses.did.report import run_battery, store_treatment
+from analyses.did.report import run_battery, store_battery, store_treatment
 from analyses.did.treatment import TreatmentError
 from warehouse.db import WarehouseError, connection
 from warehouse.settings import DATA_DIR
@@ -46,6 +47,9 @@ def did(
         console.print(f"[red]error:[/] --window {window!r}: write LOW:HIGH, e.g. -5:5")
         raise typer.Exit(1) from None
     out = out or DATA_DIR / "reports" / f"did_{policy}_{level}_{outcome}"
+    started = datetime.now(UTC)
+    spec = {"outcome": outcome, "level": level, "log": log, "window": bounds, "reference": reference,
+            "placebo": placebo, "seed": seed, "covariates": covariates}
     try:
         with connection(db, read_only=True) as con, Progress(console=console, transient=True) as bar:
             task = bar.add_task("placebo", total=max(placebo, 1))
@@ -56,6 +60,7 @@ def did(
                                   progress=lambda done, total: bar.update(task, completed=done))
         with connection(db) as con:
             table = store_treatment(con, battery.sample, level)
+            run_id = store_battery(con, battery, outcome, level, started, spec)
     except (DIDError, TreatmentError, WarehouseError) as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(1) from None
@@ -72,4 +77,5 @@ def did(
     if battery.psm is not None:
         console.print(f"PSM-DID: {battery.psm.did.coef:.4f} (se {battery.psm.did.se:.4f}) on "
                       f"{len(battery.psm.matched)} matched unit-years", highlight=False)
-    console.print(f"treatment timing → {table}; report and plots → {out}", highlight=False)
+    console.print(f"run {run_id} → analysis.model_runs; treatment timing → {table}; report and plots → {out}",
+                  highlight=False)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -15,7 +17,9 @@ from analyses.did.estimators import EventStudyResult, TWFEResult, event_study, i
 from analyses.did.placebo import PlaceboResult, placebo
 from analyses.did.psm import PSMResult, psm_did
 from analyses.did.sample import PolicySample, policy_sample
+from analyses.runs import store_run
 from warehouse.quality.gate import GateStatus, require_checked
+from warehouse.quality.results import fingerprint
 
 
 @dataclass
@@ -138,6 +142,41 @@ def robustness(data: pd.DataFrame, outcome: str, base: TWFEResult) -> pd.DataFra
     rows.append({"check": "outcome winsorised at 1%/99% (pooled)", "term": "treated", "coef": fit.coef,
                  "se": fit.se, "nobs": fit.nobs})
     return pd.DataFrame(rows)
+
+
+def store_battery(con: duckdb.DuckDBPyConnection, battery: DIDBattery, outcome: str, level: str,
+                  started_at: datetime, spec: dict) -> str:
+    """One row in analysis.model_runs (kind 'did'), the estimates of every estimator, and the tests."""
+    t, s = battery.twfe, battery.sample
+    table = f"main.fct_{level}_year"
+    estimates = [{"term": "treated [TWFE]", "estimate": t.coef, "std_error": t.se, "z": t.coef / t.se,
+                  "p_value": t.pvalue}]
+    estimates += [{"term": f"treated [{r.estimator}]", "estimate": r.att, "std_error": r.se, "z": r.att / r.se,
+                   "p_value": None} for r in battery.robust.iloc[1:].itertuples()]
+    estimates += [{"term": f"event_time {int(r.rel_time)}", "estimate": r.coef, "std_error": r.se,
+                   "z": r.coef / r.se if r.se == r.se else None, "p_value": None}
+                  for r in battery.event_study.table.itertuples()]
+    tests = [{"test": "Bacon: sum of weight x 2x2 estimate", "statistic": battery.bacon.estimate, "df": None,
+              "p_value": None, "note": f"equals TWFE {t.coef:.6f}"},
+             {"test": "pre-trend: max |t| of pre-period event-study coefficients",
+              "statistic": battery.event_study.pre_trend_max_abs_t(), "df": None, "p_value": None, "note": None}]
+    if battery.placebo is not None:
+        p = battery.placebo
+        tests.append({"test": "randomisation placebo", "statistic": float(p.estimates.mean()), "df": len(p.estimates),
+                      "p_value": p.p_value, "note": f"{p.n_treated} pseudo-treated units, seed {p.seed}"})
+    if battery.psm is not None:
+        m = battery.psm.did
+        estimates.append({"term": "treated [PSM-DID]", "estimate": m.coef, "std_error": m.se, "z": m.coef / m.se,
+                          "p_value": m.pvalue})
+    run = {
+        "kind": "did", "model": "staggered DID battery", "effects": "twoways", "formula": t.formula,
+        "dependent": outcome, "data_source": table, "unit_column": "unit", "time_column": "year",
+        "n_units": int(s.data["unit"].nunique()), "n_periods": int(s.data["year"].nunique()), "nobs": t.nobs,
+        "vcov_method": "CRV1 by unit", "data_fingerprint": fingerprint(con, table),
+        "spec_json": json.dumps({**spec, "policy": s.policy, "rule": s.rule}, ensure_ascii=False, default=str),
+        "quality_status": battery.quality.status, "started_at": started_at, "finished_at": datetime.now(UTC),
+    }
+    return store_run(con, run, pd.DataFrame(estimates), tests=pd.DataFrame(tests))
 
 
 def store_treatment(con: duckdb.DuckDBPyConnection, sample: PolicySample, level: str) -> str:
