@@ -170,3 +170,26 @@ def test_cli_select_prints_the_decision_table(data, w, tmp_path):
     assert "LR unit effects" in out.output and "4 choice" in out.output
     # the data have no unit or time effects and a spatial lag: the search ends at a pooled lag model
     assert "SAR with pooled effects" in out.output or "SDM with pooled effects" in out.output
+
+
+def test_warehouse_w_is_read_through_geo_weights_on_the_data_units(data, w, monkeypatch):
+    """W by name goes through geo.weights.read_w(con, name, ids=<the data's units>); its errors are explained."""
+    import sys
+    import types
+
+    calls = []
+
+    def read_w(con, name, ids=None):
+        calls.append((name, list(ids)))
+        if name == "missing":
+            raise LookupError("no weight matrix 'missing'; see geopanel weights list")
+        return w
+
+    monkeypatch.setitem(sys.modules, "geo.weights", types.SimpleNamespace(read_w=read_w))
+    fit_ = spatial_panel("y ~ x1 + x2", data, "queen_test", "unit", "year", model="sar", effects="individual",
+                         con=object(), draws=50)
+    assert calls == [("queen_test", sorted(str(u) for u in range(25)))]
+    assert fit_.w_source == "weights.queen_test, row-standardised"
+    np.testing.assert_allclose(fit_.params, fit(data, w, model="sar").params, atol=1e-10)
+    with pytest.raises(SpatialPanelError, match="W 'missing': no weight matrix 'missing'"):
+        spatial_panel("y ~ x1 + x2", data, "missing", "unit", "year", con=object())
