@@ -154,3 +154,22 @@ def test_check_command_bad_input_is_one_line_and_writes_nothing(tmp_path):
         assert con.execute("select count(*) from information_schema.tables where table_schema = 'quality'"
                            ).fetchone()[0] == 0
     assert not (tmp_path / "r").exists()
+
+
+def test_gate_on_one_weight_matrix(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema weights")
+    con.execute("create schema quality")
+    con.execute("create table weights.w_edges as select * from (values ('a', 'x', 'y', 1.0), ('a', 'y', 'x', 1.0), "
+                "('b', 'x', 'y', 1.0), ('b', 'y', 'x', 1.0)) t(w_name, focal, neighbor, weight)")
+    path = tmp_path / "weights.checks.yml"
+    path.write_text("table: weights.w_edges\nchecks:\n  - {check: weights_symmetry}\n", encoding="utf-8")
+    run = run_checks(con, declarations=[load_file(path, KINDS)])
+    store(con, run.run_id, run.results, run.finished_at, run.started_at, "", None)
+    assert [r.column for r in run.results] == ["a", "b"]
+    con.execute("update weights.w_edges set weight = 2.0 where w_name = 'b'")  # matrix b changed, a did not
+    assert require_checked(con, ["weights.w_edges:a"]).status == "passed"
+    with pytest.raises(QualityGateError, match="weights.w_edges:b: data changed"):
+        require_checked(con, ["weights.w_edges:b"])
+    with pytest.raises(QualityGateError, match="weights.w_edges:c: never checked"):
+        require_checked(con, ["weights.w_edges:c"])
