@@ -137,6 +137,10 @@ def test_sparse_methods_agree_with_the_eigenvalue_method(cigar, w_path):
     # traces from Monte Carlo moments (Barry & Pace 1999): close, not exact
     np.testing.assert_allclose(approx.effects["estimate"], exact.effects["estimate"], rtol=2e-3, atol=2e-4)
     np.testing.assert_allclose(approx.bse, exact.bse, rtol=2e-2)
+    # Barry–Pace series log-determinant: approximate, at N = 46 to a few thousandths
+    series = fit(cigar, w_path, model="sdm", effects="twoways", logdet="mc")
+    assert series.logdet_method == "mc"
+    np.testing.assert_allclose(series.params, exact.params, atol=3e-3)
 
 
 def test_simulated_and_delta_method_effect_errors_agree(cigar, w_path):
