@@ -16,6 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import rasterio
 from dbt_fixture import dbt
 from typer.testing import CliRunner
 
@@ -186,3 +187,24 @@ def test_changing_one_direction_changes_only_that_index(demo, tmp_path):
     assert done.returncode != 0
     assert "indicator higher_education: column students_universty is not in int_city_indicator_inputs" in done.stdout
     pd.testing.assert_frame_equal(df(work, "select * from ind_nqp_city_year"), after["ind_nqp_city_year"])
+
+
+def test_ingest_raster_command_is_idempotent_and_refuses_bad_rasters(demo, tmp_path):
+    from warehouse.cli import app
+
+    db, files, _ = demo
+    work = tmp_path / "w.duckdb"
+    shutil.copyfile(db, work)
+    runner = CliRunner()
+    before = df(work, "select count(*) as n from raw.county_nightlight").n.iloc[0]
+    res = runner.invoke(app, ["ingest-raster", *map(str, sorted(files.glob("ntl_201*.tif"))), "--db", str(work)])
+    assert res.exit_code == 0 and "10 rasters already loaded" in res.output, res.output
+    shifted = tmp_path / "ntl_2030.tif"  # the demo raster moved 10° east: no longer covers the counties
+    with rasterio.open(files / "ntl_2012.tif") as src:
+        profile, data = src.profile, src.read(1)
+    profile["transform"] = profile["transform"] * profile["transform"].translation(100, 0)
+    with rasterio.open(shifted, "w", **profile) as dst:
+        dst.write(data, 1)
+    res = runner.invoke(app, ["ingest-raster", str(shifted), "--db", str(work)])
+    assert res.exit_code == 1 and "ntl_2030.tif: the raster" in res.output and "does not cover" in res.output
+    assert df(work, "select count(*) as n from raw.county_nightlight").n.iloc[0] == before
