@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from analyses.spatial_panel.panel import SpatialPanelError
 from analyses.spatial_panel.store import store_result
@@ -29,7 +30,7 @@ DbOpt = Annotated[Path | None, typer.Option("--db", help="Warehouse file (defaul
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -113,12 +114,12 @@ def fit(
     if as_json:
         console.print_json(result.to_json())
         return
-    console.print(result.summary(), highlight=False)
-    console.print(result.to_table(table), highlight=False)
+    console.print(result.summary(), highlight=False, markup=False)
+    console.print(result.to_table(table), highlight=False, markup=False)
     if len(result.effects):
-        console.print(effects_table(result, table), highlight=False)
+        console.print(effects_table(result, table), highlight=False, markup=False)
     console.print(f"stored as run {run_id} in analysis.model_runs" if run_id else
-                  "not stored (no warehouse; pass --db to keep the run)", highlight=False)
+                  "not stored (no warehouse; pass --db to keep the run)", highlight=False, markup=False)
 
 
 @app.command()
@@ -150,7 +151,7 @@ def select(
             run_id = store_result(con, result) if store and con is not None else None
     except (SpatialPanelError, FileNotFoundError) as exc:
         _fail(str(exc))
-    console.print(decisions.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False)
-    console.print(result.to_table(), highlight=False)
+    console.print(decisions.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False, markup=False)
+    console.print(result.to_table(), highlight=False, markup=False)
     if run_id:
-        console.print(f"stored as run {run_id} in analysis.model_runs", highlight=False)
+        console.print(f"stored as run {run_id} in analysis.model_runs", highlight=False, markup=False)
