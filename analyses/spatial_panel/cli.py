@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +14,7 @@ from rich.markup import escape
 
 from analyses.spatial_panel.panel import SpatialPanelError
 from analyses.spatial_panel.store import store_result
-from analyses.spatial_panel.tables import effects_table
+from analyses.spatial_panel.tables import effects_table, regression_table
 
 app = typer.Typer(help="Spatial panel models (SAR, SDM, SEM, SDEM, SLX) with fixed effects, effects and tests.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -79,7 +80,8 @@ def fit(
     unit: UnitOpt = None,
     time: TimeOpt = None,
     where: WhereOpt = None,
-    model: Annotated[str, typer.Option(help="sar | sdm | sem | sdem | slx | sac | ols")] = "sdm",
+    model: Annotated[str, typer.Option(help="sar | sdm | sem | sdem | slx | sac | ols; several comma-separated "
+                                            "models are fitted and shown side by side")] = "sdm",
     effects: Annotated[str, typer.Option(help="pooled | individual | time | twoways | random")] = "twoways",
     lee_yu: Annotated[bool, typer.Option("--lee-yu", help="Lee–Yu (2010) transformation approach.")] = False,
     durbin: Annotated[str | None, typer.Option(help="Comma-separated regressors to lag (default all).")] = None,
@@ -93,32 +95,39 @@ def fit(
                                                        help="Estimate even if quality checks fail.")] = False,
     db: DbOpt = None,
 ) -> None:
-    """Fit one spatial panel model, print its tables and store the run.
+    """Fit a spatial panel model (or several: --model sar,sdm,sem), print its tables and store the run.
 
-    Example: geopanel spatial-panel fit "y ~ x1 + x2" --data fct_city_year --w queen_city --model sdm
-    --effects twoways --lee-yu
+    Nothing is stored unless every model fits. Example: geopanel spatial-panel fit "y ~ x1 + x2"
+    --data fct_city_year --w queen_city --model sdm --effects twoways --lee-yu
     """
     from analyses.spatial_panel.model import spatial_panel
 
     try:
         with _open(db, data, w, store) as con:
             quality = _quality(con, data, w, allow_failing_checks) if con is not None else "not-checked"
-            result = spatial_panel(formula, data, w, unit, time, model=model, effects=effects, lee_yu=lee_yu,
-                                   durbin=durbin.split(",") if durbin else None, draws=draws, seed=seed,
-                                   w_transform=None if w_transform == "none" else w_transform, con=con,
-                                   where=where)
-            result.quality_status = quality
-            run_id = store_result(con, result) if store and con is not None else None
+            results = [spatial_panel(formula, data, w, unit, time, model=m.strip(), effects=effects, lee_yu=lee_yu,
+                                     durbin=durbin.split(",") if durbin else None, draws=draws, seed=seed,
+                                     w_transform=None if w_transform == "none" else w_transform, con=con,
+                                     where=where) for m in model.split(",")]
+            run_ids = []
+            for result in results:
+                result.quality_status = quality
+                if store and con is not None:
+                    run_ids.append(store_result(con, result))
     except (SpatialPanelError, FileNotFoundError) as exc:
         _fail(str(exc))
     if as_json:
-        console.print_json(result.to_json())
+        payload = [json.loads(r.to_json()) for r in results]
+        console.print_json(json.dumps(payload[0] if len(payload) == 1 else payload))
         return
-    console.print(result.summary(), highlight=False, markup=False)
-    console.print(result.to_table(table), highlight=False, markup=False)
-    if len(result.effects):
-        console.print(effects_table(result, table), highlight=False, markup=False)
-    console.print(f"stored as run {run_id} in analysis.model_runs" if run_id else
+    for result in results:
+        console.print(result.summary(), highlight=False, markup=False)
+    console.print(regression_table(results, table), highlight=False, markup=False)
+    for result in results:
+        if len(result.effects):
+            console.print(f"effects, {result.name}:", highlight=False, markup=False)
+            console.print(effects_table(result, table), highlight=False, markup=False)
+    console.print(f"stored as run {', '.join(run_ids)} in analysis.model_runs" if run_ids else
                   "not stored (no warehouse; pass --db to keep the run)", highlight=False, markup=False)
 
 

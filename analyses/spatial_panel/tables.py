@@ -57,7 +57,8 @@ def effects_grid(result: SpatialPanelResult, stars=(0.1, 0.05, 0.01), digits: in
     for var, g in result.effects.groupby("variable", sort=False):
         g = g.set_index("effect")
         out[var] = [f"{_cell(g.loc[k, 'estimate'], g.loc[k, 'p_value'], digits, stars)} "
-                    f"({g.loc[k, 'z']:.{digits}f})" for k in ("direct", "indirect", "total")]
+                    f"({g.loc[k, 'z']:.{digits}f})" if g.loc[k, "std_error"] > 0 else "—"  # e.g. SEM: none
+                    for k in ("direct", "indirect", "total")]
     return pd.DataFrame(out, index=["direct", "indirect", "total"]).T
 
 
@@ -96,6 +97,7 @@ def regression_table(results: list[SpatialPanelResult], fmt: str = "markdown", s
 
 def effects_table(result: SpatialPanelResult, fmt: str = "markdown", stars=(0.1, 0.05, 0.01)) -> str:
     """The effects table of one model."""
-    note = f"z in parentheses (SE from {result.draws} simulation draws); " + ", ".join(
+    how = f"SE from {result.draws} simulation draws" if result.effects["draws"].max() > 0 else "exact SE"
+    note = f"z in parentheses ({how}); " + ", ".join(
         f"{'*' * (i + 1)} p < {s}" for i, s in enumerate(stars)) + "."
     return render(effects_grid(result, stars), fmt, note)

@@ -193,3 +193,18 @@ def test_warehouse_w_is_read_through_geo_weights_on_the_data_units(data, w, monk
     np.testing.assert_allclose(fit_.params, fit(data, w, model="sar").params, atol=1e-10)
     with pytest.raises(SpatialPanelError, match="W 'missing': no weight matrix 'missing'"):
         spatial_panel("y ~ x1 + x2", data, "missing", "unit", "year", con=object())
+
+
+def test_cli_fits_several_models_side_by_side_and_stores_each(data, w, tmp_path, db):
+    csv, gal = tmp_path / "panel.csv", tmp_path / "w.gal"
+    data.to_csv(csv, index=False)
+    write_gal(w, gal)
+    args = ["spatial-panel", "fit", "y ~ x1 + x2", "--data", str(csv), "--unit", "unit", "--time", "year",
+            "--w", str(gal), "--effects", "individual", "--draws", "50", "--db", str(db)]
+    out = CliRunner().invoke(app, [*args, "--model", "sem,sar,bogus"])
+    assert out.exit_code == 1 and "model 'bogus'" in out.output
+    assert _count(db, "model_runs") == 0  # one model failed: nothing stored
+    out = CliRunner().invoke(app, [*args, "--model", "sem,sar"])
+    assert out.exit_code == 0, out.output
+    assert "| | (1) SEM | (2) SAR |" in out.output and "exact SE" in out.output
+    assert _count(db, "model_runs") == 2
