@@ -22,10 +22,9 @@ def _row(test: str, statistic: float, df: int, note: str = "") -> dict:
             "note": note}
 
 
-def lm_tests(panel: Panel, effects: str, x_cols: np.ndarray | None = None) -> pd.DataFrame:
+def lm_tests(panel: Panel, effects: str) -> pd.DataFrame:
     """Classic and robust LM-lag / LM-error on the (FE-)OLS model of y on X."""
-    w, t = panel.w, panel.t
-    x = panel.x if x_cols is None else panel.x[:, :, x_cols]
+    w, t, x = panel.w, panel.t, panel.x
     y = demean(panel.y, effects).ravel()
     wy = demean(lag(w, panel.y), effects).ravel()
     xd = demean(x, effects).reshape(-1, x.shape[2])

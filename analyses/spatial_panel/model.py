@@ -45,7 +45,8 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
                   maxiter: int = 500) -> SpatialPanelResult:
     """Fit a static spatial panel model by (concentrated) ML; see `SpatialPanelResult` for what comes back.
 
-    model: sar | sdm | sem | sdem | slx | sac | ols; effects: pooled | individual | time | twoways.
+    model: sar | sdm | sem | sdem | slx | sac | ols; effects: pooled | individual | time | twoways | random
+    (random: SAR, SDM, SLX, OLS; Elhorst 2014 §3.4, with a Hausman test against individual fixed effects).
     lee_yu: Lee & Yu (2010) transformation approach instead of the direct (demeaning) approach.
     durbin: the regressors whose spatial lags enter (SDM, SDEM, SLX); default all.
     vcov: 'analytic' (information matrix) or 'hessian' (numerical Hessian of the full log-likelihood).
@@ -73,13 +74,15 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
     est, names, fit, lagged = core["table"], core["names"], core["fit"], core["lagged"]
     conv = core["conv"]
     eff = _effects(model, spec, panel, fit, names, lagged, draws, seed)
-    lm_panel = panel if effects != "random" else build_panel(formula, frame, w_pair, unit, time, intercept=False)
-    tests = [dg.lm_tests(panel, "pooled") if effects == "random" else
-             dg.lm_tests(panel, effects, _non_intercept(panel)), dg.fe_lr_tests(lm_panel)]
+    # the LM tests use the model's own regressors (with the constant when pooled); the LR tests of fixed
+    # effects and the Hausman test's fixed-effects fit use them without the constant
+    fe_panel = build_panel(formula, frame, w_pair, unit, time, intercept=False) if "Intercept" in panel.x_names \
+        else panel
+    tests = [dg.lm_tests(panel, "pooled" if effects == "random" else effects), dg.fe_lr_tests(fe_panel)]
     if model in ("sdm", "sdem"):
         tests.append(_durbin_tests(panel, spec, model, effects, lee_yu, fit, names, lagged, lr_tests, maxiter))
     if effects == "random":
-        fe = _fit_core(lm_panel, spec, model, "individual", False, durbin, vcov, maxiter)
+        fe = _fit_core(fe_panel, spec, model, "individual", False, durbin, vcov, maxiter)
         tests.append(pd.DataFrame([dg.hausman(fe["table"]["estimate"], fe["vcov_frame"], est["estimate"],
                                               core["vcov_frame"])]))
     return SpatialPanelResult(

@@ -67,13 +67,14 @@ def test_lm_tests_show_the_published_pattern(cigar, w_path, effects):
         assert lm["robust LM error"] < 0.01
 
 
-def test_lm_tests_equal_spreg_on_the_stacked_cross_section(cigar, w_path, w_rs):
-    """The panel LM tests are spreg's cross-sectional LM tests with W ⊗ I_T on within-transformed data."""
-    ours = fit(cigar, w_path, model="sar", effects="individual").tests.set_index("test")["statistic"]
+@pytest.mark.parametrize("effects", ["pooled", "individual"])
+def test_lm_tests_equal_spreg_on_the_stacked_cross_section(cigar, w_path, w_rs, effects):
+    """The panel LM tests are spreg's cross-sectional LM tests with I_T ⊗ W on (within-transformed) data."""
+    ours = fit(cigar, w_path, model="sar", effects=effects).tests.set_index("test")["statistic"]
     frame = cigar.sort_values(["year", "state"])
     t, n = 30, 46
-    y = demean(frame["logc"].to_numpy().reshape(t, n), "individual").reshape(-1, 1)
-    x = demean(frame[["logp", "logy"]].to_numpy().reshape(t, n, 2), "individual").reshape(-1, 2)
+    y = demean(frame["logc"].to_numpy().reshape(t, n), effects).reshape(-1, 1)
+    x = demean(frame[["logp", "logy"]].to_numpy().reshape(t, n, 2), effects).reshape(-1, 2)
     big = libpysal.weights.WSP(sp.kron(sp.identity(t), w_rs.sparse).tocsr()).to_W(silence_warnings=True)
     ols = spreg.OLS(y, x, nonspat_diag=False)
     ref = spreg.diagnostics_sp.LMtests(ols, big)
