@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export MPLBACKEND := Agg
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install fonts clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,15 +20,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -c "import duckdb, duckdb_extensions; duckdb_extensions.import_extension('spatial', con=duckdb.connect())"
 	touch $(STAMP)
 
-install: $(STAMP)
+# Chinese place names in maps and plots need a CJK font (Debian's WenQuanYi Micro Hei, 1.6 MB);
+# matplotlib finds it through analyses/plots.py. Installed once, as root (CI runs as root).
+fonts:
+	@fc-list :lang=zh 2>/dev/null | grep -q . || ls /usr/share/fonts/truetype/wqy/wqy-microhei.ttc >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; } || \
+	  { echo "could not install fonts-wqy-microhei: install a CJK font (see analyses/plots.py)"; exit 1; }
 
-demo: $(STAMP)
+install: $(STAMP) fonts
+
+demo: $(STAMP) fonts
 	$(BIN)/geopanel demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP) lint
+test: $(STAMP) fonts lint
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -338,6 +338,12 @@ def ingest_raster(
     _print_rasters(results)
 
 
+# spatial weights and ESDA: geopanel weights …, moran, lisa, map
+from analyses.cli_esda import register as _register_esda  # noqa: E402
+
+_register_esda(app)
+
+
 def main() -> None:
     """Entry point used by `python -m warehouse.cli`."""
     app()

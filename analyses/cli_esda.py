@@ -1,0 +1,444 @@
+"""CLI commands for spatial weights and ESDA: `geopanel weights …`, `geopanel moran`, `geopanel lisa`,
+`geopanel map`. Registered on the main app by `register(app)` in warehouse/cli.py."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from analyses.esda import EsdaError
+from geo.weights import WeightsError
+
+weights_app = typer.Typer(help="Spatial weight matrices in the warehouse (weights.w_catalog / w_edges).",
+                          no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+DbOption = Annotated[
+    Path | None, typer.Option("--db", help="Warehouse file (default $GEOPANEL_DB or data/geopanel.duckdb).")
+]
+ERRORS = (EsdaError, WeightsError, FileNotFoundError, ValueError)
+
+
+def _cli():
+    from warehouse import cli
+
+    return cli
+
+
+def _fail(message: str) -> None:
+    _cli().fail(message)
+
+
+def _user_errors():
+    from analyses.plots import FontError
+    from geo.boundaries import BoundaryError
+    from warehouse.db import WarehouseError
+
+    return (*ERRORS, FontError, BoundaryError, WarehouseError)
+
+
+def _year_range(text: str | None) -> tuple[int, int] | None:
+    return _cli()._years(text)
+
+
+# ============================================================================ weights
+@weights_app.command("build")
+def weights_build(
+    name: Annotated[str, typer.Argument(help="Name to store the matrix under, e.g. queen_city.")],
+    kind: Annotated[str, typer.Option(help="queen | rook | knn | distance_band | inverse_distance | "
+                                      "inverse_distance_squared | economic_distance | nested_economic_geographic | "
+                                      "import")] = "queen",
+    level: Annotated[str, typer.Option(help="province | city | county (or a name for your own units)")] = "city",
+    islands: Annotated[str, typer.Option(help="Island policy: knn | manual (seeds/manual_links.csv, then knn) | "
+                                         "keep | error.")] = "knn",
+    k: Annotated[int | None, typer.Option(help="Neighbours for knn (default 5) or for the island policy (1).")] = None,
+    power: Annotated[float | None, typer.Option(help="Distance decay of inverse_distance (1, 2 …).")] = None,
+    cutoff: Annotated[float | None, typer.Option(help="Inverse distance: no weight beyond this many km.")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Distance band threshold in km.")] = None,
+    points: Annotated[str, typer.Option(help="centroid | capital (provincial capitals).")] = "centroid",
+    variable: Annotated[str | None, typer.Option(help="Panel variable of economic / nested matrices.")] = None,
+    years: Annotated[str | None, typer.Option(help="Period of the variable's mean, e.g. 2012-2022.")] = None,
+    base: Annotated[str | None, typer.Option(help="Stored geographic matrix W_d of the nested matrix.")] = None,
+    row_standardise: Annotated[bool, typer.Option("--row-standardise/--no-row-standardise",
+                                                  help="Row-standardise (recorded in the catalog).")] = True,
+    file: Annotated[Path | None, typer.Option(help="import: a GAL, GWT, edge-list CSV or dense CSV file.")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="import: gal | gwt | edges | dense.")] = None,
+    ids: Annotated[Path | None, typer.Option(help="import of an unlabelled dense matrix: unit codes, one a line, "
+                                             "in row order.")] = None,
+    boundary_file: Annotated[Path | None, typer.Option(help="Your own polygons (any codes): build over them.")] = None,
+    id_column: Annotated[str | None, typer.Option(help="Unit-code column of --boundary-file.")] = None,
+    description: Annotated[str | None, typer.Option(help="Free text stored in the catalog.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Build (or import) a weight matrix and store it under NAME, replacing any matrix of that name.
+
+    Examples: geopanel weights build queen_city --kind queen --level city --islands manual;
+    geopanel weights build invdist2_province --kind inverse_distance --power 2 --points capital --level province
+    --no-row-standardise; geopanel weights build mine --kind import --file my_w.gal --level city
+    """
+    from geo.weights import build_weights, write_w
+    from warehouse.db import connection
+
+    cli = _cli()
+    try:
+        with connection(db) as con, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            w = build_weights(con, kind, level, row_standardise=row_standardise, islands=islands, k=k, power=power,
+                              cutoff_km=cutoff, threshold_km=threshold, points=points, variable=variable,
+                              years=_year_range(years), base=base, path=file, fmt=fmt, ids_file=ids,
+                              boundary_file=boundary_file, id_column=id_column)
+            row = write_w(con, w, name, description=description)
+    except _user_errors() as exc:
+        cli.fail(str(exc))
+    for c in caught:
+        cli.console.print(f"[yellow]note:[/] {c.message}", highlight=False)
+    _print_catalog_row(row, w)
+
+
+def _print_catalog_row(row: dict, w) -> None:
+    console = _cli().console
+    console.print(f"[green]stored {row['w_name']}[/]: {row['kind']} over {row['n']} {row['level'] or ''} units, "
+                  f"{row['n_links']} links (mean {row['mean_neighbors']:.2f}, min {row['min_neighbors']}, max "
+                  f"{row['max_neighbors']}), {row['components']} component(s), transform {row['transform']}",
+                  highlight=False)
+    params = json.loads(row["params"])
+    linked = params.get("islands_found") or []
+    if linked:
+        manual = params.get("islands_linked_manual") or []
+        knn = params.get("islands_linked_knn") or {}
+        policy = params.get("island_policy")
+        console.print(f"  {len(linked)} unit(s) without a contiguous neighbour: {', '.join(linked)}; policy {policy}"
+                      + (f"; manual links {', '.join('–'.join(p) for p in manual)}" if manual else "")
+                      + ("; nearest " + ", ".join(f"{a}→{'/'.join(b)}" for a, b in knn.items()) if knn else ""),
+                      highlight=False)
+    if row["islands"]:
+        console.print(f"  [yellow]{row['islands']} island(s) kept without neighbours[/]: {row['island_codes']}",
+                      highlight=False)
+
+
+@weights_app.command("list")
+def weights_list(db: DbOption = None) -> None:
+    """The stored matrices: kind, level, n, links, islands, components, transform, build time."""
+    from geo.weights import list_w
+    from warehouse.db import connection
+
+    cli = _cli()
+    try:
+        with connection(db, read_only=True) as con:
+            frame = list_w(con)
+    except _user_errors() as exc:
+        cli.fail(str(exc))
+    if frame.empty:
+        cli.console.print("no weight matrices yet; build one: geopanel weights build queen_city --kind queen "
+                          "--level city")
+        return
+    cli._print_frame(frame[["w_name", "kind", "level", "n", "n_links", "mean_neighbors", "islands",
+                            "islands_linked", "components", "transform", "built_at"]], 500)
+
+
+@weights_app.command("show")
+def weights_show(name: str, db: DbOption = None) -> None:
+    """One matrix's catalog row with its parameters, and its units with the fewest and most neighbours."""
+    from geo.weights import list_w, load_weights
+    from warehouse.db import connection
+
+    cli = _cli()
+    try:
+        with connection(db, read_only=True) as con:
+            w, _ = load_weights(con, name)
+            row = list_w(con).set_index("w_name").loc[name]
+    except _user_errors() as exc:
+        cli.fail(str(exc))
+    for key, value in row.items():
+        if key == "params":
+            value = json.dumps(json.loads(value), ensure_ascii=False, indent=1)
+        cli.console.print(f"[bold]{key}[/]: {value}", highlight=False)
+    card = pd.Series(w.cardinalities, index=w.ids)
+    cli.console.print(f"fewest neighbours: {', '.join(f'{c} ({n})' for c, n in card.nsmallest(5).items())}")
+    cli.console.print(f"most neighbours: {', '.join(f'{c} ({n})' for c, n in card.nlargest(5).items())}")
+
+
+@weights_app.command("drop")
+def weights_drop(name: str, db: DbOption = None) -> None:
+    """Delete a stored matrix."""
+    from geo.weights import drop_w
+    from warehouse.db import connection
+
+    cli = _cli()
+    try:
+        with connection(db) as con:
+            drop_w(con, name)
+    except _user_errors() as exc:
+        cli.fail(str(exc))
+    cli.console.print(f"dropped {name}")
+
+
+@weights_app.command("export")
+def weights_export(
+    name: str,
+    out: Annotated[Path, typer.Option(help="File to write: .gal, .gwt, or .csv (edge list).")],
+    db: DbOption = None,
+) -> None:
+    """Write a stored matrix as GAL, GWT or a CSV edge list (focal, neighbor, weight)."""
+    from geo.weights import load_weights, write_gal, write_gwt
+    from warehouse.db import connection
+
+    cli = _cli()
+    try:
+        with connection(db, read_only=True) as con:
+            w, _ = load_weights(con, name)
+        suffix = out.suffix.lower()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".gal":
+            write_gal(w, out)
+        elif suffix == ".gwt":
+            write_gwt(w, out)
+        elif suffix == ".csv":
+            w.edges().to_csv(out, index=False)
+        else:
+            cli.fail(f"--out {out}: use .gal, .gwt or .csv")
+    except _user_errors() as exc:
+        cli.fail(str(exc))
+    cli.console.print(f"wrote {out} ({w.n} units, {w.n_links} links)")
+
+
+@weights_app.command("check")
+def weights_check(
+    name: str,
+    table: Annotated[str | None, typer.Option(help="Panel table (default fct_<level>_year of the matrix).")] = None,
+    column: Annotated[str | None, typer.Option(help="Only units with a value of this column.")] = None,
+    year: Annotated[int | None, typer.Option(help="Only units of this year.")] = None,
+    id_column: Annotated[str | None, typer.Option(help="Unit-code column of the table.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Compare a matrix's units with a panel's: what subsetting to the panel would drop, and what it lacks."""
+    from analyses.esda import _id_column, _read_source
+    from geo.weights import load_weights
+    from warehouse.db import connection
+
+    cli = _cli()
+    try:
+        with connection(db, read_only=True) as con:
+            full, _ = load_weights(con, name)
+            frame, source = _read_source(table, con, full.level)
+            key = _id_column(frame, source, full.level, id_column)
+            if year is not None:
+                frame = frame[frame["year"] == year]
+            if column:
+                frame = frame[frame[column].notna()]
+            codes = sorted(frame[key].astype(str).unique())
+            _, report = load_weights(con, name, codes, missing="drop")
+    except _user_errors() as exc:
+        cli.fail(str(exc))
+    cli.console.print(str(report), highlight=False)
+    if report.missing:
+        raise typer.Exit(1)
+
+
+# ============================================================================ ESDA
+def moran(
+    columns: Annotated[list[str], typer.Argument(help="Numeric column(s) of the panel, e.g. gdp.")],
+    w: Annotated[str, typer.Option("--w", help="Name of a stored weight matrix.")],
+    level: Annotated[str | None, typer.Option(help="province | city | county (default: the matrix's).")] = None,
+    years: Annotated[str | None, typer.Option(help="A year or a range, e.g. 2011-2022 (default: all).")] = None,
+    permutations: Annotated[int, typer.Option(help="Permutations for pseudo p-values (0 = none).")] = 999,
+    seed: Annotated[int, typer.Option(help="Seed of the permutations.")] = 12345,
+    table: Annotated[str | None, typer.Option(help="Table (default fct_<level>_year), e.g. ind_x_city_year.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Your own panel CSV/Parquet instead of a table.")] = None,
+    id_column: Annotated[str | None, typer.Option(help="Unit-code column (default <level>_code).")] = None,
+    geary: Annotated[bool, typer.Option("--geary/--no-geary", help="Also Geary's C (esda).")] = True,
+    getis_ord: Annotated[bool, typer.Option("--getis-ord/--no-getis-ord", help="Also global G (esda).")] = True,
+    with_column: Annotated[str | None, typer.Option("--with", help="Bivariate Moran of COLUMN with the lag of "
+                                                    "this column.")] = None,
+    drop_unmatched: Annotated[bool, typer.Option(help="Leave out panel units the matrix lacks (reported).")] = False,
+    scatter: Annotated[Path | None, typer.Option(help="Write the Moran scatter plot (.png/.svg) of the last "
+                                                 "year (or --scatter-year).")] = None,
+    scatter_year: Annotated[int | None, typer.Option(help="Year of the scatter plot.")] = None,
+    plot_years: Annotated[Path | None, typer.Option(help="Write Moran's I over the years (.png/.svg).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the table to .csv.")] = None,
+    save: Annotated[bool, typer.Option("--save/--no-save", help="Store in analysis.moran_global.")] = True,
+    db: DbOption = None,
+) -> None:
+    """Global Moran's I by year (E[I], variance, z and p under normality and randomisation, permutation p),
+    with Geary's C and Getis–Ord G; stored in analysis.moran_global with a run id.
+
+    Example: geopanel moran gdp --level city --w queen_city --years 2011-2022 --permutations 999 --scatter moran.png
+    """
+    from analyses.esda import global_stats
+
+    cli = _cli()
+    stats = ["moran"] + (["geary"] if geary else []) + (["getis_ord"] if getis_ord else []) + (
+        ["moran_bv"] if with_column else [])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with cli.console.status("computing …"):
+                result = global_stats(str(data) if data else table, columns, w, years=years, statistics=stats,
+                                      permutations=permutations, seed=seed, level=level, id_column=id_column,
+                                      unmatched="drop" if drop_unmatched else "error", db=db, save=save,
+                                      column2=with_column)
+        table_out = result.table
+        if out:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            result.long.to_csv(out, index=False)
+        if scatter:
+            year = scatter_year if scatter_year is not None else result.prepared.slices[-1].year
+            result.plot_scatter(year, column=columns[0], path=scatter)
+        if plot_years:
+            result.plot_years(path=plot_years)
+    except _user_errors() as exc:
+        cli.fail(str(exc))
+    show = [c for c in ["indicator", "year", "n", "I", "EI", "z_norm", "p_norm", "z_rand", "p_rand", "p_sim", "C",
+                        "p_sim_C", "G", "p_sim_G", "I_bv", "p_sim_I_bv"] if c in table_out.columns]
+    cli._print_frame(table_out[show], 500)
+    _print_footer(result.prepared, result.long, save, result.run_id, [scatter, plot_years, out])
+
+
+def _print_footer(prepared, rows: pd.DataFrame, saved: bool, run_id: str, files) -> None:
+    console = _cli().console
+    unmatched = int(rows["n_unmatched"].max()) if len(rows) else 0
+    missing = int(rows["n_missing"].max()) if len(rows) else 0
+    console.print(f"W = {prepared.w_name} (transform {prepared.w_transform}); source {prepared.source}"
+                  + (f"; up to {missing} matrix units without a value in a year were left out" if missing else "")
+                  + (f"; {unmatched} panel units not in the matrix were left out" if unmatched else ""),
+                  highlight=False)
+    if rows.get("is_synthetic") is not None and rows["is_synthetic"].fillna(False).astype(bool).any():
+        console.print("[yellow]the data are SYNTHETIC (demo panel)[/]")
+    for note in prepared.notes[:5]:
+        console.print(f"note: {note}", highlight=False)
+    if saved:
+        console.print(f"run {run_id} stored (analysis.moran_global / analysis.lisa)", highlight=False)
+    for f in files:
+        if f:
+            console.print(f"wrote {f}")
+
+
+def lisa(
+    column: Annotated[str, typer.Argument(help="Numeric column of the panel, e.g. gdp.")],
+    w: Annotated[str, typer.Option("--w", help="Name of a stored weight matrix.")],
+    level: Annotated[str | None, typer.Option(help="province | city | county (default: the matrix's).")] = None,
+    years: Annotated[str | None, typer.Option(help="A year or a range, e.g. 2022 or 2011-2022 (default: all).")] = None,
+    permutations: Annotated[int, typer.Option(help="Permutations for pseudo p-values.")] = 999,
+    seed: Annotated[int, typer.Option(help="Seed of the permutations.")] = 12345,
+    correction: Annotated[str, typer.Option(help="Multiple testing: none | bonferroni | fdr.")] = "none",
+    alpha: Annotated[float, typer.Option(help="Significance level of the clusters.")] = 0.05,
+    gi_star: Annotated[bool, typer.Option("--gi-star/--no-gi-star", help="Also local Getis–Ord Gi* (esda).")] = True,
+    table: Annotated[str | None, typer.Option(help="Table (default fct_<level>_year).")] = None,
+    data: Annotated[Path | None, typer.Option(help="Your own panel CSV/Parquet instead of a table.")] = None,
+    id_column: Annotated[str | None, typer.Option(help="Unit-code column (default <level>_code).")] = None,
+    boundary_file: Annotated[Path | None, typer.Option(help="Polygons for --map when the units are your own.")] = None,
+    drop_unmatched: Annotated[bool, typer.Option(help="Leave out panel units the matrix lacks (reported).")] = False,
+    map_path: Annotated[Path | None, typer.Option("--map", help="Write the LISA cluster map (.png/.svg) of the "
+                                                  "last year (or --map-year).")] = None,
+    map_year: Annotated[int | None, typer.Option(help="Year of the map.")] = None,
+    scatter: Annotated[Path | None, typer.Option(help="Also write the Moran scatter plot of that year.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the unit table to .csv.")] = None,
+    save: Annotated[bool, typer.Option("--save/--no-save", help="Store in analysis.lisa.")] = True,
+    db: DbOption = None,
+) -> None:
+    """Local Moran (LISA) by year: I_i, quadrant HH/LH/LL/HL, seeded permutation pseudo p-values, optional
+    Bonferroni/FDR, clusters, and local Gi*; stored in analysis.lisa with a run id.
+
+    Example: geopanel lisa gdp --level city --w queen_city --years 2022 --correction fdr --map lisa_2022.png
+    """
+    from analyses.esda import lisa as run_lisa
+
+    cli = _cli()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with cli.console.status("computing …"):
+                result = run_lisa(str(data) if data else table, column, w, years=years, permutations=permutations,
+                                  seed=seed, correction=None if correction == "none" else correction, alpha=alpha,
+                                  gi_star=gi_star, level=level, id_column=id_column,
+                                  unmatched="drop" if drop_unmatched else "error", db=db, save=save)
+        year = map_year if map_year is not None else result.prepared.slices[-1].year
+        if map_path:
+            boundaries = _user_boundaries(boundary_file, id_column)
+            result.plot_map(year, path=map_path, boundaries=boundaries)
+        if scatter:
+            s = result.prepared.slices
+            pick = next(x for x in s if x.year == year)
+            from analyses import plots
+
+            plots.moran_scatter(pick.y, pick.w, labels=pick.names, path=scatter,
+                                title=f"{column}{' ' + str(year) if year is not None else ''} · W = {w}")
+        if out:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            result.table.to_csv(out, index=False)
+    except _user_errors() as exc:
+        cli.fail(str(exc))
+    cli._print_frame(result.clusters(), 500)
+    rows = result.table.drop_duplicates(["indicator", "year"]).assign(n_unmatched=0, n_missing=0)
+    _print_footer(result.prepared, rows, save, result.run_id, [map_path, scatter, out])
+
+
+def _user_boundaries(boundary_file: Path | None, id_column: str | None):
+    if boundary_file is None:
+        return None
+    import geopandas as gpd
+
+    gdf = gpd.read_file(boundary_file)
+    key = id_column or "code"
+    if key not in gdf.columns:
+        raise EsdaError(f"{boundary_file}: no column {key!r} (give --id-column)")
+    return gdf.assign(code=gdf[key].map(lambda v: str(v).removesuffix(".0")))
+
+
+def choropleth_map(
+    column: Annotated[str, typer.Argument(help="Numeric column to map, e.g. gdp.")],
+    out: Annotated[Path, typer.Option(help="File to write (.png/.svg).")],
+    level: Annotated[str, typer.Option(help="province | city | county.")] = "province",
+    year: Annotated[int | None, typer.Option(help="Year to map (default: the last).")] = None,
+    scheme: Annotated[str, typer.Option(help="mapclassify scheme: quantiles, equal_interval, natural_breaks, "
+                                        "fisher_jenks, std_mean …")] = "quantiles",
+    k: Annotated[int, typer.Option(help="Number of classes.")] = 5,
+    table: Annotated[str | None, typer.Option(help="Table (default fct_<level>_year).")] = None,
+    data: Annotated[Path | None, typer.Option(help="Your own panel CSV/Parquet.")] = None,
+    id_column: Annotated[str | None, typer.Option(help="Unit-code column.")] = None,
+    boundary_file: Annotated[Path | None, typer.Option(help="Your own polygons.")] = None,
+    title: Annotated[str | None, typer.Option(help="Map title.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Choropleth map of a panel column in one year, classified with mapclassify.
+
+    Example: geopanel map gdp --level province --year 2022 --scheme natural_breaks --k 5 --out gdp_2022.png
+    """
+    from analyses import plots
+    from analyses.esda import _id_column, _read_source, load_geometries
+    from warehouse.db import connection
+
+    cli = _cli()
+    try:
+        with connection(db, read_only=True) as con:
+            frame, source = _read_source(str(data) if data else table, con, level)
+            geo = _user_boundaries(boundary_file, id_column) if boundary_file else load_geometries(level, con=con)
+        key = _id_column(frame, source, level, id_column)
+        if "year" in frame.columns:
+            year = int(frame["year"].max()) if year is None else year
+            frame = frame[frame["year"] == year]
+            if frame.empty:
+                raise EsdaError(f"{source} has no rows in {year}")
+        if column not in frame.columns:
+            raise EsdaError(f"{source} has no column {column!r}")
+        if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
+            raise EsdaError(f"column {column!r} of {source} is not numeric ({frame[column].dtype})")
+        values = frame[[key, column]].assign(code=frame[key].astype(str))[["code", column]]
+        gdf = geo.merge(values, on="code", how="left")
+        plots.choropleth(gdf, column, scheme=scheme, k=k, path=out,
+                         title=title or f"{column}{' ' + str(year) if year is not None else ''} ({scheme}, k = {k})")
+    except _user_errors() as exc:
+        cli.fail(str(exc))
+    cli.console.print(f"wrote {out} ({int(gdf[column].notna().sum())} of {len(gdf)} units with a value)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the weights group and the ESDA commands to the main `geopanel` app."""
+    app.add_typer(weights_app, name="weights")
+    app.command("moran")(moran)
+    app.command("lisa")(lisa)
+    app.command("map")(choropleth_map)

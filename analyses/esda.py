@@ -1,0 +1,932 @@
+"""Exploratory spatial data analysis by year: global Moran's I, Geary's C, Getis–Ord G, bivariate Moran,
+local Moran (LISA) and local Getis–Ord Gi*, on any numeric column of any panel or indicator table.
+
+Two lines in a notebook:
+
+    from analyses.esda import moran, lisa
+    moran("fct_province_year", "gdp", w="queen_province", years=range(2011, 2023)).table
+
+What computes what:
+- Global Moran's I (analytic moments under normality and randomisation, permutation inference) and
+  local Moran (I_i, quadrants, conditional-permutation pseudo p-values) are computed here, vectorised
+  over permutations, units and every indicator-year that shares a unit set. They reproduce esda 2.9's
+  `Moran` and `Moran_Local` exactly on the same data, matrix and seed (tests/unit/test_esda.py): the
+  permutations are drawn from the same legacy NumPy stream esda uses (`np.random.seed(seed)` then
+  `permutation` / `choice`), so "same seed" means the same draws.
+- Geary's C, global Getis–Ord G, bivariate Moran and local Gi* are computed by esda itself (it does the
+  job; a seeded copy of NumPy's global random state is used and restored, so calls are reproducible).
+
+Deliberate differences from esda: a matrix is used with its recorded transform (esda row-standardises
+unless told otherwise), and a unit without neighbours gets no LISA p-value or cluster ('island'), where
+esda reports a pseudo p-value of 1/(permutations+1) for it.
+
+Missing values: in each year, units without a value are left out and the matrix is restricted to the
+rest (rows re-standardised for a row-standardised matrix); counts are in every result row. Units of the
+panel without a row in the matrix are an error unless `unmatched='drop'`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse, stats
+
+from geo.weights import SpatialWeights, load_weights
+from geo.weights.core import _preview
+
+DEFAULT_SEED = 12345
+CORRECTIONS = (None, "none", "bonferroni", "fdr")
+QUADRANTS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
+LEVELS = ("province", "city", "county")
+
+
+class EsdaError(ValueError):
+    """The analysis cannot run on the input as given; the message names what is wrong."""
+
+
+# ============================================================================ data
+@dataclass
+class YearSlice:
+    """The data of one indicator-year, aligned with its (restricted) matrix."""
+
+    column: str
+    year: int | None
+    ids: list[str]
+    y: np.ndarray
+    w: SpatialWeights
+    names: list[str]
+    n_missing: int
+    n_unmatched: int
+    is_synthetic: bool | None
+    column2: str | None = None
+    y2: np.ndarray | None = None
+
+    @property
+    def data_hash(self) -> str:
+        h = hashlib.sha1()
+        h.update("\n".join(self.ids).encode())
+        h.update(np.ascontiguousarray(self.y, dtype=float).tobytes())
+        if self.y2 is not None:
+            h.update(np.ascontiguousarray(self.y2, dtype=float).tobytes())
+        return h.hexdigest()[:16]
+
+
+@dataclass
+class Prepared:
+    source: str
+    level: str | None
+    w_name: str
+    w_transform: str
+    slices: list[YearSlice]
+    notes: list[str] = field(default_factory=list)
+
+
+def _connect(con, db, write: bool = False):
+    from warehouse.db import connect
+
+    if con is not None:
+        return con, False
+    return connect(db, read_only=not write), True
+
+
+def _years_list(years) -> list[int] | None:
+    if years is None:
+        return None
+    if isinstance(years, int | np.integer):
+        return [int(years)]
+    if isinstance(years, str):
+        first, _, last = years.partition("-")
+        try:
+            return list(range(int(first), int(last or first) + 1))
+        except ValueError as exc:
+            raise EsdaError(f"years {years!r}: write a year or a range like 2011-2022") from exc
+    if isinstance(years, tuple) and len(years) == 2 and all(isinstance(v, int | np.integer) for v in years):
+        return list(range(int(years[0]), int(years[1]) + 1))
+    return [int(v) for v in years]
+
+
+_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+
+
+def _read_source(data, con, level: str | None) -> tuple[pd.DataFrame, str]:
+    """A DataFrame from a frame, a CSV/Parquet path or a warehouse table name (default fct_<level>_year)."""
+    if isinstance(data, pd.DataFrame):
+        return data.copy(), "DataFrame"
+    if data is None:
+        if level not in LEVELS:
+            raise EsdaError("name the data: a table (e.g. fct_city_year), a CSV/Parquet file, or a DataFrame")
+        data = f"fct_{level}_year"
+    text = str(data)
+    path = Path(text)
+    if path.suffix.lower() in (".csv", ".parquet", ".pq") or path.exists():
+        if not path.exists():
+            raise EsdaError(f"{path}: file not found")
+        if path.suffix.lower() == ".csv":
+            frame = pd.read_csv(path, encoding="utf-8-sig", dtype_backend="numpy_nullable")
+        else:
+            frame = pd.read_parquet(path)
+        return frame, path.name
+    if not _TABLE.match(text):
+        raise EsdaError(f"{text!r} is not a table name or a file")
+    if con is None:
+        raise EsdaError(f"reading table {text} needs a warehouse connection")
+    schema, _, table = text.rpartition(".")
+    exists = con.execute("select count(*) from information_schema.tables where table_name = ? and "
+                         "(? = '' or table_schema = ?)", [table, schema, schema]).fetchone()[0]
+    if not exists:
+        like = [r[0] for r in con.execute(
+            "select distinct table_name from information_schema.tables where table_name like 'fct_%' "
+            "or table_name like 'ind_%' order by 1").fetchall()]
+        raise EsdaError(f"no table {text} in the warehouse; panels and indicator layers: {', '.join(like) or 'none'}")
+    return con.execute(f"select * from {text}").df(), text
+
+
+def _id_column(frame: pd.DataFrame, source: str, level: str | None, id_column: str | None) -> str:
+    if id_column:
+        if id_column not in frame.columns:
+            raise EsdaError(f"{source} has no column {id_column!r} (the unit-code column)")
+        return id_column
+    candidates = []
+    if level:
+        candidates.append(f"{level}_code")
+    m = re.search(r"(?:fct|ind_.+)_(province|city|county)_year$", source.split(".")[-1])
+    if m:
+        candidates.append(f"{m.group(1)}_code")
+    candidates += ["code", "unit_code"]
+    for c in candidates:
+        if c in frame.columns:
+            return c
+    raise EsdaError(f"cannot tell which column of {source} holds the unit codes; give id_column (--id-column)")
+
+
+def _infer_level(source: str, w_level: str | None, level: str | None) -> str | None:
+    if level:
+        return level
+    m = re.search(r"_(province|city|county)_year$", source.split(".")[-1])
+    return m.group(1) if m else w_level
+
+
+def _numeric(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
+    if column not in frame.columns:
+        numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
+                   and not pd.api.types.is_bool_dtype(frame[c]) and c != "year"]
+        raise EsdaError(f"{source} has no column {column!r}; numeric columns: {_preview(numeric, 12)}")
+    s = frame[column]
+    if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+        raise EsdaError(f"column {column!r} of {source} is not numeric ({s.dtype}); choose a numeric column")
+    return pd.to_numeric(s).astype("float64")
+
+
+def _resolve_w(w, con) -> tuple[SpatialWeights, str]:
+    if isinstance(w, SpatialWeights):
+        return w, w.kind
+    if isinstance(w, str):
+        if con is None:
+            raise EsdaError(f"reading weight matrix {w!r} needs a warehouse connection")
+        full, _ = load_weights(con, w)
+        return full, w
+    try:
+        return SpatialWeights.from_libpysal(w), "pysal"
+    except AttributeError as exc:
+        raise EsdaError("w must be a matrix name, a SpatialWeights or a libpysal W/Graph") from exc
+
+
+def prepare(data, columns: str | Sequence[str], w, *, years=None, level: str | None = None,
+            id_column: str | None = None, year_column: str = "year", transform: str | None = None,
+            unmatched: str = "error", con=None, column2: str | None = None) -> Prepared:
+    """Align every requested indicator-year with the matrix (see the module docstring for missing units)."""
+    if unmatched not in ("error", "drop"):
+        raise EsdaError("unmatched must be 'error' or 'drop'")
+    columns = [columns] if isinstance(columns, str) else list(columns)
+    if not columns:
+        raise EsdaError("name at least one column")
+    full, w_name = _resolve_w(w, con)
+    full = full.transformed(transform) if transform else full
+    frame, source = _read_source(data, con, level or full.level)
+    level = _infer_level(source, full.level, level)
+    key = _id_column(frame, source, level, id_column)
+    frame = frame.copy()
+    frame[key] = frame[key].map(lambda v: str(v).removesuffix(".0") if pd.notna(v) else None).astype(object)
+    values = {c: _numeric(frame, c, source) for c in columns + ([column2] if column2 else [])}
+    has_year = year_column in frame.columns
+    wanted = _years_list(years)
+    if has_year:
+        frame[year_column] = pd.to_numeric(frame[year_column]).astype("Int64")
+        available = sorted(int(y) for y in frame[year_column].dropna().unique())
+        if wanted is None:
+            wanted = available
+        absent = [y for y in wanted if y not in available]
+        if absent:
+            raise EsdaError(f"{source} has no rows for year(s) {_preview([str(y) for y in absent])}; "
+                            f"its years are {available[0]}–{available[-1]}" if available else f"{source} is empty")
+    elif wanted is not None:
+        raise EsdaError(f"{source} has no {year_column!r} column, so it cannot be analysed by year; drop --years")
+    names = frame["name_zh"] if "name_zh" in frame.columns else frame[key]
+    synthetic = frame["is_synthetic"] if "is_synthetic" in frame.columns else None
+    codes_all = frame[key].to_numpy(dtype=object)
+    pos_all = pd.Index(full.ids).get_indexer(pd.Index(codes_all))  # -1: no row in the matrix
+    name_all = names.astype(str).to_numpy(dtype=object)
+    year_all = frame[year_column].to_numpy() if has_year else None
+    rows_of = {}
+    for year in (wanted if has_year else [None]):
+        rows = np.flatnonzero((year_all == year) if has_year else np.ones(len(frame), dtype=bool))
+        codes = codes_all[rows]
+        if pd.isna(codes).any():
+            raise EsdaError(f"{source}: {int(pd.isna(codes).sum())} rows{_in(year)} have no unit code")
+        dup = pd.Index(codes).duplicated()
+        if dup.any():
+            raise EsdaError(f"{source}: unit {codes[dup][0]} appears twice{_in(year)}; "
+                            "one row per unit and year is needed")
+        rows_of[year] = rows
+    value_arrays = {c: v.to_numpy(dtype=float, na_value=np.nan) for c, v in values.items()}
+    syn_all = synthetic.fillna(False).astype(bool).to_numpy() if synthetic is not None else None
+    slices: list[YearSlice] = []
+    notes: list[str] = []
+    cache: dict[bytes, SpatialWeights] = {}
+    for col in columns:
+        for year, rows in rows_of.items():
+            vals = value_arrays[col][rows]
+            ok = ~np.isnan(vals)
+            if column2:
+                ok &= ~np.isnan(value_arrays[column2][rows])
+            if not ok.any():
+                raise EsdaError(f"column {col!r} of {source} has no values{_in(year)} (all {len(rows)} missing); "
+                                "choose years with data (--years)")
+            pos = pos_all[rows]
+            in_w = pos >= 0
+            bad = ok & ~in_w
+            if bad.any() and unmatched == "error":
+                listed = [f"{c} {n}" for c, n in zip(codes_all[rows][bad], name_all[rows][bad], strict=True)]
+                raise EsdaError(
+                    f"unit set does not match weight matrix {w_name!r} ({full.n} units): {int(bad.sum())} units of "
+                    f"{source} with {col}{_in(year)} have no row in it: {_preview(listed)}; use a matrix over these "
+                    "units, or leave them out (unmatched='drop', --drop-unmatched)")
+            use = np.flatnonzero(ok & in_w)
+            use = use[np.argsort(pos[use], kind="stable")]  # matrix order
+            ids = codes_all[rows][use].tolist()
+            y = vals[use]
+            y2 = value_arrays[column2][rows][use] if column2 else None
+            if len(ids) < 3:
+                raise EsdaError(f"only {len(ids)} units with {col}{_in(year)}: too few for spatial statistics")
+            if np.allclose(y, y[0]):
+                raise EsdaError(f"column {col!r} of {source} is constant{_in(year)} ({y[0]}); "
+                                "spatial autocorrelation is undefined")
+            ids_key = pos[use].tobytes()
+            if ids_key not in cache:
+                cache[ids_key] = full.subset(ids, name=w_name)[0]
+            ws = cache[ids_key]
+            syn = bool(syn_all[rows][use].any()) if syn_all is not None else None
+            slices.append(YearSlice(column=col, year=year, ids=ids, y=y, w=ws, names=name_all[rows][use].tolist(),
+                                    n_missing=int(full.n - len(ids)), n_unmatched=int(bad.sum()), is_synthetic=syn,
+                                    column2=column2, y2=y2))
+            if ws.islands:
+                notes.append(f"{col}{_in(year)}: {len(ws.islands)} units without neighbours in the restricted matrix "
+                             f"({_preview(ws.islands)})")
+    return Prepared(source=source, level=level, w_name=w_name, w_transform=full.transform, slices=slices, notes=notes)
+
+
+def _in(year) -> str:
+    return f" in {year}" if year is not None else ""
+
+
+# ============================================================================ engines
+@lru_cache(maxsize=16)
+def _global_permutations(seed: int, n: int, k: int) -> np.ndarray:
+    """The index permutations esda's `Moran` draws after `np.random.seed(seed)`, one per column (n × k)."""
+    rs = np.random.RandomState(seed)
+    out = np.empty((n, k), dtype=np.int64)
+    for r in range(k):
+        out[:, r] = rs.permutation(n)
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=16)
+def _local_permutations(seed: int, n: int, max_card: int, k: int) -> np.ndarray:
+    """The ids esda's conditional randomisation draws (`vec_permutations`, k × max_card from n − 1)."""
+    rs = np.random.RandomState(seed)
+    out = np.empty((k, max_card), dtype=np.int64)
+    for r in range(k):
+        out[r] = rs.choice(n - 1, size=max_card, replace=False)
+    out.setflags(write=False)
+    return out
+
+
+def moran_global_arrays(w: SpatialWeights, y: np.ndarray, permutations: int = 999, seed: int = DEFAULT_SEED,
+                        two_tailed: bool = True) -> dict[str, float]:
+    """Global Moran's I of `y` on `w` as used (no transform applied), with esda's moments and p-values.
+
+    I = n / S0 · z'Wz / z'z; E[I] = −1/(n−1); Var[I] under normality and randomisation (Cliff & Ord 1981);
+    permutation pseudo p = (larger + 1)/(permutations + 1), folded like esda.
+    """
+    y = np.asarray(y, dtype=float)
+    m = w.matrix
+    n = len(y)
+    z = y - y.mean()
+    z2ss = (z * z).sum()
+    s0, s1, s2 = w.s0, w.s1, w.s2
+    if s0 == 0:
+        raise EsdaError("the weight matrix has no links among these units")
+    out: dict[str, float] = {"n": n}
+    out["I"] = float(n / s0 * (z * (m @ z)).sum() / z2ss)
+    ei = -1.0 / (n - 1)
+    n2, s02 = n * n, s0 * s0
+    vi_norm = (n2 * s1 - n * s2 + 3 * s02) / ((n - 1) * (n + 1) * s02) - (1.0 / (n - 1)) ** 2
+    k = ((z ** 4).sum() / n) / (((z ** 2).sum() / n) ** 2)
+    a = n * ((n2 - 3 * n + 3) * s1 - n * s2 + 3 * s02)
+    b = k * ((n2 - n) * s1 - 2 * n * s2 + 6 * s02)
+    vi_rand = (a - b) / ((n - 1) * (n - 2) * (n - 3) * s02) - ei * ei
+    out.update(EI=ei, VI_norm=vi_norm, VI_rand=vi_rand)
+    for kind, v in (("norm", vi_norm), ("rand", vi_rand)):
+        zz = (out["I"] - ei) / np.sqrt(v)
+        p = stats.norm.sf(zz) if zz > 0 else stats.norm.cdf(zz)
+        out[f"z_{kind}"], out[f"p_{kind}"] = float(zz), float(p * (2.0 if two_tailed else 1.0))
+    if permutations:
+        sim = _moran_global_sim(m, z, s0, z2ss, permutations, seed)
+        out.update(_global_sim_summary(out["I"], sim, permutations))
+    return out
+
+
+def _moran_global_sim(m: sparse.csr_matrix, z: np.ndarray, s0: float, z2ss: float, permutations: int,
+                      seed: int, chunk: int = 500) -> np.ndarray:
+    """The permutation distribution of I: column r of the permuted values is esda's r-th `permutation(z)`."""
+    n = len(z)
+    perms = _global_permutations(int(seed), n, int(permutations))
+    sim = np.empty(permutations)
+    for start in range(0, permutations, chunk):
+        zp = z[perms[:, start:start + chunk]]  # (n, c), C-contiguous
+        sim[start:start + chunk] = n / s0 * (zp * (m @ zp)).sum(axis=0) / z2ss
+    return sim
+
+
+def _global_sim_summary(stat: float, sim: np.ndarray, permutations: int) -> dict[str, float]:
+    larger = int((sim >= stat).sum())
+    if permutations - larger < larger:
+        larger = permutations - larger
+    mean, sd = float(sim.sum() / permutations), float(np.array(sim).std())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (stat - mean) / sd
+    return {"p_sim": (larger + 1.0) / (permutations + 1.0), "EI_sim": mean, "seI_sim": sd, "z_sim": float(z),
+            "p_z_sim": float(stats.norm.sf(z) if z > 0 else stats.norm.cdf(z))}
+
+
+def moran_local_arrays(w: SpatialWeights, Y: np.ndarray, permutations: int = 999, seed: int = DEFAULT_SEED,
+                       budget: int = 4_000_000) -> dict[str, np.ndarray]:
+    """Local Moran I_i for each column of Y (n × V) on `w` as used, with esda's conditional randomisation.
+
+    I_i = (n − 1) z_i Σ_j w_ij z_j / Σ z²  with z standardised (population s.d.); quadrants 1 HH, 2 LH,
+    3 LL, 4 HL; simulated I_i redraw unit i's neighbours from the other n − 1 units, the same draws for
+    every unit (esda's `crand`), so one draw of permutation ids serves every indicator-year over the same
+    unit set, and the simulated lags of all units with the same number of neighbours are computed
+    together. Returns n × V arrays; pseudo p-values equal esda's exactly (near-ties are recomputed in
+    esda's own floating-point order), means and s.d. of the simulations to about 1e-15.
+    """
+    Y = np.asarray(Y, dtype=float)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    n, v = Y.shape
+    m = w.matrix
+    # column by column with esda's 1-D operations, so that I_i agree to the last bit (ties in the
+    # permutation counts depend on it)
+    z = np.empty((n, v))
+    lag = np.empty((n, v))
+    den = np.empty(v)
+    for j in range(v):
+        zj = Y[:, j] - Y[:, j].mean()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zj /= Y[:, j].std()
+        z[:, j], den[j] = zj, (zj * zj).sum()
+        lag[:, j] = m @ zj
+    Is = (n - 1) * z * lag / den
+    zp, lp = z > 0, lag > 0
+    q = np.where(zp & lp, 1, np.where(~zp & lp, 2, np.where(~zp & ~lp, 3, 4)))
+    card = np.diff(m.indptr)
+    out = {"Is": Is, "q": q, "z": z, "lag": lag}
+    if not permutations:
+        return out
+    scaling = (n - 1) / den  # (V,)
+    max_card = int(card.max()) if n else 0
+    p_sim = np.full((n, v), np.nan)
+    ei_sim = np.full((n, v), np.nan)
+    se_sim = np.full((n, v), np.nan)
+    if max_card == 0:
+        return {**out, "p_sim": p_sim, "EI_sim": ei_sim, "seI_sim": se_sim,
+                "z_sim": p_sim.copy(), "p_z_sim": p_sim.copy()}
+    perms = _local_permutations(int(seed), n, max_card, int(permutations))
+    k = permutations
+    zt = np.ascontiguousarray(z.T)  # (v, n)
+    zmax = np.abs(zt).max(axis=1)
+    for c in np.unique(card[card > 0]):
+        units = np.flatnonzero(card == c)
+        pc = perms[:, :c]  # (k, c): the draws every unit with c neighbours uses
+        pct = np.ascontiguousarray(pc.T)  # (c, k)
+        wts = np.stack([m.data[m.indptr[i]:m.indptr[i + 1]] for i in units])  # (g, c), column order
+        step = max(1, budget // (k * c))
+        for s in range(0, len(units), step):
+            u, w = units[s:s + step], wts[s:s + step]
+            # unit i draws from the other n − 1 units: drawn id p is unit p if p < i, else unit p + 1
+            shifted = pct[:, None, :] >= u[None, :, None]  # (c, g, k)
+            wsum = np.abs(w).sum(axis=1)
+            for j in range(v):
+                zj = zt[j]
+                below, above = zj[pct], zj[pct + 1]  # (c, k)
+                lag_sim = np.zeros((len(u), k))
+                for col in range(c):
+                    lag_sim += w[:, col, None] * np.where(shifted[col], above[col], below[col])
+                sim = zj[u][:, None] * lag_sim * scaling[j]  # (g, k)
+                obs = Is[u, j][:, None]
+                # a draw within rounding of I_i: recompute that unit with esda's own arithmetic (the BLAS
+                # product `zrand @ weights`), so ties are broken exactly as esda breaks them
+                tol = 1e-9 * np.abs(zj[u]) * scaling[j] * zmax[j] * wsum
+                for r in np.flatnonzero((np.abs(sim - obs) <= tol[:, None]).any(axis=1)):
+                    i = u[r]
+                    zrand = zj[pc + (pc >= i)]  # (k, c), C-contiguous like esda's
+                    sim[r] = zj[i] * (zrand @ w[r]) * scaling[j]
+                larger = (sim >= obs).sum(axis=1)
+                larger = np.where((k - larger) < larger, k - larger, larger)
+                p_sim[u, j] = (larger + 1.0) / (k + 1.0)
+                ei_sim[u, j] = sim.mean(axis=1)
+                se_sim[u, j] = sim.std(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z_sim = (Is - ei_sim) / se_sim
+    return {**out, "p_sim": p_sim, "EI_sim": ei_sim, "seI_sim": se_sim, "z_sim": z_sim,
+            "p_z_sim": stats.norm.sf(np.abs(z_sim))}
+
+
+def adjust_pvalues(p: np.ndarray, method: str | None) -> np.ndarray:
+    """Bonferroni (p·m, capped at 1) or Benjamini–Hochberg FDR adjusted p-values; NaNs are left out."""
+    p = np.asarray(p, dtype=float)
+    if method in (None, "none"):
+        return p.copy()
+    out = np.full_like(p, np.nan)
+    ok = np.isfinite(p)
+    pv = p[ok]
+    m = len(pv)
+    if method == "bonferroni":
+        out[ok] = np.minimum(pv * m, 1.0)
+    elif method == "fdr":
+        order = np.argsort(pv)
+        ranked = pv[order] * m / np.arange(1, m + 1)
+        adj = np.minimum.accumulate(ranked[::-1])[::-1]
+        res = np.empty(m)
+        res[order] = np.minimum(adj, 1.0)
+        out[ok] = res
+    else:
+        raise EsdaError(f"correction {method!r}: use none, bonferroni or fdr")
+    return out
+
+
+@contextmanager
+def seeded_global_rng(seed: int):
+    """Run esda code that draws from NumPy's global random state with `seed`, then restore the state."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def _esda_transform(t: str) -> str:
+    return {"R": "r", "B": "b"}.get(t, "o")
+
+
+# ============================================================================ results
+def _run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+@dataclass
+class _Run:
+    run_id: str
+    computed_at: datetime
+    params: dict[str, Any]
+
+
+GLOBAL_COLUMNS = ["run_id", "computed_at", "statistic", "source", "indicator", "indicator2", "level", "year",
+                  "w_name", "transform", "n", "n_missing", "n_unmatched", "islands", "value", "expected",
+                  "var_norm", "z_norm", "p_norm", "var_rand", "z_rand", "p_rand", "permutations", "seed", "p_sim",
+                  "mean_sim", "sd_sim", "z_sim", "p_z_sim", "data_hash", "is_synthetic", "params"]
+LISA_COLUMNS = ["run_id", "computed_at", "source", "indicator", "level", "year", "w_name", "transform", "code",
+                "name", "value", "z", "lag_z", "local_i", "q", "quadrant", "is_island", "p_sim", "p_adjusted",
+                "correction", "alpha", "cluster", "ei_sim", "sd_sim", "z_sim", "p_z_sim", "gi_star", "gi_star_z",
+                "gi_star_p_norm", "gi_star_p_sim", "permutations", "seed", "data_hash", "is_synthetic", "params"]
+
+
+class GlobalResult:
+    """Global statistics by indicator and year. `table`: one row per indicator, year and statistic."""
+
+    def __init__(self, prepared: Prepared, rows: list[dict], run: _Run):
+        self.prepared, self.run = prepared, run
+        self.run_id = run.run_id
+        self.long = pd.DataFrame(rows, columns=GLOBAL_COLUMNS)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per indicator and year; the columns of each statistic computed (I, EI, z_norm …)."""
+        frames = []
+        names = {"moran": "I", "geary": "C", "getis_ord": "G", "moran_bv": "I_bv"}
+        for stat, part in self.long.groupby("statistic", sort=False):
+            sym = names[stat]
+            cols = {"value": sym, "expected": f"E{sym}", "var_norm": f"V{sym}_norm", "z_norm": f"z_norm_{sym}",
+                    "p_norm": f"p_norm_{sym}", "var_rand": f"V{sym}_rand", "z_rand": f"z_rand_{sym}",
+                    "p_rand": f"p_rand_{sym}", "p_sim": f"p_sim_{sym}", "z_sim": f"z_sim_{sym}"}
+            if stat == "moran":
+                cols = {"value": "I", "expected": "EI", "var_norm": "VI_norm", "z_norm": "z_norm",
+                        "p_norm": "p_norm", "var_rand": "VI_rand", "z_rand": "z_rand", "p_rand": "p_rand",
+                        "p_sim": "p_sim", "z_sim": "z_sim"}
+            keep = part[["indicator", "year", "n", *cols]].rename(columns=cols)
+            empty = [c for c in keep.columns[3:] if keep[c].isna().all()]
+            frames.append(keep.drop(columns=empty).set_index(["indicator", "year"]))
+        if not frames:
+            return pd.DataFrame()
+        out = frames[0]
+        for f in frames[1:]:
+            out = out.join(f.drop(columns="n"), how="outer")
+        return out.reset_index()
+
+    def save(self, con) -> str:
+        """Append the rows to analysis.moran_global (and the run to analysis.esda_runs); returns the run id."""
+        _save(con, "moran_global", self.long, GLOBAL_DDL, self.run, "global")
+        return self.run_id
+
+    def slice(self, year=None, column: str | None = None) -> YearSlice:
+        return _pick(self.prepared, year, column)
+
+    def plot_scatter(self, year=None, column: str | None = None, path=None, **kw):
+        """Moran scatter plot of one indicator-year (labelled points, quadrant lines, slope = I)."""
+        from analyses import plots
+
+        s = self.slice(year, column)
+        return plots.moran_scatter(s.y, s.w, labels=s.names, title=_title(s, self.prepared), path=path, **kw)
+
+    def plot_years(self, path=None, column: str | None = None, **kw):
+        """Moran's I over the years with its expectation and significance."""
+        from analyses import plots
+
+        t = self.long[self.long["statistic"] == "moran"]
+        if column:
+            t = t[t["indicator"] == column]
+        return plots.moran_over_years(t, path=path, **kw)
+
+    def __repr__(self) -> str:
+        return f"GlobalResult(run {self.run_id}, {len(self.long)} rows)\n{self.table.to_string(max_rows=20)}"
+
+
+class LisaResult:
+    """Local Moran (and Gi*) by year. `table`: one row per unit, indicator and year."""
+
+    def __init__(self, prepared: Prepared, frame: pd.DataFrame, run: _Run, con=None, db=None):
+        self.prepared, self.run, self.table = prepared, run, frame
+        self.run_id = run.run_id
+        self._con, self._db = con, db
+
+    def save(self, con) -> str:
+        _save(con, "lisa", self.table, LISA_DDL, self.run, "lisa")
+        return self.run_id
+
+    def gdf(self, year=None, column: str | None = None, boundaries=None):
+        """The table of one indicator-year joined to the polygons (dim_<level> or a GeoDataFrame)."""
+        import geopandas as gpd
+
+        s = _pick(self.prepared, year, column)
+        part = self.table[(self.table["indicator"] == s.column)
+                          & ((self.table["year"] == s.year) if s.year is not None else True)]
+        geo = boundaries if boundaries is not None else load_geometries(self.prepared.level, con=self._con,
+                                                                        db=self._db)
+        geo = geo.rename(columns={c: "code" for c in geo.columns if c.endswith("_code") and c != "province_code"})
+        if "code" not in geo.columns:
+            raise EsdaError("the boundaries need a code column")
+        geo = geo.assign(code=geo["code"].astype(str))
+        return gpd.GeoDataFrame(geo[["code", "geometry"]].merge(part, on="code", how="left"), geometry="geometry",
+                                crs=geo.crs)
+
+    def plot_map(self, year=None, column: str | None = None, path=None, boundaries=None, **kw):
+        from analyses import plots
+
+        s = _pick(self.prepared, year, column)
+        return plots.lisa_cluster_map(self.gdf(year, column, boundaries), title=_title(s, self.prepared) + " LISA",
+                                      path=path, **kw)
+
+    def clusters(self) -> pd.DataFrame:
+        """Counts of each cluster type by indicator and year."""
+        return (self.table.groupby(["indicator", "year", "cluster"], dropna=False).size()
+                .unstack("cluster", fill_value=0).reset_index())
+
+    def __repr__(self) -> str:
+        return f"LisaResult(run {self.run_id}, {len(self.table)} rows)\n{self.clusters().to_string(max_rows=20)}"
+
+
+def _pick(prepared: Prepared, year, column) -> YearSlice:
+    for s in prepared.slices:
+        if (column is None or s.column == column) and (year is None or s.year == year):
+            return s
+    have = sorted({(s.column, s.year) for s in prepared.slices}, key=lambda t: (t[0], t[1] or 0))
+    listed = _preview([f"{c} {y}" for c, y in have])
+    raise EsdaError(f"no result for {column or 'the indicator'}{_in(year)}; computed: {listed}")
+
+
+def _title(s: YearSlice, p: Prepared) -> str:
+    return f"{s.column}{' ' + str(s.year) if s.year is not None else ''} · W = {p.w_name}"
+
+
+def load_geometries(level: str | None, con=None, db=None):
+    """Polygons of dim_<level> as a GeoDataFrame (code, name_zh, geometry; EPSG:4490)."""
+    import geopandas as gpd
+    import shapely
+
+    if level not in LEVELS:
+        raise EsdaError("maps of your own units need the boundaries: pass boundaries=GeoDataFrame "
+                        "(or --boundary-file)")
+    c, close = _connect(con, db)
+    try:
+        frame = c.execute(f"select {level}_code as code, name_zh, geometry from main.dim_{level} "
+                          "where geometry is not null and is_mainland").df()
+    finally:
+        if close:
+            c.close()
+    geoms = shapely.from_wkb([bytes(g) for g in frame["geometry"]])
+    return gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs=4490)
+
+
+# ============================================================================ public API
+def _params(prepared: Prepared, **kw) -> dict[str, Any]:
+    return {"source": prepared.source, "w_name": prepared.w_name, "transform": prepared.w_transform,
+            "level": prepared.level, **kw}
+
+
+def _base_row(run: _Run, p: Prepared, s: YearSlice, stat: str) -> dict[str, Any]:
+    return {"run_id": run.run_id, "computed_at": run.computed_at, "statistic": stat, "source": p.source,
+            "indicator": s.column, "indicator2": s.column2, "level": p.level, "year": s.year, "w_name": p.w_name,
+            "transform": s.w.transform, "n": len(s.ids), "n_missing": s.n_missing, "n_unmatched": s.n_unmatched,
+            "islands": len(s.w.islands), "data_hash": s.data_hash, "is_synthetic": s.is_synthetic,
+            "params": json.dumps(run.params, ensure_ascii=False, default=str)}
+
+
+def global_stats(data, columns: str | Sequence[str], w, *, years=None, statistics: Iterable[str] = ("moran",),
+                 permutations: int = 999, seed: int = DEFAULT_SEED, level: str | None = None,
+                 id_column: str | None = None, year_column: str = "year", transform: str | None = None,
+                 unmatched: str = "error", con=None, db=None, save: bool = False, column2: str | None = None,
+                 two_tailed: bool = True) -> GlobalResult:
+    """Global statistics ('moran', 'geary', 'getis_ord', 'moran_bv' with column2) for each indicator-year.
+
+    Moran's p_norm and p_rand are two-tailed by default, as in esda (`two_tailed=False`: one-tailed).
+    """
+    statistics = list(statistics)
+    bad = [s for s in statistics if s not in ("moran", "geary", "getis_ord", "moran_bv")]
+    if bad:
+        raise EsdaError(f"unknown statistic {bad[0]!r}: use moran, geary, getis_ord, moran_bv")
+    if "moran_bv" in statistics and not column2:
+        raise EsdaError("bivariate Moran needs a second column (column2 / --with)")
+    if permutations < 0:
+        raise EsdaError("permutations must be 0 or more")
+    needs_db = save or isinstance(w, str) or not isinstance(data, pd.DataFrame)
+    c, close = _connect(con, db, write=save) if needs_db else (con, False)
+    try:
+        prepared = prepare(data, columns, w, years=years, level=level, id_column=id_column, year_column=year_column,
+                           transform=transform, unmatched=unmatched, con=c, column2=column2)
+        run = _Run(_run_id(), datetime.now(UTC).replace(tzinfo=None),
+                   _params(prepared, statistics=statistics, permutations=permutations, seed=seed,
+                           unmatched=unmatched, column2=column2, two_tailed=two_tailed))
+        rows = []
+        for s in prepared.slices:
+            if "moran" in statistics:
+                r = moran_global_arrays(s.w, s.y, permutations, seed, two_tailed=two_tailed)
+                rows.append({**_base_row(run, prepared, s, "moran"), "value": r["I"], "expected": r["EI"],
+                             "var_norm": r["VI_norm"], "z_norm": r["z_norm"], "p_norm": r["p_norm"],
+                             "var_rand": r["VI_rand"], "z_rand": r["z_rand"], "p_rand": r["p_rand"],
+                             **_sim_cols(r, permutations, seed)})
+            if "geary" in statistics:
+                rows.append(_geary_row(run, prepared, s, permutations, seed))
+            if "getis_ord" in statistics:
+                rows.append(_g_row(run, prepared, s, permutations, seed))
+            if "moran_bv" in statistics:
+                rows.append(_bv_row(run, prepared, s, permutations, seed))
+        result = GlobalResult(prepared, rows, run)
+        if save:
+            if c is None:
+                raise EsdaError("saving needs a warehouse connection")
+            result.save(c)
+        return result
+    finally:
+        if close:
+            c.close()
+
+
+def moran(data, columns: str | Sequence[str], w, *, years=None, permutations: int = 999,
+          seed: int = DEFAULT_SEED, **kw) -> GlobalResult:
+    """Global Moran's I by year. `moran("fct_city_year", "gdp", w="queen_city", years=range(2011, 2023)).table`"""
+    return global_stats(data, columns, w, years=years, statistics=("moran",), permutations=permutations, seed=seed,
+                        **kw)
+
+
+def geary(data, columns, w, *, years=None, permutations: int = 999, seed: int = DEFAULT_SEED, **kw) -> GlobalResult:
+    """Geary's C by year (esda.Geary)."""
+    return global_stats(data, columns, w, years=years, statistics=("geary",), permutations=permutations, seed=seed,
+                        **kw)
+
+
+def getis_ord(data, columns, w, *, years=None, permutations: int = 999, seed: int = DEFAULT_SEED,
+              **kw) -> GlobalResult:
+    """Global Getis–Ord G by year (esda.G; binary weights, non-negative values)."""
+    return global_stats(data, columns, w, years=years, statistics=("getis_ord",), permutations=permutations,
+                        seed=seed, **kw)
+
+
+def moran_bv(data, x: str, y: str, w, *, years=None, permutations: int = 999, seed: int = DEFAULT_SEED,
+             **kw) -> GlobalResult:
+    """Bivariate Moran's I of x with the spatial lag of y, by year (esda.Moran_BV)."""
+    return global_stats(data, x, w, years=years, statistics=("moran_bv",), permutations=permutations, seed=seed,
+                        column2=y, **kw)
+
+
+def _sim_cols(r: dict, permutations: int, seed: int) -> dict[str, Any]:
+    return {"permutations": permutations, "seed": seed if permutations else None, "p_sim": r.get("p_sim"),
+            "mean_sim": r.get("EI_sim"), "sd_sim": r.get("seI_sim"), "z_sim": r.get("z_sim"),
+            "p_z_sim": r.get("p_z_sim")}
+
+
+def _geary_row(run, prepared, s, permutations, seed):
+    import esda
+
+    with seeded_global_rng(seed):
+        g = esda.Geary(s.y, s.w.to_libpysal(), transformation=_esda_transform(s.w.transform),
+                       permutations=permutations)
+    r = {"EI_sim": getattr(g, "EC_sim", None), "seI_sim": getattr(g, "seC_sim", None),
+         "p_sim": getattr(g, "p_sim", None), "z_sim": getattr(g, "z_sim", None), "p_z_sim": getattr(g, "p_z_sim", None)}
+    return {**_base_row(run, prepared, s, "geary"), "value": g.C, "expected": g.EC, "var_norm": g.VC_norm,
+            "z_norm": g.z_norm, "p_norm": g.p_norm, "var_rand": g.VC_rand, "z_rand": g.z_rand, "p_rand": g.p_rand,
+            **_sim_cols(r, permutations, seed)}
+
+
+def _g_row(run, prepared, s, permutations, seed):
+    import esda
+
+    row = _base_row(run, prepared, s, "getis_ord")
+    row["transform"] = "B"
+    if (s.y < 0).any():
+        return {**row, "params": _note(row["params"], "getis_ord skipped: G needs non-negative values")}
+    with seeded_global_rng(seed):
+        g = esda.G(s.y, s.w.to_libpysal(), permutations=permutations)
+    r = {"EI_sim": getattr(g, "EG_sim", None), "seI_sim": getattr(g, "seG_sim", None),
+         "p_sim": getattr(g, "p_sim", None), "z_sim": getattr(g, "z_sim", None), "p_z_sim": getattr(g, "p_z_sim", None)}
+    return {**row, "value": g.G, "expected": g.EG, "var_norm": g.VG, "z_norm": g.z_norm, "p_norm": g.p_norm,
+            **_sim_cols(r, permutations, seed)}
+
+
+def _bv_row(run, prepared, s, permutations, seed):
+    import esda
+
+    with seeded_global_rng(seed):
+        m = esda.Moran_BV(s.y, s.y2, s.w.to_libpysal(), transformation=_esda_transform(s.w.transform),
+                          permutations=permutations)
+    r = {"EI_sim": getattr(m, "EI_sim", None), "seI_sim": getattr(m, "seI_sim", None),
+         "p_sim": getattr(m, "p_sim", None), "z_sim": getattr(m, "z_sim", None), "p_z_sim": getattr(m, "p_z_sim", None)}
+    return {**_base_row(run, prepared, s, "moran_bv"), "value": m.I, **_sim_cols(r, permutations, seed)}
+
+
+def _note(params: str, note: str) -> str:
+    d = json.loads(params)
+    d.setdefault("notes", []).append(note)
+    return json.dumps(d, ensure_ascii=False, default=str)
+
+
+def lisa(data, columns: str | Sequence[str], w, *, years=None, permutations: int = 999, seed: int = DEFAULT_SEED,
+         correction: str | None = None, alpha: float = 0.05, gi_star: bool = True, level: str | None = None,
+         id_column: str | None = None, year_column: str = "year", transform: str | None = None,
+         unmatched: str = "error", con=None, db=None, save: bool = False) -> LisaResult:
+    """Local Moran (LISA) by year with quadrants, seeded pseudo p-values, optional Bonferroni/FDR, and Gi*.
+
+    `cluster` is the quadrant (HH, LH, LL, HL) where the (adjusted) pseudo p-value is at most `alpha`,
+    'ns' otherwise, 'island' for a unit without neighbours.
+    """
+    if correction not in CORRECTIONS:
+        raise EsdaError(f"correction {correction!r}: use none, bonferroni or fdr")
+    if not 0 < alpha < 1:
+        raise EsdaError("alpha must be between 0 and 1")
+    if permutations < 1:
+        raise EsdaError("LISA needs permutations (e.g. 999) for its pseudo p-values")
+    needs_db = save or isinstance(w, str) or not isinstance(data, pd.DataFrame)
+    c, close = _connect(con, db, write=save) if needs_db else (con, False)
+    try:
+        prepared = prepare(data, columns, w, years=years, level=level, id_column=id_column, year_column=year_column,
+                           transform=transform, unmatched=unmatched, con=c)
+        run = _Run(_run_id(), datetime.now(UTC).replace(tzinfo=None),
+                   _params(prepared, permutations=permutations, seed=seed, correction=correction or "none",
+                           alpha=alpha, gi_star=gi_star, unmatched=unmatched))
+        frames = []
+        # one engine call per unit set: every indicator-year over the same units shares the draws
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, s in enumerate(prepared.slices):
+            groups.setdefault(tuple(s.ids), []).append(i)
+        results: dict[int, dict[str, np.ndarray]] = {}
+        for members in groups.values():
+            ws = prepared.slices[members[0]].w
+            Y = np.column_stack([prepared.slices[i].y for i in members])
+            arr = moran_local_arrays(ws, Y, permutations, seed)
+            for j, i in enumerate(members):
+                results[i] = {k: v[:, j] for k, v in arr.items()}
+        for i, s in enumerate(prepared.slices):
+            frames.append(_lisa_frame(run, prepared, s, results[i], permutations, seed, correction, alpha, gi_star))
+        table = pd.concat(frames, ignore_index=True)[LISA_COLUMNS]
+        result = LisaResult(prepared, table, run, con=None if close else c, db=db)
+        if save:
+            if c is None:
+                raise EsdaError("saving needs a warehouse connection")
+            result.save(c)
+        return result
+    finally:
+        if close:
+            c.close()
+
+
+def _lisa_frame(run, prepared, s: YearSlice, r, permutations, seed, correction, alpha, gi_star) -> pd.DataFrame:
+    island = s.w.cardinalities == 0
+    p_sim = np.where(island, np.nan, r["p_sim"])
+    p_adj = adjust_pvalues(p_sim, correction)
+    quad = np.array([QUADRANTS[int(q)] for q in r["q"]], dtype=object)
+    cluster = np.where(island, "island", np.where(p_adj <= alpha, quad, "ns"))
+    base = _base_row(run, prepared, s, "lisa")
+    frame = pd.DataFrame({
+        "run_id": run.run_id, "computed_at": run.computed_at, "source": prepared.source, "indicator": s.column,
+        "level": prepared.level, "year": s.year, "w_name": prepared.w_name, "transform": s.w.transform,
+        "code": s.ids, "name": s.names, "value": s.y, "z": r["z"], "lag_z": r["lag"], "local_i": r["Is"],
+        "q": r["q"].astype(int), "quadrant": quad, "is_island": island, "p_sim": p_sim, "p_adjusted": p_adj,
+        "correction": correction or "none", "alpha": alpha, "cluster": cluster,
+        "ei_sim": np.where(island, np.nan, r["EI_sim"]), "sd_sim": np.where(island, np.nan, r["seI_sim"]),
+        "z_sim": np.where(island, np.nan, r["z_sim"]), "p_z_sim": np.where(island, np.nan, r["p_z_sim"]),
+        "permutations": permutations, "seed": seed, "data_hash": base["data_hash"],
+        "is_synthetic": s.is_synthetic, "params": base["params"],
+    })
+    for col in ("gi_star", "gi_star_z", "gi_star_p_norm", "gi_star_p_sim"):
+        frame[col] = np.nan
+    if gi_star and not (s.y < 0).any():
+        g = gi_star_arrays(s.w, s.y, permutations, seed)
+        frame["gi_star"], frame["gi_star_z"] = g["Gs"], g["Zs"]
+        frame["gi_star_p_norm"], frame["gi_star_p_sim"] = g["p_norm"], g["p_sim"]
+    return frame
+
+
+def gi_star_arrays(w: SpatialWeights, y: np.ndarray, permutations: int = 999,
+                   seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:
+    """Local Getis–Ord Gi* (esda.G_Local with star=True) on `w`'s binary or row-standardised form."""
+    import warnings
+
+    import esda
+
+    t = "B" if w.transform == "B" else "R"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = esda.G_Local(np.asarray(y, dtype=float), w.to_libpysal(), transform=t, permutations=permutations,
+                         star=True, seed=seed, n_jobs=1, keep_simulations=False)
+    p_sim = getattr(g, "p_sim", np.full(len(y), np.nan))
+    return {"Gs": np.asarray(g.Gs), "Zs": np.asarray(g.Zs), "p_norm": np.asarray(g.p_norm), "p_sim": np.asarray(p_sim)}
+
+
+# ============================================================================ storage
+GLOBAL_DDL = """run_id varchar, computed_at timestamp, statistic varchar, source varchar, indicator varchar,
+    indicator2 varchar, level varchar, year integer, w_name varchar, transform varchar, n integer,
+    n_missing integer, n_unmatched integer, islands integer, value double, expected double, var_norm double,
+    z_norm double, p_norm double, var_rand double, z_rand double, p_rand double, permutations integer,
+    seed bigint, p_sim double, mean_sim double, sd_sim double, z_sim double, p_z_sim double, data_hash varchar,
+    is_synthetic boolean, params varchar"""
+LISA_DDL = """run_id varchar, computed_at timestamp, source varchar, indicator varchar, level varchar,
+    year integer, w_name varchar, transform varchar, code varchar, name varchar, value double, z double,
+    lag_z double, local_i double, q integer, quadrant varchar, is_island boolean, p_sim double,
+    p_adjusted double, correction varchar, alpha double, cluster varchar, ei_sim double, sd_sim double,
+    z_sim double, p_z_sim double, gi_star double, gi_star_z double, gi_star_p_norm double,
+    gi_star_p_sim double, permutations integer, seed bigint, data_hash varchar, is_synthetic boolean,
+    params varchar"""
+RUNS_DDL = """run_id varchar primary key, kind varchar, started_at timestamp, rows integer, params varchar"""
+
+
+def _save(con, table: str, frame: pd.DataFrame, ddl: str, run: _Run, kind: str) -> None:
+    """Append `frame` to analysis.<table> and one row to analysis.esda_runs, in one transaction."""
+    con.execute("create schema if not exists analysis")
+    con.execute(f"create table if not exists analysis.{table} ({ddl})")
+    con.execute(f"create table if not exists analysis.esda_runs ({RUNS_DDL})")
+    cols = [c.strip().split()[0] for c in ddl.split(",")]
+    con.execute("begin transaction")
+    try:
+        con.register("_geopanel_rows", frame[cols])
+        con.execute(f"insert into analysis.{table} ({', '.join(cols)}) select {', '.join(cols)} from _geopanel_rows")
+        con.unregister("_geopanel_rows")
+        con.execute("insert into analysis.esda_runs values (?, ?, ?, ?, ?)",
+                    [run.run_id, kind, run.computed_at, len(frame),
+                     json.dumps(run.params, ensure_ascii=False, default=str)])
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise

@@ -1,0 +1,267 @@
+"""ESDA against esda 2.9 on the same data, matrix and seed, and against published reference values.
+
+References: shared/reference/validation.md (esda 2.9 on the libpysal wheel's columbus, stl, sids2,
+desmith and lat2W data), and esda itself called directly in the test.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import esda
+import geopandas as gpd
+import libpysal
+import numpy as np
+import pandas as pd
+import pytest
+from libpysal.examples import get_path
+
+from analyses.esda import (
+    EsdaError,
+    adjust_pvalues,
+    geary,
+    getis_ord,
+    gi_star_arrays,
+    global_stats,
+    lisa,
+    moran,
+    moran_bv,
+    moran_global_arrays,
+    moran_local_arrays,
+    seeded_global_rng,
+)
+from geo.weights import SpatialWeights, WeightsError
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+SEED = 12345
+
+
+@pytest.fixture(scope="module")
+def columbus():
+    df = gpd.read_file(get_path("columbus.shp"))
+    df["code"] = df["POLYID"].astype(str)
+    return df
+
+
+def pysal_w(df, kind: str, transform: str = "r"):
+    ids = df["code"].tolist()
+    if kind == "queen":
+        w = libpysal.weights.Queen.from_dataframe(df, ids=ids, use_index=False)
+    elif kind == "rook":
+        w = libpysal.weights.Rook.from_dataframe(df, ids=ids, use_index=False)
+    else:
+        w = libpysal.weights.KNN.from_dataframe(df, k=4, ids=ids, use_index=False)
+    w.transform = transform
+    return w
+
+
+# ----------------------------------------------------------------------------- published values
+@pytest.mark.parametrize(("kind", "i", "z_norm", "c"), [
+    ("queen", 0.5001885571828611, 5.630312787738188, 0.5405282027020684),
+    ("rook", 0.5236702127502532, 5.497820514640764, 0.5154408058652411),
+    ("knn", 0.5825517270277237, 6.704196337990741, None),
+])
+def test_columbus_crime_equals_the_published_values(columbus, kind, i, z_norm, c):
+    # validation.md: columbus CRIME, row-standardised
+    w = SpatialWeights.from_libpysal(pysal_w(columbus, kind))
+    stats = ["moran", "geary"] if c is not None else ["moran"]
+    res = global_stats(columbus, "CRIME", w, statistics=stats, id_column="code", permutations=0)
+    t = res.table.iloc[0]
+    assert t["I"] == pytest.approx(i, abs=1e-12)
+    assert t["EI"] == pytest.approx(-0.0208333, abs=1e-7)
+    assert t["z_norm"] == pytest.approx(z_norm, abs=1e-10)
+    if c is not None:
+        assert t["C"] == pytest.approx(c, abs=1e-12)
+
+
+def test_columbus_from_our_own_contiguity_builder(columbus):
+    # the same numbers when geopanel builds the queen matrix from the polygons itself
+    w = __import__("geo.weights", fromlist=["contiguity"]).contiguity(columbus, id_column="code", islands="error")
+    t = moran(columbus, "CRIME", w, id_column="code", permutations=0).table.iloc[0]
+    assert t["I"] == pytest.approx(0.5001885571828611, abs=1e-12)
+
+
+def _stl():
+    f = libpysal.io.open(get_path("stl_hom.txt"))
+    y = np.array(f.by_col["HR8893"])
+    w = libpysal.io.open(get_path("stl.gal")).read()
+    w.transform = "r"
+    return y, w
+
+
+def test_stl_and_sids2_equal_the_published_values():
+    # the published p_norm values are one-tailed (esda's default is two-tailed: twice these)
+    y, w = _stl()
+    r = moran_global_arrays(SpatialWeights.from_libpysal(w), y, permutations=0, two_tailed=False)
+    assert r["I"] == pytest.approx(0.24365582621771659, abs=1e-14)
+    assert r["p_norm"] == pytest.approx(0.00013573931385468807, rel=1e-9)
+    w = libpysal.io.open(get_path("sids2.gal")).read()
+    w.transform = "r"
+    y = np.array(libpysal.io.open(get_path("sids2.dbf")).by_col("SIDR74"))
+    r = moran_global_arrays(SpatialWeights.from_libpysal(w), y, permutations=0, two_tailed=False)
+    assert r["I"] == pytest.approx(0.24772519320480135, abs=1e-14)
+    assert r["p_norm"] == pytest.approx(5.7916539074498452e-05, rel=1e-9)
+
+
+def test_lat2w_variances_under_binary_weights():
+    # validation.md: lat2W(3,3), y = 1..9, binary: VI_rand = 0.0596875, VI_norm = 0.053125
+    w = libpysal.weights.lat2W(3, 3)
+    r = moran_global_arrays(SpatialWeights.from_libpysal(w), np.arange(1, 10, dtype=float), permutations=0)
+    assert r["VI_rand"] == pytest.approx(0.0596875, abs=1e-12)
+    assert r["VI_norm"] == pytest.approx(0.053125, abs=1e-12)
+
+
+def test_desmith_local_moran_z_sim_equals_the_published_value():
+    w = libpysal.io.open(get_path("desmith.gal")).read()
+    w.transform = "r"
+    y = np.array(libpysal.io.open(get_path("desmith.txt")).by_col["z"])
+    r = moran_local_arrays(SpatialWeights.from_libpysal(w), y, permutations=99, seed=12345)
+    assert r["z_sim"][0, 0] == pytest.approx(-0.6990291160835514, abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- equal to esda, same seed
+GLOBAL_ATTRS = ("I", "EI", "VI_norm", "z_norm", "p_norm", "VI_rand", "z_rand", "p_rand", "p_sim", "EI_sim", "seI_sim",
+                "z_sim", "p_z_sim")
+
+
+@pytest.mark.parametrize("kind", ["queen", "knn"])
+def test_global_moran_equals_esda_with_the_same_seed(columbus, kind):
+    pw = pysal_w(columbus, kind)
+    y = columbus["CRIME"].to_numpy(float)
+    np.random.seed(SEED)
+    ref = esda.Moran(y, pw, permutations=999)
+    ours = moran_global_arrays(SpatialWeights.from_libpysal(pw), y, permutations=999, seed=SEED)
+    for attr in GLOBAL_ATTRS:
+        assert ours[attr] == pytest.approx(getattr(ref, attr), rel=1e-12, abs=1e-15), attr
+
+
+def test_local_moran_equals_esda_with_the_same_seed_for_general_weights():
+    # stl with inverse-distance-like weights that differ within a row, several variables at once
+    y, w = _stl()
+    f = libpysal.io.open(get_path("stl_hom.txt"))
+    ys = np.column_stack([y, np.array(f.by_col["HR8488"]), np.array(f.by_col["HC8488"])])
+    rng = np.random.default_rng(3)
+    pw = libpysal.weights.W({k: v for k, v in w.neighbors.items()},
+                            {k: list(rng.uniform(0.5, 2.0, len(v))) for k, v in w.neighbors.items()},
+                            id_order=w.id_order, silence_warnings=True)
+    sw = SpatialWeights.from_libpysal(pw)
+    ours = moran_local_arrays(sw, ys, permutations=999, seed=SEED)
+    for j in range(ys.shape[1]):
+        ref = esda.Moran_Local(ys[:, j], sw.to_libpysal(), transformation="o", permutations=999, seed=SEED)
+        np.testing.assert_array_equal(ours["q"][:, j], ref.q)
+        np.testing.assert_array_equal(ours["p_sim"][:, j], ref.p_sim)
+        for ours_key, attr in (("Is", "Is"), ("EI_sim", "EI_sim"), ("seI_sim", "seI_sim"), ("z_sim", "z_sim")):
+            np.testing.assert_allclose(ours[ours_key][:, j], getattr(ref, attr), rtol=1e-12, atol=1e-15)
+
+
+def test_lisa_table_equals_esda_and_fdr_matches_esda_fdr(columbus):
+    pw = pysal_w(columbus, "queen")
+    sw = SpatialWeights.from_libpysal(pw)
+    res = lisa(columbus, "CRIME", sw, id_column="code", permutations=999, seed=SEED, correction="fdr", alpha=0.05)
+    ref = esda.Moran_Local(columbus["CRIME"].to_numpy(float), pw, permutations=999, seed=SEED)
+    t = res.table.set_index("code").loc[columbus["code"]]
+    np.testing.assert_array_equal(t["p_sim"].to_numpy(), ref.p_sim)
+    np.testing.assert_allclose(t["local_i"].to_numpy(), ref.Is, rtol=1e-12)
+    assert list(t["quadrant"]) == [{1: "HH", 2: "LH", 3: "LL", 4: "HL"}[q] for q in ref.q]
+    threshold = esda.fdr(ref.p_sim, 0.05)  # esda's Benjamini–Hochberg cut-off
+    np.testing.assert_array_equal((t["p_adjusted"] <= 0.05).to_numpy(), ref.p_sim <= threshold)
+    assert set(t.loc[t["cluster"] != "ns", "cluster"]) <= {"HH", "LH", "LL", "HL"}
+    gi = esda.G_Local(columbus["CRIME"].to_numpy(float), pw, transform="R", star=True, permutations=999,
+                      seed=SEED, n_jobs=1)
+    np.testing.assert_allclose(t["gi_star_z"].to_numpy(), gi.Zs, rtol=1e-12)
+    np.testing.assert_array_equal(t["gi_star_p_sim"].to_numpy(), gi.p_sim)
+
+
+def test_bonferroni_and_bh_adjustments_by_hand():
+    p = np.array([0.01, 0.04, 0.03, np.nan])
+    np.testing.assert_allclose(adjust_pvalues(p, "bonferroni")[:3], [0.03, 0.12, 0.09])
+    # BH: sorted 0.01, 0.03, 0.04 → 0.03, 0.045, 0.04 → monotone from the top: 0.03, 0.04, 0.04
+    np.testing.assert_allclose(adjust_pvalues(p, "fdr")[:3], [0.03, 0.04, 0.04])
+    assert np.isnan(adjust_pvalues(p, "fdr")[3])
+
+
+def test_geary_g_and_bivariate_are_esda_with_the_seed(columbus):
+    pw = pysal_w(columbus, "queen")
+    sw = SpatialWeights.from_libpysal(pw)
+    y, x = columbus["CRIME"].to_numpy(float), columbus["INC"].to_numpy(float)
+    with seeded_global_rng(SEED):
+        ref_c = esda.Geary(y, sw.to_libpysal(), permutations=99)
+    with seeded_global_rng(SEED):
+        ref_g = esda.G(y, sw.to_libpysal(), permutations=99)
+    with seeded_global_rng(SEED):
+        ref_bv = esda.Moran_BV(y, x, sw.to_libpysal(), permutations=99)
+    kw = {"id_column": "code", "permutations": 99, "seed": SEED}
+    c = geary(columbus, "CRIME", sw, **kw).long.iloc[0]
+    g = getis_ord(columbus, "CRIME", sw, **kw).long.iloc[0]
+    bv = moran_bv(columbus, "CRIME", "INC", sw, **kw).long.iloc[0]
+    assert (c["value"], c["p_sim"], c["z_rand"]) == (ref_c.C, ref_c.p_sim, ref_c.z_rand)
+    assert (g["value"], g["p_sim"], g["transform"]) == (ref_g.G, ref_g.p_sim, "B")
+    assert (bv["value"], bv["p_sim"], bv["indicator2"]) == (ref_bv.I, ref_bv.p_sim, "INC")
+
+
+def test_global_rng_state_is_restored():
+    np.random.seed(7)
+    expected = np.random.random()
+    np.random.seed(7)
+    with seeded_global_rng(SEED):
+        np.random.random()
+    assert np.random.random() == expected
+
+
+def test_gi_star_skipped_for_negative_values_and_islands_get_no_p_value():
+    df = pd.DataFrame({"code": list("abcde"), "v": [-1.0, 2.0, 3.0, 4.0, 5.0]})
+    w = SpatialWeights.from_edges(pd.DataFrame({"focal": list("abbcd"), "neighbor": list("bacbc")}),
+                                  kind="path", ids=list("abcde")).row_standardise()
+    res = lisa(df, "v", w, id_column="code", permutations=99)
+    t = res.table.set_index("code")
+    assert t.loc["e", "cluster"] == "island" and np.isnan(t.loc["e", "p_sim"]) and t["gi_star"].isna().all()
+    assert gi_star_arrays(w, np.arange(1.0, 6.0), 9)["Zs"].shape == (5,)
+
+
+# ----------------------------------------------------------------------------- panels by year and bad input
+def panel():
+    """A 3×3 grid observed in three years; 2021 has a gap, 2022 is all missing."""
+    codes = [f"g{r}{c}" for r in (1, 2, 3) for c in (1, 2, 3)]
+    rows = []
+    for year, values in ((2020, range(1, 10)), (2021, [1, 2, None, 4, 5, 6, 7, 8, 9]), (2022, [None] * 9)):
+        rows += [{"unit_code": c, "year": year, "x": v, "name": f"n{c}"} for c, v in zip(codes, values, strict=True)]
+    return pd.DataFrame(rows).astype({"x": "Float64"}), codes
+
+
+def rook(codes):
+    w = SpatialWeights.from_libpysal(libpysal.weights.lat2W(3, 3))
+    return SpatialWeights(ids=codes, matrix=w.matrix, kind="rook", transform="B")
+
+
+def test_by_year_with_a_gap_drops_the_unit_and_counts_it():
+    df, codes = panel()
+    res = moran(df, "x", rook(codes), years=[2020, 2021], id_column="unit_code", permutations=0)
+    t = res.long.set_index("year")
+    assert t.loc[2020, "n"] == 9 and t.loc[2021, "n"] == 8 and t.loc[2021, "n_missing"] == 1
+    # 2020 on the binary rook grid: the published lat2W variance
+    assert t.loc[2020, "var_rand"] == pytest.approx(0.0596875)
+    assert t.loc[2020, "transform"] == "B"
+
+
+def test_bad_input_gets_a_clear_error(columbus):
+    df, codes = panel()
+    w = rook(codes)
+    with pytest.raises(EsdaError, match=r"column 'x' of DataFrame has no values in 2022 \(all 9 missing\)"):
+        moran(df, "x", w, years=[2020, 2022], id_column="unit_code")
+    with pytest.raises(EsdaError, match="column 'name' of DataFrame is not numeric"):
+        moran(df, "name", w, id_column="unit_code")
+    with pytest.raises(EsdaError, match="no column 'gdp'; numeric columns: x"):
+        moran(df, "gdp", w, id_column="unit_code")
+    other = SpatialWeights(ids=[c.replace("g3", "h3") for c in codes], matrix=w.matrix, kind="rook")
+    with pytest.raises(EsdaError, match=r"unit set does not match weight matrix 'rook' \(9 units\): 3 units .* g31"):
+        moran(df, "x", other, years=[2020], id_column="unit_code")
+    dropped = moran(df, "x", other, years=[2020], id_column="unit_code", unmatched="drop", permutations=0).long
+    assert dropped.loc[0, "n"] == 6 and dropped.loc[0, "n_unmatched"] == 3
+    with pytest.raises(EsdaError, match="no rows for year"):
+        moran(df, "x", w, years=[1999], id_column="unit_code")
+    import duckdb
+
+    with pytest.raises(WeightsError, match="no weight matrix named 'queen_nowhere'"):
+        moran(df, "x", "queen_nowhere", id_column="unit_code", con=duckdb.connect())
+    with pytest.raises(EsdaError, match="correction"):
+        lisa(df, "x", w, id_column="unit_code", correction="holm")
