@@ -137,6 +137,7 @@ def test_report_shows_per_table_status(defective):
         assert status[table] == "failed", (table, status)
     assert status["main.fct_county_year"] in ("passed", "warn")
     assert "<script" not in page and "http" not in page
+    assert "SYNTHETIC demo data" in page  # the demo panel is synthetic, and every report says so
     assert "新罗马市" in page and "main.fct_city_year.gdp" in (out / "latest.md").read_text(encoding="utf-8")
 
 

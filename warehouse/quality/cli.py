@@ -71,6 +71,8 @@ def print_summary(run: CheckRun, examples: int) -> None:
         table.add_row(escape(t["table"]), f"[{STATUS_STYLE[t['status']]}]{t['status']}[/]",
                       *(str(t[k]) for k in ("checks", "errors", "warnings", "skipped")))
     console.print(table)
+    if run.provenance:
+        console.print(run.provenance, highlight=False)
     problems = sorted((r for r in run.results if r.status in ("failed", "error")),
                       key=lambda r: (not r.blocking, r.table, r.check))
     for r in problems:

@@ -50,7 +50,8 @@ def render_html(run: CheckRun) -> str:
              f"</title><style>{CSS}</style></head><body>",
              f"<h1>geopanel data-quality report</h1><p>Run <code>{e(run.run_id)}</code>, "
              f"{run.started_at:%Y-%m-%d %H:%M:%S} – {run.finished_at:%H:%M:%S} UTC; "
-             f"selection: {e(', '.join(run.selection) or 'all')}; {len(run.results)} results.</p>", verdict,
+             f"selection: {e(', '.join(run.selection) or 'all')}; {len(run.results)} results.</p>",
+             f"<p id=\"provenance\">{e(run.provenance)}</p>" if run.provenance else "", verdict,
              "<h2>Tables</h2><table id=\"tables\"><tr><th>table</th><th>status</th><th>checks</th><th>passed</th>"
              "<th>errors</th><th>warnings</th><th>skipped</th></tr>"]
     for t in table_status(run):
@@ -85,7 +86,8 @@ def render_markdown(run: CheckRun) -> str:
     lines = ["# geopanel data-quality report", "",
              f"Run `{run.run_id}`, {run.started_at:%Y-%m-%d %H:%M:%S} UTC; selection: "
              f"{', '.join(run.selection) or 'all'}; {len(run.results)} results; "
-             f"{len(run.blocking)} error-level failure(s).", "", "## Tables", "",
+             f"{len(run.blocking)} error-level failure(s).", "", *([run.provenance, ""] if run.provenance else []),
+             "## Tables", "",
              "| table | status | checks | passed | errors | warnings | skipped |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {t['table']} | {t['status']} | {t['checks']} | {t['passed']} | {t['errors']} | {t['warnings']} | "
               f"{t['skipped']} |" for t in table_status(run)]

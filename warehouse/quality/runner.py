@@ -27,6 +27,7 @@ class CheckRun:
     finished_at: datetime
     selection: list[str]
     results: list[CheckResult] = field(default_factory=list)
+    provenance: str = ""  # how much of the raw data is synthetic, shown in every report
 
     @property
     def blocking(self) -> list[CheckResult]:
@@ -105,7 +106,18 @@ def run_checks(con: duckdb.DuckDBPyConnection, select: list[str] | None = None,
     if progress:
         progress(total, total, "done")
     return CheckRun(uuid.uuid4().hex[:12], started, datetime.now(UTC).replace(tzinfo=None), list(select or []),
-                    results)
+                    results, _provenance(con))
+
+
+def _provenance(con: duckdb.DuckDBPyConnection) -> str:
+    """'raw data: N rows, K synthetic (P%)' from raw.ingest_log, so a report on demo data says so."""
+    if "raw.ingest_log" not in _tables(con):
+        return ""
+    total, synthetic = con.execute("select coalesce(sum(rows_loaded), 0), coalesce(sum(rows_loaded) filter "
+                                   "(where _synthetic), 0) from raw.ingest_log").fetchone()
+    share = 100 * synthetic / total if total else 0.0
+    return (f"raw data: {int(total):,} rows, {int(synthetic):,} synthetic ({share:.0f}%)"
+            + (" — SYNTHETIC demo data, not real statistics" if synthetic else ""))
 
 
 def _with_keys(decl: TableChecks, columns: dict[str, str]) -> TableChecks:

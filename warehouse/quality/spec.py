@@ -28,7 +28,7 @@ from warehouse.settings import PROJECT_DIR
 
 SEVERITIES = ("error", "warn")
 CHECK_ROOTS = (PROJECT_DIR / "models", Path(__file__).resolve().parent / "checks")
-RESERVED = {"check", "severity", "columns", "column", "name"}
+RESERVED = {"check", "severity", "columns", "column"}
 
 
 class CheckConfigError(ValueError):
