@@ -182,7 +182,8 @@ def empty_units(ctx: TableContext, spec: CheckSpec) -> list[CheckResult]:
 
 def outliers(ctx: TableContext, spec: CheckSpec) -> list[CheckResult]:
     """Robust within-year outliers: |x − median| / (1.4826 MAD) above `max_z`, on log scale for positive
-    variables. Values another check already explained (a unit jump, an out-of-range share) are not repeated."""
+    variables (log1p for non-negative ones with zeros, such as patent counts). Values another check already
+    explained (a unit jump, an out-of-range share) are not repeated."""
     u, y = ctx.decl.unit, ctx.decl.year
     max_z = float(spec.param("max_z"))
     out = []

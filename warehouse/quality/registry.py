@@ -58,7 +58,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("geometry_overlaps", spatial.geometry_overlaps, "warn", {**_GEOM, "max_overlap": 0.01}),
     # spatial weights
     Kind("weights_islands", spatial.weights_islands, "error"),
-    Kind("weights_symmetry", spatial.weights_symmetry, "error", {"asymmetric_kinds": ["knn", "nearest", "kernel"]}),
+    Kind("weights_symmetry", spatial.weights_symmetry, "error",
+         {"asymmetric_kinds": ["knn", "nearest", "kernel", "nested"]}),
     Kind("weights_row_sums", spatial.weights_row_sums, "error", {"tolerance": 1e-6}),
     Kind("weights_components", spatial.weights_components, "warn", {"max_components": 1}),
     # indicator layers
