@@ -246,3 +246,25 @@ def test_severity_and_threshold_override(tmp_path):
     decl = _decl(tmp_path, PANEL + "  - {check: share, columns: [rate], max: 0.4, severity: warn}")
     (r,) = _run(_panel(), decl)
     assert r.status == "failed" and r.severity == "warn" and not r.blocking and r.n_failing == 18
+
+
+def test_symmetry_not_expected_of_knn_and_checked_on_raw_weights(tmp_path):
+    edges = pd.DataFrame({"w_name": "m", "focal": ["a", "b", "c"], "neighbor": ["b", "a", "a"],
+                          "weight": [1.0, 2.0, 1.0]})  # b→a weighs 2, a→b 1; c→a has no a→c
+    decl = _decl(tmp_path, "table: weights.w_edges\nchecks:\n  - {check: weights_symmetry}")
+    cat = pd.DataFrame([{"w_name": "m", "kind": "inverse_distance", "transform": "O", "n": 3}])
+    (sym,) = _weights_run(edges, cat, decl)
+    assert sym.status == "failed" and sym.n_failing == 3  # a→b, b→a unequal; c→a unmatched
+    (sym,) = _weights_run(edges, cat.assign(kind="knn"), decl)
+    assert sym.status == "skipped"
+
+
+def test_select_by_table_or_kind(tmp_path):
+    from warehouse.quality.runner import plan
+
+    con = duckdb.connect()
+    con.execute("create table t as select 1 as unit_code, 2020 as year")
+    decl = _decl(tmp_path, PANEL + "  - {check: unique_key}\n  - {check: year_gaps}")
+    assert [d.table for d in plan(con, ["t"], [decl])] == ["main.t"]
+    assert [s.kind for d in plan(con, ["year_gaps"], [decl]) for s in d.checks] == ["year_gaps"]
+    assert plan(con, ["other"], [decl]) == []
