@@ -62,6 +62,14 @@ class MLFit:
     vcov: np.ndarray  # order: β..., spatial parameter (if any), σ²
 
 
+def _inverse(info: np.ndarray) -> np.ndarray:
+    """Inverse information matrix; NaN when singular, so the caller falls back to the numerical Hessian."""
+    try:
+        return np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        return np.full_like(info, np.nan)
+
+
 def _jac(spec: Spectrum, conv: Convention, r: float) -> float:
     """a·[log|I − rW| − s·log(1 − r)]."""
     return conv.a * (spec.logdet(r) - (conv.s * np.log1p(-r) if conv.s else 0.0))
@@ -91,7 +99,7 @@ def fit_ols(y: np.ndarray, x: np.ndarray, conv: Convention) -> MLFit:
     info = np.zeros((len(beta) + 1,) * 2)
     info[:-1, :-1] = x.T @ x / s2
     info[-1, -1] = conv.n / (2 * s2**2)
-    return MLFit(beta, None, s2, float(ll), e, x @ beta, np.linalg.inv(info))
+    return MLFit(beta, None, s2, float(ll), e, x @ beta, _inverse(info))
 
 
 def fit_lag(y: np.ndarray, wy: np.ndarray, x: np.ndarray, spec: Spectrum, conv: Convention,
@@ -142,7 +150,7 @@ def fit_error(y: np.ndarray, wy: np.ndarray, x: np.ndarray, wx: np.ndarray, spec
     info[k, k + 1] = info[k + 1, k] = conv.a * tr1 / s2
     info[k + 1, k + 1] = conv.n / (2 * s2**2)
     # fitted: the systematic part Xβ (the spatially correlated error is not predicted)
-    return MLFit(beta, lam, s2, float(ll), e, x @ beta, np.linalg.inv(info))
+    return MLFit(beta, lam, s2, float(ll), e, x @ beta, _inverse(info))
 
 
 def _traces(spec: Spectrum, conv: Convention, r: float, n_periods: int | None) -> tuple[float, float, float]:
@@ -173,7 +181,7 @@ def lag_vcov(x: np.ndarray, beta: np.ndarray, rho: float, s2: float, spec: Spect
     info[k, k] = conv.a * (tr2 + trtt) + wxb @ wxb / s2
     info[k, k + 1] = info[k + 1, k] = conv.a * tr1 / s2
     info[k + 1, k + 1] = conv.n / (2 * s2**2)
-    return np.linalg.inv(info)
+    return _inverse(info)
 
 
 def loglik_full(params: np.ndarray, y: np.ndarray, wy: np.ndarray, x: np.ndarray, wx: np.ndarray | None,

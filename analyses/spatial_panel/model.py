@@ -90,7 +90,8 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
         params=est["estimate"], bse=est["std_error"], vcov=core["vcov_frame"], estimates=est,
         sigma2=fit.sigma2, loglik=fit.loglik, r2=core["r2"], r2_corr=core["r2_corr"], n_units=panel.n,
         n_periods=panel.t, nobs=panel.n * panel.t, logdet_method=spec.method,
-        vcov_method="hessian" if model == "sac" or effects == "random" else vcov,
+        vcov_method="hessian" if model == "sac" or effects == "random" else
+        "hessian (analytic information singular)" if core["vcov_fallback"] else vcov,
         effects=eff, tests=pd.concat(tests, ignore_index=True), y_name=panel.y_name, data_source=data_desc,
         w_source=w_desc, from_warehouse=from_wh, fingerprint=panel.fingerprint(), unit=unit, time=time,
         durbin=[panel.x_names[i] for i in lagged], draws=draws, seed=seed, started_at=started,
@@ -159,8 +160,11 @@ def _fit_core(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu: bo
         fit, spatial, wx = fit_ols(y, xd, conv), None, None
     extra = ["lambda"] if lam is not None else ["phi"] if phi is not None else []
     labels = names + ([spatial] if spatial else []) + extra + ["sigma2"]
-    # SAC and random effects: the variance is always the numerical Hessian
-    if vcov == "hessian" and spatial and model != "sac" and phi is None:
+    # SAC and random effects: the variance is always the numerical Hessian; elsewhere it is the fallback
+    # when the analytic information matrix is singular or not positive definite
+    unusable = not np.all(np.isfinite(fit.vcov)) or np.any(np.diag(fit.vcov) <= 0)
+    fallback = unusable and vcov != "hessian" and bool(spatial) and model != "sac" and phi is None
+    if (vcov == "hessian" or fallback) and spatial and model != "sac" and phi is None:
         point = np.concatenate([fit.beta, [fit.spatial, fit.sigma2]])
         fit.vcov = numerical_vcov(lambda p: loglik_full(p, y, wy, xd, wx, spec, conv), point)
     values = np.concatenate([fit.beta, [fit.spatial] if spatial else [], [v for v in (lam, phi) if v is not None],
@@ -175,7 +179,8 @@ def _fit_core(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu: bo
     fc = fit.fitted - fit.fitted.mean()
     r2_corr = float((yc @ fc) ** 2 / ((yc @ yc) * (fc @ fc))) if fc @ fc > 0 else 0.0
     return {"table": table, "names": names, "fit": fit, "lagged": lagged, "conv": conv, "r2": r2,
-            "r2_corr": r2_corr, "vcov_frame": pd.DataFrame(fit.vcov, index=labels, columns=labels)}
+            "r2_corr": r2_corr, "vcov_fallback": fallback,
+            "vcov_frame": pd.DataFrame(fit.vcov, index=labels, columns=labels)}
 
 
 def _effects(model: str, spec: Spectrum, panel: Panel, fit: MLFit, names: list[str], lagged: np.ndarray,

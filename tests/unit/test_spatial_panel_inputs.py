@@ -208,3 +208,13 @@ def test_cli_fits_several_models_side_by_side_and_stores_each(data, w, tmp_path,
     assert out.exit_code == 0, out.output
     assert "| | (1) SEM | (2) SAR |" in out.output and "exact SE" in out.output
     assert _count(db, "model_runs") == 2
+
+
+def test_singular_information_falls_back_to_the_numerical_hessian(data, w, monkeypatch):
+    hessian = fit(data, w, model="sar", vcov="hessian")
+    import analyses.spatial_panel.estimate as est
+
+    monkeypatch.setattr(est, "_inverse", lambda info: np.full_like(info, np.nan))
+    fallback = fit(data, w, model="sar")
+    assert fallback.vcov_method == "hessian (analytic information singular)"
+    np.testing.assert_allclose(fallback.bse, hessian.bse, rtol=1e-10)
