@@ -295,18 +295,19 @@ def moran(
     show = [c for c in ["indicator", "year", "n", "I", "EI", "z_norm", "p_norm", "z_rand", "p_rand", "p_sim", "C",
                         "p_sim_C", "G", "p_sim_G", "I_bv", "p_sim_I_bv"] if c in table_out.columns]
     cli._print_frame(table_out[show], 500)
-    _print_footer(result.prepared, result.long, save, result.run_id, [scatter, plot_years, out])
+    _print_footer(result.prepared, save, result.run_id, [scatter, plot_years, out])
 
 
-def _print_footer(prepared, rows: pd.DataFrame, saved: bool, run_id: str, files) -> None:
+def _print_footer(prepared, saved: bool, run_id: str, files) -> None:
     console = _cli().console
-    unmatched = int(rows["n_unmatched"].max()) if len(rows) else 0
-    missing = int(rows["n_missing"].max()) if len(rows) else 0
+    slices = prepared.slices
+    missing = max((s.n_missing for s in slices), default=0)
+    unmatched = max((s.n_unmatched for s in slices), default=0)
     console.print(f"W = {prepared.w_name} (transform {prepared.w_transform}); source {prepared.source}"
                   + (f"; up to {missing} matrix units without a value in a year were left out" if missing else "")
                   + (f"; {unmatched} panel units not in the matrix were left out" if unmatched else ""),
                   highlight=False)
-    if rows.get("is_synthetic") is not None and rows["is_synthetic"].fillna(False).astype(bool).any():
+    if any(s.is_synthetic for s in slices):
         console.print("[yellow]the data are SYNTHETIC (demo panel)[/]")
     for note in prepared.notes[:5]:
         console.print(f"note: {note}", highlight=False)
@@ -373,8 +374,7 @@ def lisa(
     except _user_errors() as exc:
         cli.fail(str(exc))
     cli._print_frame(result.clusters(), 500)
-    rows = result.table.drop_duplicates(["indicator", "year"]).assign(n_unmatched=0, n_missing=0)
-    _print_footer(result.prepared, rows, save, result.run_id, [map_path, scatter, out])
+    _print_footer(result.prepared, save, result.run_id, [map_path, scatter, out])
 
 
 def _user_boundaries(boundary_file: Path | None, id_column: str | None):

@@ -29,6 +29,7 @@ from geo.weights.store import (
     ensure_tables,
     list_w,
     load_weights,
+    read_graph,
     read_w,
     write_w,
 )
@@ -37,5 +38,6 @@ __all__ = [
     "ISLAND_POLICIES", "SpatialWeights", "SubsetReport", "WeightsError", "WeightsSubsetWarning",
     "apply_island_policy", "build_weights", "check_codes", "contiguity", "distance_band", "distance_matrix_km",
     "drop_w", "economic_distance", "ensure_tables", "haversine_km", "inverse_distance", "knn", "list_w",
-    "load_weights", "nested_economic_geographic", "read_matrix_file", "read_w", "write_gal", "write_gwt", "write_w",
+    "load_weights", "nested_economic_geographic", "read_graph", "read_matrix_file", "read_w", "write_gal",
+    "write_gwt", "write_w",
 ]

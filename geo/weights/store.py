@@ -61,8 +61,14 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # ----------------------------------------------------------------------------- write / read
-def write_w(con: duckdb.DuckDBPyConnection, w: SpatialWeights, name: str, description: str | None = None) -> dict:
-    """Store `w` under `name`, replacing any matrix of that name atomically. Returns the catalog row."""
+def write_w(con: duckdb.DuckDBPyConnection, w, name: str, description: str | None = None,
+            level: str | None = None) -> dict:
+    """Store `w` (SpatialWeights, or a libpysal W / Graph) under `name`, replacing any matrix of that name
+    atomically. Returns the catalog row."""
+    if not isinstance(w, SpatialWeights):
+        w = SpatialWeights.from_libpysal(w, kind="pysal", level=level)
+    elif level is not None:
+        w.level = level
     if not NAME_PATTERN.match(name or ""):
         raise WeightsError(f"matrix name {name!r}: use letters, digits and _ (starting with a letter), "
                            "e.g. queen_city or invdist2_province")
@@ -206,6 +212,14 @@ def read_w(con: duckdb.DuckDBPyConnection, name: str, ids: Sequence[str] | None 
     if report.dropped:
         warnings.warn(str(report), WeightsSubsetWarning, stacklevel=2)
     return sub.to_libpysal()
+
+
+def read_graph(con: duckdb.DuckDBPyConnection, name: str, ids: Sequence[str] | None = None):
+    """Like `read_w`, as a libpysal `Graph`."""
+    sub, report = load_weights(con, name, ids)
+    if report.dropped:
+        warnings.warn(str(report), WeightsSubsetWarning, stacklevel=2)
+    return sub.to_graph()
 
 
 # ----------------------------------------------------------------------------- warehouse builders

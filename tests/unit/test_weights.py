@@ -32,6 +32,7 @@ from geo.weights import (
     list_w,
     load_weights,
     nested_economic_geographic,
+    read_graph,
     read_matrix_file,
     read_w,
     write_gal,
@@ -253,6 +254,12 @@ def test_write_and_read_back_with_ids_in_the_callers_order():
     assert any(issubclass(c.category, WeightsSubsetWarning) for c in caught)
     catalog = list_w(con)
     assert catalog.loc[0, "w_name"] == "queen_grid" and catalog.loc[0, "transform"] == "R"
+    # PySAL in: a libpysal W is stored as it is, transform and all
+    lat = libpysal.weights.lat2W(3, 3)
+    lat.transform = "r"
+    row = write_w(con, lat, "lat", level="grid")
+    assert (row["kind"], row["transform"], row["n_links"], row["level"]) == ("pysal", "R", 24, "grid")
+    assert read_graph(con, "lat").n_edges == 24
 
 
 def test_reading_names_what_is_wrong():
