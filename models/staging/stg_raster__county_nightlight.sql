@@ -14,7 +14,7 @@ select
     sensor,
     _synthetic as is_synthetic,
     _source_file as source_file
-from {{ loaded }}
+from {{ loaded.include(database=False) }}
 {%- else %}
 select
     cast(null as varchar) as county_code, cast(null as integer) as year, cast(null as double) as ntl_mean,

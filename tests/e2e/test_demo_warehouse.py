@@ -91,3 +91,17 @@ def test_dbt_docs_generate_works_offline(demo, tmp_path):
     assert result.success, result.failures
     catalog = json.loads((tmp_path / "docs" / "catalog.json").read_text(encoding="utf-8"))
     assert any(key.endswith(".fct_city_year") for key in catalog["nodes"])
+
+
+def test_a_copy_under_another_name_keeps_its_views_working(demo, tmp_path):
+    import shutil
+
+    db, _, _ = demo
+    copy = tmp_path / "renamed_copy.duckdb"
+    shutil.copyfile(db, copy)
+    with connection(copy, read_only=True) as con:
+        views = con.execute("""select schema_name, view_name from duckdb_views()
+                               where not internal and database_name = current_database()""").fetchall()
+        assert len(views) >= 10  # the staging layer at least
+        for schema, name in views:
+            con.execute(f'select * from "{schema}"."{name}" limit 1').fetchall()
