@@ -143,7 +143,7 @@ def fit_error(y: np.ndarray, wy: np.ndarray, x: np.ndarray, wx: np.ndarray, spec
     e = (y - lam * wy) - (x - lam * wx) @ beta
     ll = -conv.n / 2 * (np.log(2 * np.pi * s2) + 1) + _jac(spec, conv, lam)
     k = len(beta)
-    tr1, tr2, trtt = _traces(spec, conv, lam, None)
+    tr1, tr2, trtt = _traces(spec, conv, lam)
     info = np.zeros((k + 2, k + 2))
     info[:k, :k] = xx / s2
     info[k, k] = conv.a * (tr2 + trtt)
@@ -153,7 +153,7 @@ def fit_error(y: np.ndarray, wy: np.ndarray, x: np.ndarray, wx: np.ndarray, spec
     return MLFit(beta, lam, s2, float(ll), e, x @ beta, _inverse(info))
 
 
-def _traces(spec: Spectrum, conv: Convention, r: float, n_periods: int | None) -> tuple[float, float, float]:
+def _traces(spec: Spectrum, conv: Convention, r: float) -> tuple[float, float, float]:
     """tr(W̃), tr(W̃²), tr(W̃'W̃) with W̃ = W(I − rW)^{-1}; for the Lee–Yu unit transformation, of F'W̃F."""
     tr1, tr2 = float(spec.tr_aw(r)), float(spec.tr_aw2(r))
     trtt = spec.tr_wtw(r)
@@ -173,7 +173,7 @@ def lag_vcov(x: np.ndarray, beta: np.ndarray, rho: float, s2: float, spec: Spect
     if conv.s:
         wxb = wxb - wxb.mean(axis=1, keepdims=True)
     wxb = wxb.ravel()
-    tr1, tr2, trtt = _traces(spec, conv, rho, t)
+    tr1, tr2, trtt = _traces(spec, conv, rho)
     k = len(beta)
     info = np.zeros((k + 2, k + 2))
     info[:k, :k] = x.T @ x / s2
