@@ -208,3 +208,34 @@ def test_ingest_raster_command_is_idempotent_and_refuses_bad_rasters(demo, tmp_p
     res = runner.invoke(app, ["ingest-raster", str(shifted), "--db", str(work)])
     assert res.exit_code == 1 and "ntl_2030.tif: the raster" in res.output and "does not cover" in res.output
     assert df(work, "select count(*) as n from raw.county_nightlight").n.iloc[0] == before
+
+
+def test_per_year_scope_normalises_and_weights_within_each_year(demo, tmp_path):
+    db, _, _ = demo
+    work = tmp_path / "w.duckdb"
+    shutil.copyfile(db, work)
+    project = _project_copy(tmp_path)
+    seed = project / "seeds" / "index_definitions.csv"
+    text = seed.read_text(encoding="utf-8")
+    seed.write_text(text.replace("nqp_three_dim,city,weighted_sum,global,", "nqp_three_dim,city,weighted_sum,year,"),
+                    encoding="utf-8")
+    done = dbt(project, work, "build", "--select", "index_definitions+")
+    assert done.returncode == 0, done.stdout[-3000:]
+    # the nqp_three_dim system, its ratios recomputed here from the panel; primary share is negative
+    panel = df(work, """select city_code, year, 1e4 * students_university / pop as a, 1e4 * expenditure_education / pop
+                        as b, emp_research_tech / nullif(emp_total, 0) as c, 100 * broadband_subscribers / pop as d,
+                        1e4 * telecom_business / pop as e, patent_grant_green_invention / pop as f, ai_firms as g,
+                        va_primary / gdp as h from fct_city_year where year between 2011 and 2022""")
+    panel = panel.dropna().sort_values(["year", "city_code"])
+    mart = df(work, "select year, nqp from ind_nqp_city_year where index_name = 'nqp_three_dim' "
+                    "order by year, city_code")
+    assert len(mart) == len(panel)
+    for year, part in panel.groupby("year"):
+        x = part[list("abcdefgh")].to_numpy(dtype=float)
+        norm = (x - x.min(axis=0)) / (x.max(axis=0) - x.min(axis=0))
+        norm[:, -1] = 1 - norm[:, -1]
+        norm += 0.0001
+        np.testing.assert_allclose(mart[mart.year == year].nqp, norm @ entropy_weights(norm), atol=1e-12)
+    sums = df(work, "select weight_group, sum(weight) as s from ind_weights where index_name = 'nqp_three_dim' "
+                    "group by 1")
+    assert len(sums) == 12 and np.allclose(sums.s, 1, atol=1e-12)
