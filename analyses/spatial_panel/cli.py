@@ -16,7 +16,8 @@ from analyses.spatial_panel.panel import SpatialPanelError
 from analyses.spatial_panel.store import store_result
 from analyses.spatial_panel.tables import effects_table, regression_table
 
-app = typer.Typer(help="Spatial panel models (SAR, SDM, SEM, SDEM, SLX) with fixed effects, effects and tests.",
+app = typer.Typer(help="Spatial panel models (SAR, SDM, SEM, SDEM, SLX, SAC) with fixed or random effects, LeSage–Pace "
+                  "effects and the test battery.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 console = Console(soft_wrap=True)
 err = Console(stderr=True)
