@@ -144,3 +144,17 @@ def test_a_users_own_boundaries_and_panel_csv(tmp_path):
         shp, "--map", str(png), "--db", db)
     assert png.stat().st_size > 20_000
     assert Path(db).exists()
+
+
+def test_an_indicator_layer_by_year_without_tibet(db):
+    """The digital–real index covers 30 provinces: Tibet is left out of the matrix, rows re-standardised."""
+    from analyses.esda import moran
+
+    with duckdb.connect(db, read_only=True) as con:
+        res = moran("ind_digital_real_province_year", "de_index", "queen_province", years=range(2012, 2023),
+                    permutations=99, con=con)
+    t = res.long
+    assert list(t["year"]) == list(range(2012, 2023))
+    assert (t["n"] == 30).all() and (t["n_missing"] == 1).all() and (t["level"] == "province").all()
+    assert res.prepared.slices[0].w.transform == "R"
+    np.testing.assert_allclose(np.asarray(res.prepared.slices[0].w.matrix.sum(axis=1)).ravel(), 1.0)
