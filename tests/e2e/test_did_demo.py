@@ -72,11 +72,12 @@ def test_cli_runs_and_stores_the_treatment_table(demo, tmp_path):
         rules = con.execute("select distinct rule from analysis.treat_demonstration_zone_city_year").fetchall()
         run = con.execute("select kind, quality_status, nobs from analysis.model_runs").fetchall()
         terms = {r[0] for r in con.execute("select term from analysis.model_estimates").fetchall()}
-        placebo_p = con.execute("select p_value from analysis.model_tests where test = 'randomisation placebo'")
+        placebo_p = con.execute(
+            "select p_value from analysis.model_tests where test = 'randomisation placebo'").fetchone()[0]
     assert rules == [("july",)]
     assert run == [("did", "unchecked-allowed", 6972)]
     assert {"treated [TWFE]", "treated [Callaway–Sant'Anna (never treated)]", "event_time 0"} <= terms
-    assert placebo_p.fetchone()[0] < 0.05
+    assert placebo_p < 0.05
     bad = runner.invoke(app, ["did", "gdp", "--policy", "no_such_policy", "--allow-failing-checks", "--db", str(copy)])
     assert bad.exit_code == 1 and "no policy 'no_such_policy'" in bad.output
     bad = runner.invoke(app, ["did", "gdpp", "--allow-failing-checks", "--db", str(copy)])
