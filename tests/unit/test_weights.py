@@ -324,6 +324,8 @@ def test_catalog_reports_the_real_islands_of_province_and_county_boundaries(regi
     con = duckdb.connect()
     row = write_w(con, build_weights(registry, "queen", "county", islands="knn"), "queen_county")
     assert row["islands"] == 0 and row["islands_linked"] == 9 and row["n"] == county.n
+    # the seed's strait and bridge links (Hainan, Xiamen, Zhoushan …) join every county into one graph
+    assert build_weights(registry, "queen", "county", islands="manual").n_components == 1
 
 
 def test_capital_points_and_the_nested_matrix_from_the_warehouse(registry):
