@@ -63,10 +63,11 @@ class EventStudyResult:
 
     def plot(self, path: str | Path, title: str = "事件研究") -> Path:
         """Coefficient plot with 95% intervals, the reference period at zero and a line at treatment."""
-        import matplotlib
-
-        matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+
+        from analyses.plots import ensure_renderable
+
+        ensure_renderable(title)  # Chinese titles need the CJK font; never boxes
 
         path = Path(path)
         fig, ax = plt.subplots(figsize=(7, 4))

@@ -35,10 +35,11 @@ class PlaceboResult:
 
     def plot(self, path: str | Path, title: str = "安慰剂检验") -> Path:
         """Density (histogram) of the placebo estimates with the true estimate marked."""
-        import matplotlib
-
-        matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+
+        from analyses.plots import ensure_renderable
+
+        ensure_renderable(title)  # Chinese titles need the CJK font; never boxes
 
         path = Path(path)
         fig, ax = plt.subplots(figsize=(6, 4))

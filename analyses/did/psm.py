@@ -30,10 +30,11 @@ class PSMResult:
 
     def plot(self, path: str | Path, title: str = "倾向得分匹配前后的核密度") -> Path:
         """Propensity-score densities of treated and controls, before and after matching."""
-        import matplotlib
-
-        matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+
+        from analyses.plots import ensure_renderable
+
+        ensure_renderable(title)  # Chinese titles need the CJK font; never boxes
 
         path = Path(path)
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
