@@ -261,6 +261,8 @@ def moran(
     plot_years: Annotated[Path | None, typer.Option(help="Write Moran's I over the years (.png/.svg).")] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the table to .csv.")] = None,
     save: Annotated[bool, typer.Option("--save/--no-save", help="Store in analysis.moran_global.")] = True,
+    allow_failing_checks: Annotated[bool, typer.Option(
+        "--allow-failing-checks", help="Run even if `geopanel check` failed or is out of date (recorded).")] = False,
     db: DbOption = None,
 ) -> None:
     """Global Moran's I by year (E[I], variance, z and p under normality and randomisation, permutation p),
@@ -280,7 +282,7 @@ def moran(
                 result = global_stats(str(data) if data else table, columns, w, years=years, statistics=stats,
                                       permutations=permutations, seed=seed, level=level, id_column=id_column,
                                       unmatched="drop" if drop_unmatched else "error", db=db, save=save,
-                                      column2=with_column)
+                                      column2=with_column, allow_failing_checks=allow_failing_checks)
         table_out = result.table
         if out:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -339,6 +341,8 @@ def lisa(
     scatter: Annotated[Path | None, typer.Option(help="Also write the Moran scatter plot of that year.")] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the unit table to .csv.")] = None,
     save: Annotated[bool, typer.Option("--save/--no-save", help="Store in analysis.lisa.")] = True,
+    allow_failing_checks: Annotated[bool, typer.Option(
+        "--allow-failing-checks", help="Run even if `geopanel check` failed or is out of date (recorded).")] = False,
     db: DbOption = None,
 ) -> None:
     """Local Moran (LISA) by year: I_i, quadrant HH/LH/LL/HL, seeded permutation pseudo p-values, optional
@@ -356,7 +360,8 @@ def lisa(
                 result = run_lisa(str(data) if data else table, column, w, years=years, permutations=permutations,
                                   seed=seed, correction=None if correction == "none" else correction, alpha=alpha,
                                   gi_star=gi_star, level=level, id_column=id_column,
-                                  unmatched="drop" if drop_unmatched else "error", db=db, save=save)
+                                  unmatched="drop" if drop_unmatched else "error", db=db, save=save,
+                                  allow_failing_checks=allow_failing_checks)
         year = map_year if map_year is not None else result.prepared.slices[-1].year
         if map_path:
             boundaries = _user_boundaries(boundary_file, id_column)

@@ -662,6 +662,20 @@ def load_geometries(level: str | None, con=None, db=None):
 
 
 # ============================================================================ public API
+def _gate(con, w, prepared: Prepared, allow_failing_checks: bool) -> str:
+    """Quality-gate status of a run (warehouse.quality.gate): a warehouse table and a stored matrix must
+    have passed their latest `geopanel check` unless `allow_failing_checks`; files and frames are 'not-checked'."""
+    source = prepared.source
+    if con is None or source == "DataFrame" or Path(source).suffix.lower() in (".csv", ".parquet", ".pq"):
+        return "not-checked"
+    from warehouse.quality.gate import require_checked
+
+    tables = [source if "." in source else f"main.{source}"]
+    if isinstance(w, str):
+        tables.append(f"weights.w_edges:{w}")
+    return require_checked(con, tables, allow_failing_checks=allow_failing_checks).status
+
+
 def _params(prepared: Prepared, **kw) -> dict[str, Any]:
     return {"source": prepared.source, "w_name": prepared.w_name, "transform": prepared.w_transform,
             "level": prepared.level, **kw}
@@ -679,7 +693,7 @@ def global_stats(data, columns: str | Sequence[str], w, *, years=None, statistic
                  permutations: int = 999, seed: int = DEFAULT_SEED, level: str | None = None,
                  id_column: str | None = None, year_column: str = "year", transform: str | None = None,
                  unmatched: str = "error", con=None, db=None, save: bool = False, column2: str | None = None,
-                 two_tailed: bool = True) -> GlobalResult:
+                 two_tailed: bool = True, allow_failing_checks: bool = False) -> GlobalResult:
     """Global statistics ('moran', 'geary', 'getis_ord', 'moran_bv' with column2) for each indicator-year.
 
     Moran's p_norm and p_rand are two-tailed by default, as in esda (`two_tailed=False`: one-tailed).
@@ -697,8 +711,10 @@ def global_stats(data, columns: str | Sequence[str], w, *, years=None, statistic
     try:
         prepared = prepare(data, columns, w, years=years, level=level, id_column=id_column, year_column=year_column,
                            transform=transform, unmatched=unmatched, con=c, column2=column2)
+        quality = _gate(c, w, prepared, allow_failing_checks)
         run = _Run(_run_id(), datetime.now(UTC).replace(tzinfo=None),
-                   _params(prepared, statistics=statistics, permutations=permutations, seed=seed,
+                   _params(prepared, quality_status=quality, statistics=statistics, permutations=permutations,
+                           seed=seed,
                            unmatched=unmatched, column2=column2, two_tailed=two_tailed))
         rows = []
         for s in prepared.slices:
@@ -806,7 +822,8 @@ def _note(params: str, note: str) -> str:
 def lisa(data, columns: str | Sequence[str], w, *, years=None, permutations: int = 999, seed: int = DEFAULT_SEED,
          correction: str | None = None, alpha: float = 0.05, gi_star: bool = True, level: str | None = None,
          id_column: str | None = None, year_column: str = "year", transform: str | None = None,
-         unmatched: str = "error", con=None, db=None, save: bool = False) -> LisaResult:
+         unmatched: str = "error", con=None, db=None, save: bool = False,
+         allow_failing_checks: bool = False) -> LisaResult:
     """Local Moran (LISA) by year with quadrants, seeded pseudo p-values, optional Bonferroni/FDR, and Gi*.
 
     `cluster` is the quadrant (HH, LH, LL, HL) where the (adjusted) pseudo p-value is at most `alpha`,
@@ -823,8 +840,10 @@ def lisa(data, columns: str | Sequence[str], w, *, years=None, permutations: int
     try:
         prepared = prepare(data, columns, w, years=years, level=level, id_column=id_column, year_column=year_column,
                            transform=transform, unmatched=unmatched, con=c)
+        quality = _gate(c, w, prepared, allow_failing_checks)
         run = _Run(_run_id(), datetime.now(UTC).replace(tzinfo=None),
-                   _params(prepared, permutations=permutations, seed=seed, correction=correction or "none",
+                   _params(prepared, quality_status=quality, permutations=permutations, seed=seed,
+                           correction=correction or "none",
                            alpha=alpha, gi_star=gi_star, unmatched=unmatched))
         frames = []
         # one engine call per unit set: every indicator-year over the same units shares the draws

@@ -44,7 +44,21 @@ def db(demo, tmp_path_factory) -> str:
     assert "1 unit(s) without a contiguous neighbour: 460000; policy manual; manual links 460000–440000" in out
     run("weights", "build", "queen_city", "--kind", "queen", "--level", "city", "--islands", "manual",
         "--db", str(path))
+    run("check", "--db", str(path), "--out", str(path.parent / "reports"))  # the gate wants checked data
     return str(path)
+
+
+def test_moran_refuses_unchecked_data_unless_allowed(demo, tmp_path):
+    path = tmp_path / "geopanel.duckdb"
+    shutil.copyfile(demo[0], path)
+    run("weights", "build", "queen_province", "--kind", "queen", "--level", "province", "--islands", "manual",
+        "--db", str(path))
+    args = ["moran", "gdp", "--level", "province", "--w", "queen_province", "--years", "2022", "--db", str(path)]
+    assert "quality gate: refusing to estimate on main.fct_province_year" in fails(*args)
+    run(*args, "--allow-failing-checks")
+    params = duckdb.connect(str(path), read_only=True).execute(
+        "select distinct params from analysis.moran_global").fetchall()
+    assert [json.loads(p[0])["quality_status"] for p in params] == ["unchecked-allowed"]
 
 
 def test_moran_by_year_with_a_scatter_plot_in_one_command(db, tmp_path):
