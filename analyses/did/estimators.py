@@ -140,6 +140,20 @@ def imputation(
                       formula=f"did2s: {y} ~ {treat}; first stage ~ 0 | {unit} + {time}")
 
 
+def sun_abraham(
+    data: pd.DataFrame, y: str, unit: str = "unit", time: str = "year", cohort: str = "cohort",
+) -> pd.DataFrame:
+    """Sun & Abraham's interaction-weighted event study (pyfixest's saturated estimator, never-treated
+    units as controls): one row per event time with coef and se (reference period −1 omitted)."""
+    _require(data, [y, unit, time, cohort])
+    frame = data.assign(_g=data[cohort].astype("Float64").fillna(0).astype(int))
+    fit = pf.event_study(frame, yname=y, idname=unit, tname=time, gname="_g", estimator="saturated", att=True)
+    agg = fit.aggregate(agg="period", weighting="shares")
+    return pd.DataFrame({"event_time": agg.index.astype(float).astype(int),
+                         "coef": agg["Estimate"].astype(float).to_numpy(),
+                         "se": agg["Std. Error"].astype(float).to_numpy()})
+
+
 def _require(data: pd.DataFrame, columns: Sequence[str]) -> None:
     missing = [c for c in columns if c not in data.columns]
     if missing:

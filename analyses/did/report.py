@@ -13,7 +13,7 @@ import pandas as pd
 
 from analyses.did.bacon import BaconResult, bacon
 from analyses.did.callaway_santanna import callaway_santanna
-from analyses.did.estimators import EventStudyResult, TWFEResult, event_study, imputation, twfe
+from analyses.did.estimators import EventStudyResult, TWFEResult, event_study, imputation, sun_abraham, twfe
 from analyses.did.placebo import PlaceboResult, placebo
 from analyses.did.psm import PSMResult, psm_did
 from analyses.did.sample import PolicySample, policy_sample
@@ -31,6 +31,7 @@ class DIDBattery:
     event_study: EventStudyResult
     bacon: BaconResult
     robust: pd.DataFrame  # estimator, att, se: heterogeneity-robust alternatives to TWFE
+    dynamic: pd.DataFrame  # event_time × estimator (TWFE event study, Callaway–Sant'Anna, Sun–Abraham)
     robustness: pd.DataFrame  # check, coef, se, nobs: the baseline re-estimated on altered samples
     placebo: PlaceboResult | None
     psm: PSMResult | None
@@ -52,6 +53,9 @@ class DIDBattery:
             "Standard errors clustered by unit in parentheses; *** p<0.01, ** p<0.05, * p<0.1.", "",
             "## Event study", "", self.event_study.table.round(4).to_markdown(index=False), "",
             "## Heterogeneity-robust estimators", "", self.robust.round(4).to_markdown(index=False), "",
+            "Dynamic effects by estimator (event time 0 = adoption year; Callaway–Sant'Anna pre-periods use the "
+            "varying base t−1, so they are one-year differences, not differences from t = −1):", "",
+            self.dynamic.round(4).to_markdown(index=False), "",
             "## Robustness", "", self.robustness.round(4).to_markdown(index=False), "",
             "## Goodman-Bacon decomposition", "", self.bacon.by_type().round(4).to_markdown(index=False), "",
             f"Σ weight × estimate = {self.bacon.estimate:.6f} (TWFE {t.coef:.6f})", "",
@@ -92,6 +96,7 @@ def run_battery(
     dynamic = event_study(data, outcome, window=window, reference=reference)
     decomposition = bacon(data, outcome)
     robust = robust_estimates(data, outcome, base)
+    by_event_time = dynamic_by_estimator(data, outcome, dynamic)
     checks = robustness(data, outcome, base)
     pseudo = None
     if placebo_reps > 0:
@@ -105,7 +110,8 @@ def run_battery(
     if matched is not None:
         files.append(matched.plot(out_dir / "psm_density.png"))
     sample.dropped.to_csv(out_dir / "dropped_units.csv", index=False)
-    battery = DIDBattery(sample, base, dynamic, decomposition, robust, checks, pseudo, matched, gate, files)
+    battery = DIDBattery(sample, base, dynamic, decomposition, robust, by_event_time, checks, pseudo, matched, gate,
+                         files)
     report = out_dir / "did_report.md"
     report.write_text(battery.markdown(outcome), encoding="utf-8")
     battery.files += [report, out_dir / "dropped_units.csv"]
@@ -121,6 +127,17 @@ def robust_estimates(data: pd.DataFrame, outcome: str, base: TWFEResult) -> pd.D
     two_stage = imputation(data, outcome)
     rows.append({"estimator": "two-stage imputation (Gardner)", "att": two_stage.coef, "se": two_stage.se})
     return pd.DataFrame(rows)
+
+
+def dynamic_by_estimator(data: pd.DataFrame, outcome: str, twfe_es: EventStudyResult) -> pd.DataFrame:
+    """Event-time effects side by side: binned TWFE event study, Callaway–Sant'Anna (never treated), Sun–Abraham."""
+    cs = callaway_santanna(data, outcome, control="never").aggregate("dynamic")
+    sa = sun_abraham(data, outcome)
+    low, high = twfe_es.window
+    frame = twfe_es.table[["rel_time", "coef"]].rename(columns={"rel_time": "event_time", "coef": "TWFE event study"})
+    frame = frame.merge(cs[["event_time", "att"]].rename(columns={"att": "Callaway–Sant'Anna"}), how="left")
+    frame = frame.merge(sa[["event_time", "coef"]].rename(columns={"coef": "Sun–Abraham"}), how="left")
+    return frame[(frame["event_time"] >= low) & (frame["event_time"] <= high)].reset_index(drop=True)
 
 
 def robustness(data: pd.DataFrame, outcome: str, base: TWFEResult) -> pd.DataFrame:
