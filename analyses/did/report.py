@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+from scipy import stats
 
 from analyses.did.bacon import BaconResult, bacon
 from analyses.did.callaway_santanna import callaway_santanna
@@ -18,6 +19,7 @@ from analyses.did.placebo import PlaceboResult, placebo
 from analyses.did.psm import PSMResult, psm_did
 from analyses.did.sample import PolicySample, policy_sample
 from analyses.runs import store_run
+from analyses.tables import render
 from warehouse.quality.gate import GateStatus, require_checked
 from warehouse.quality.results import fingerprint
 
@@ -47,10 +49,7 @@ class DIDBattery:
             f"Sample: {s.data['unit'].nunique()} units × {s.data['year'].nunique()} years, {s.n_treated} treated "
             f"(adoption years {', '.join(map(str, s.adoption_years))}); {len(s.dropped)} units left out "
             "(listed in dropped_units.csv).", "",
-            "| | TWFE |", "|---|---|",
-            f"| treated | {t.coef:.4f}{_stars(t.pvalue)} |", f"| | ({t.se:.4f}) |",
-            f"| N | {t.nobs} |", "| unit FE, year FE | yes |", "",
-            "Standard errors clustered by unit in parentheses; *** p<0.01, ** p<0.05, * p<0.1.", "",
+            did_table(self), "",
             "## Event study", "", self.event_study.table.round(4).to_markdown(index=False), "",
             "## Heterogeneity-robust estimators", "", self.robust.round(4).to_markdown(index=False), "",
             "Dynamic effects by estimator (event time 0 = adoption year; Callaway–Sant'Anna pre-periods use the "
@@ -75,6 +74,23 @@ class DIDBattery:
 
 def _stars(p: float) -> str:
     return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else ""
+
+
+def did_table(battery: DIDBattery, fmt: str = "markdown") -> str:
+    """The baseline table in the papers' layout (001, Table 3): one column per estimator, the treatment
+    coefficient with stars and its SE in parentheses, N and the fixed effects; Markdown, LaTeX or HTML."""
+    columns: dict[str, list[str]] = {}
+    fits = [("TWFE", battery.twfe.coef, battery.twfe.se, battery.twfe.nobs)]
+    fits += [(r.estimator, r.att, r.se, battery.twfe.nobs) for r in battery.robust.iloc[1:].itertuples()]
+    if battery.psm is not None:
+        fits.append(("PSM-DID", battery.psm.did.coef, battery.psm.did.se, battery.psm.did.nobs))
+    for i, (name, coef, se, nobs) in enumerate(fits):
+        p = float(2 * stats.norm.sf(abs(coef / se))) if se > 0 else 1.0
+        columns[f"({i + 1}) {name}"] = [f"{coef:.4f}{_stars(p)}", f"({se:.4f})", str(nobs), "yes", "yes"]
+    grid = pd.DataFrame(columns, index=["treated", "treated ", "N", "unit FE", "year FE"])
+    note = ("Standard errors clustered by unit in parentheses (normal p-values for the stars); "
+            "*** p<0.01, ** p<0.05, * p<0.1.")
+    return render(grid, fmt, note)
 
 
 def run_battery(
@@ -114,7 +130,10 @@ def run_battery(
                          files)
     report = out_dir / "did_report.md"
     report.write_text(battery.markdown(outcome), encoding="utf-8")
-    battery.files += [report, out_dir / "dropped_units.csv"]
+    tables = [out_dir / f"did_table.{suffix}" for suffix in ("tex", "html")]
+    for path, fmt in zip(tables, ("latex", "html"), strict=True):
+        path.write_text(did_table(battery, fmt), encoding="utf-8")
+    battery.files += [report, *tables, out_dir / "dropped_units.csv"]
     return battery
 
 

@@ -48,6 +48,16 @@ def test_psm_did_on_the_demo(battery):
     assert battery.psm.balance.set_index("covariate").loc["pop", "smd_after"] < 0.1
 
 
+def test_paper_tables_in_three_formats(battery):
+    from analyses.did.report import did_table
+
+    coef = f"{battery.twfe.coef:.4f}"
+    latex = did_table(battery, "latex")
+    assert latex.startswith(r"\begin{tabular}{lcccccc}") and r"\toprule" in latex and coef in latex
+    assert "<table>" in did_table(battery, "html") and coef in did_table(battery, "markdown")
+    assert any(f.name == "did_table.tex" for f in battery.files)
+
+
 def test_bacon_and_placebo_on_the_demo(battery):
     assert battery.bacon.estimate == pytest.approx(battery.twfe.coef, abs=1e-10)
     assert abs(battery.placebo.estimates.mean()) < 0.002
