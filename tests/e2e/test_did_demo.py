@@ -53,7 +53,7 @@ def test_paper_tables_in_three_formats(battery):
 
     coef = f"{battery.twfe.coef:.4f}"
     latex = did_table(battery, "latex")
-    assert latex.startswith(r"\begin{tabular}{lcccccc}") and r"\toprule" in latex and coef in latex
+    assert latex.startswith(r"\begin{tabular}{lccccc}") and r"\toprule" in latex and coef in latex
     assert "<table>" in did_table(battery, "html") and coef in did_table(battery, "markdown")
     assert any(f.name == "did_table.tex" for f in battery.files)
 
