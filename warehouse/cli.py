@@ -272,7 +272,7 @@ def demo(
     """Build the demo warehouse from nothing: real boundaries and reference data, a SYNTHETIC panel.
 
     Writes yearbook-shaped files (long / wide-by-year GBK / sheet-per-year xlsx), ingests them with the same
-    path a user's files take, then runs dbt build. Example: geopanel demo --db /tmp/demo.duckdb
+    path a user's files take, then runs dbt build. Example: geopanel demo --db demo.duckdb
     """
     from warehouse.build import init_warehouse, run_dbt
     from warehouse.demo import write_demo_files
