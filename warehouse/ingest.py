@@ -244,7 +244,7 @@ def _cell_text(value: object) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value)) if abs(value) >= 1e4 or value == 0 else repr(value)
+        return str(int(value))  # Excel stores 2009 and 12 as floats; keep them as written
     return str(value).strip()
 
 

@@ -13,6 +13,7 @@ from rich.progress import Progress
 from analyses.did.estimators import DIDError
 from analyses.did.report import run_battery, store_battery, store_treatment
 from analyses.did.treatment import TreatmentError
+from analyses.plots import FontError
 from warehouse.db import WarehouseError, connection
 from warehouse.settings import DATA_DIR
 
@@ -61,7 +62,7 @@ def did(
         with connection(db) as con:
             table = store_treatment(con, battery.sample, level)
             run_id = store_battery(con, battery, outcome, level, started, spec)
-    except (DIDError, TreatmentError, WarehouseError) as exc:
+    except (DIDError, TreatmentError, WarehouseError, FontError) as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(1) from None
     t = battery.twfe

@@ -47,12 +47,12 @@ def policy_sample(
     missing = [c for c in outcomes if c not in columns]
     if missing:
         raise DIDError(f"{table} has no column {missing[0]!r}; see `geopanel sql \"describe {table}\"`")
-    where = f"where year between {int(years[0])} and {int(years[1])}" if years else ""
+    where = f"where f.year between {int(years[0])} and {int(years[1])}" if years else ""
     flags = ("d.is_municipality, d.is_provincial_capital" if level == "city"
              else "false as is_municipality, false as is_provincial_capital")
     panel = con.execute(
         f"""select f.{key}, f.year, {', '.join(f'f.{c}' for c in outcomes)}, d.province_code, {flags}
-            from {table} as f inner join dim_{level} as d using ({key}) {where.replace('year', 'f.year')}"""
+            from {table} as f inner join dim_{level} as d using ({key}) {where}"""
     ).df()
     events = policy_events(con, policy, level)
     data = treatment_panel(events, panel, key, rule=rule, cutoff_month=cutoff_month, **exclusions)

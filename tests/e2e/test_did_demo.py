@@ -92,3 +92,12 @@ def test_cli_runs_and_stores_the_treatment_table(demo, tmp_path):
     assert bad.exit_code == 1 and "no policy 'no_such_policy'" in bad.output
     bad = runner.invoke(app, ["did", "gdpp", "--allow-failing-checks", "--db", str(copy)])
     assert bad.exit_code == 1 and "fct_city_year has no column 'gdpp'" in bad.output
+
+
+def test_the_sample_can_be_restricted_to_years(demo):
+    from analyses.did.sample import policy_sample
+
+    with connection(demo[0], read_only=True) as con:
+        sample = policy_sample(con, "demonstration_zone", ["gdp"], rule="july", years=(2005, 2015))
+    assert (sample.data["year"].min(), sample.data["year"].max()) == (2005, 2015)
+    assert sample.n_treated > 0
