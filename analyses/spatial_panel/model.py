@@ -20,6 +20,7 @@ from analyses.spatial_panel.estimate import (
     MLFit,
     convention,
     fit_error,
+    fit_error_random,
     fit_lag,
     fit_lag_random,
     fit_ols,
@@ -34,7 +35,7 @@ from analyses.spatial_panel.spectrum import Spectrum, spectrum_for
 
 MODELS = ("sar", "sdm", "sem", "sdem", "slx", "sac", "ols")
 LAG, ERROR = ("sar", "sdm", "sac"), ("sem", "sdem")
-RANDOM = ("sar", "sdm", "slx", "ols")
+RANDOM = ("sar", "sdm", "sem", "sdem", "slx", "ols")
 DURBIN = ("sdm", "sdem", "slx")
 
 
@@ -46,7 +47,8 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
     """Fit a static spatial panel model by (concentrated) ML; see `SpatialPanelResult` for what comes back.
 
     model: sar | sdm | sem | sdem | slx | sac | ols; effects: pooled | individual | time | twoways | random
-    (random: SAR, SDM, SLX, OLS; Elhorst 2014 §3.4, with a Hausman test against individual fixed effects).
+    (random: SAR, SDM, SEM, SDEM, SLX, OLS; Elhorst 2014 §3.4, with a Hausman test against individual fixed
+    effects).
     lee_yu: Lee & Yu (2010) transformation approach instead of the direct (demeaning) approach.
     durbin: the regressors whose spatial lags enter (SDM, SDEM, SLX); default all.
     vcov: 'analytic' (information matrix) or 'hessian' (numerical Hessian of the full log-likelihood).
@@ -141,7 +143,10 @@ def _fit_core(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu: bo
     check_rank(xd, names)
     conv = convention("pooled" if effects == "random" else effects, lee_yu, panel.n, panel.t, spec.row_standardised)
     lam = phi = None
-    if effects == "random":
+    if effects == "random" and model in ERROR:
+        fit, phi = fit_error_random(panel.y, lag(panel.w, panel.y), x, lag(panel.w, x), spec, maxiter)
+        spatial, wx = "lambda", None
+    elif effects == "random":
         fit, phi = fit_lag_random(panel.y, lag(panel.w, panel.y), x, spec, model in LAG, maxiter)
         spatial, wx = ("rho" if model in LAG else None), None
     elif model == "sac":
@@ -173,7 +178,8 @@ def _fit_core(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu: bo
     z = values / se
     table = pd.DataFrame({"estimate": values, "std_error": se, "z": z, "p_value": 2 * stats.norm.sf(np.abs(z))},
                          index=pd.Index(labels, name="term"))
-    target = fit.fitted + fit.resid if phi is not None else y  # random effects: the quasi-demeaned y
+    # random effects: the quasi-demeaned y for lag models and SLX, y itself for SEM/SDEM
+    target = fit.fitted + fit.resid if phi is not None else y
     yc = target - target.mean()
     r2 = 1 - float(fit.resid @ fit.resid) / float(yc @ yc)
     fc = fit.fitted - fit.fitted.mean()
@@ -230,7 +236,9 @@ def _durbin_tests(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu
     if lr_tests:
         durbin = None if m == k else [panel.x_names[i] for i in lagged]
         alts = ("sar", "sem", "slx") if model == "sdm" else ("sem", "slx")
-        alts = tuple(a for a in alts if effects != "random" or a in RANDOM)
+        # random effects: the SEM's μ is not spatially filtered, so it is not the SDM under θ = −ρβ (whose
+        # restricted error is B^{-1}(μ + ε)); no LR test of the SDM against it
+        alts = tuple(a for a in alts if not (effects == "random" and model == "sdm" and a == "sem"))
         for alt in alts:
             restricted = _fit_core(panel, spec, alt, effects, lee_yu, durbin if alt == "slx" else None,
                                    "analytic", maxiter)["fit"]
