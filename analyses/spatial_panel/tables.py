@@ -50,14 +50,16 @@ def coefficient_grid(results: list[SpatialPanelResult], stars=(0.1, 0.05, 0.01),
 
 
 def effects_grid(result: SpatialPanelResult, stars=(0.1, 0.05, 0.01), digits: int = 3) -> pd.DataFrame:
-    """Direct / indirect / total effects per regressor, z in parentheses (as in the papers' effect tables)."""
+    """Direct / indirect / total effects per regressor (dynamic models: short- then long-run), z in parentheses
+    (as in the papers' effect tables)."""
+    kinds = list(dict.fromkeys(result.effects["effect"]))
     out = {}
     for var, g in result.effects.groupby("variable", sort=False):
         g = g.set_index("effect")
         out[var] = [f"{_cell(g.loc[k, 'estimate'], g.loc[k, 'p_value'], digits, stars)} "
                     f"({g.loc[k, 'z']:.{digits}f})" if g.loc[k, "std_error"] > 0 else "—"  # e.g. SEM: none
-                    for k in ("direct", "indirect", "total")]
-    return pd.DataFrame(out, index=["direct", "indirect", "total"]).T
+                    for k in kinds]
+    return pd.DataFrame(out, index=kinds).T
 
 
 VCE_LABELS = {"robust": "heteroskedasticity-robust", "cluster": "cluster-robust (by unit)"}
