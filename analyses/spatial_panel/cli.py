@@ -88,6 +88,10 @@ def fit(
     durbin: Annotated[str | None, typer.Option(help="Comma-separated regressors to lag (default all).")] = None,
     vce: Annotated[str, typer.Option(help="oim (information matrix) | robust (heteroskedasticity-robust) | "
                                      "cluster (by unit): the variance of estimates, effects and Wald tests.")] = "oim",
+    dynamic: Annotated[bool, typer.Option("--dynamic", help="Add y(t-1) and W·y(t-1) (SAR/SDM, individual or "
+                                          "twoways effects): short- and long-run effects.")] = False,
+    bias_correction: Annotated[bool, typer.Option(help="Dynamic model: Yu–de Jong–Lee (2008) bias "
+                                                  "correction.")] = True,
     w_transform: Annotated[str, typer.Option(help="r (row-standardise) or none.")] = "r",
     draws: Annotated[int, typer.Option(help="Simulation draws for the effects' standard errors.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the simulation draws.")] = 12345,
@@ -111,7 +115,8 @@ def fit(
             results = [spatial_panel(formula, data, w, unit, time, model=m.strip(), effects=effects, lee_yu=lee_yu,
                                      durbin=durbin.split(",") if durbin else None, draws=draws, seed=seed,
                                      w_transform=None if w_transform == "none" else w_transform, con=con, vce=vce,
-                                     where=where) for m in model.split(",")]
+                                     where=where, dynamic=dynamic, bias_correction=bias_correction)
+                       for m in model.split(",")]
             run_ids = []
             for result in results:
                 result.quality_status = quality

@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from analyses.spatial_panel import diagnostics as dg
+from analyses.spatial_panel.dynamic import dynamic_panel
 from analyses.spatial_panel.effects import lag_effects, linear_effects
 from analyses.spatial_panel.estimate import (
     MLFit,
@@ -52,8 +53,9 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
                   effects: str = "twoways", lee_yu: bool = False, durbin: list[str] | None = None,
                   logdet: str = "auto", vcov: str = "analytic", draws: int = 1000, seed: int = 12345,
                   w_transform: str | None = "r", con=None, where: str | None = None, lr_tests: bool = True,
-                  maxiter: int = 500, vce: str = "oim") -> SpatialPanelResult:
-    """Fit a static spatial panel model by (concentrated) ML; see `SpatialPanelResult` for what comes back.
+                  maxiter: int = 500, vce: str = "oim", dynamic: bool = False,
+                  bias_correction: bool = True) -> SpatialPanelResult:
+    """Fit a spatial panel model by (concentrated) ML; see `SpatialPanelResult` for what comes back.
 
     model: sar | sdm | sem | sdem | slx | sac | ols; effects: pooled | individual | time | twoways | random
     (random: SAR, SDM, SEM, SDEM, SLX, OLS; Elhorst 2014 §3.4, with a Hausman test against individual fixed
@@ -65,6 +67,9 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
     'cluster' (cluster-robust by unit), like xsmle's vce(); effects and Wald tests use it. The sandwich does not
     make ρ̂/λ̂ consistent under heteroskedasticity (Lin & Lee 2010); see `analyses.spatial_panel.robust`.
     where: SQL condition selecting rows of a warehouse table (an explicit balanced subset).
+    dynamic: add y_{t−1} (tau) and W·y_{t−1} (eta) to a SAR or SDM with individual or two-way fixed effects,
+    with short- and long-run effects; bias_correction: the Yu, de Jong & Lee (2008) correction (dynamic only;
+    see `analyses.spatial_panel.dynamic`).
     """
     model, effects = model.lower(), effects.lower()
     if model not in MODELS:
@@ -78,6 +83,14 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
         raise SpatialPanelError("--lee-yu corrects fixed-effects estimators; drop it for random effects")
     if vcov not in ("analytic", "hessian"):
         raise SpatialPanelError(f"vcov {vcov!r}: use 'analytic' or 'hessian'")
+    if dynamic and (model not in ("sar", "sdm") or effects not in ("individual", "twoways") or lee_yu):
+        raise SpatialPanelError("the dynamic model is a SAR or SDM with individual or twoways fixed effects, "
+                                "bias-corrected by Yu, de Jong & Lee (2008) instead of --lee-yu; got "
+                                f"model {model}, effects {effects}{', lee_yu' if lee_yu else ''}")
+    if dynamic and vce != "oim":
+        raise SpatialPanelError(f"vce {vce!r} is not implemented for the dynamic model; use vce='oim'")
+    if not dynamic and not bias_correction:
+        raise SpatialPanelError("bias_correction=False applies to dynamic models; static fits use lee_yu")
     if vce not in VCE:
         raise SpatialPanelError(f"vce {vce!r}: use one of {', '.join(VCE)}")
     if vce != "oim" and effects == "random" and model in ERROR:
@@ -88,6 +101,10 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
     w_pair, w_desc = load_w(w, frame[unit].astype(str).unique().tolist(), con, w_transform)
     panel = build_panel(formula, frame, w_pair, unit, time, intercept=effects in ("pooled", "random"))
     spec = spectrum_for(panel.w, logdet, seed=seed)
+    if dynamic:
+        return dynamic_panel(formula, panel, spec, model, effects, durbin, bias_correction, vcov, draws, seed, maxiter,
+                             {"data_source": data_desc, "w_source": w_desc, "from_warehouse": from_wh, "unit": unit,
+                              "time": time})
     started = datetime.now(UTC)
     core = _fit_core(panel, spec, model, effects, lee_yu, durbin, vcov, maxiter, vce)
     est, names, fit, lagged = core["table"], core["names"], core["fit"], core["lagged"]

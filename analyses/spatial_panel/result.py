@@ -56,17 +56,21 @@ class SpatialPanelResult:
     quality_status: str = "not-checked"
     vce: str = "oim"  # oim | robust | cluster (analyses.spatial_panel.robust)
     scores: np.ndarray | None = field(default=None, repr=False)  # per-row scores (NT × params) when vce ≠ oim
+    dynamic: bool = False  # y_{t−1} and W y_{t−1} as regressors (tau, eta); see analyses.spatial_panel.dynamic
+    bias_corrected: bool = False  # dynamic: Yu–de Jong–Lee correction applied to `params`
+    uncorrected: pd.Series | None = None  # dynamic: the QML before the bias correction
 
     @property
     def name(self) -> str:
-        return MODEL_NAMES[self.model]
+        return ("dynamic " if self.dynamic else "") + MODEL_NAMES[self.model]
 
     def spec(self) -> dict:
         """Everything needed to refit: formula, model, effects, conventions, sources."""
         return {"formula": self.formula, "model": self.model, "effects": self.effects_kind, "lee_yu": self.lee_yu,
                 "convention": self.convention, "durbin": self.durbin, "unit": self.unit, "time": self.time,
                 "data": self.data_source, "w": self.w_source, "logdet": self.logdet_method,
-                "vcov": self.vcov_method, "vce": self.vce, "draws": self.draws, "seed": self.seed}
+                "vcov": self.vcov_method, "vce": self.vce, "draws": self.draws, "seed": self.seed,
+                **({"dynamic": True, "bias_correction": self.bias_corrected} if self.dynamic else {})}
 
     def to_frame(self) -> pd.DataFrame:
         """One row per parameter: term, estimate, std_error, z, p_value."""
@@ -80,7 +84,8 @@ class SpatialPanelResult:
                 f"corr2 = {self.r2_corr:.4f}\nlikelihood: {self.convention}; log-determinant: "
                 f"{self.logdet_method}; variance: {self.vcov_method}\ndata: {self.data_source}; W: {self.w_source}; "
                 f"quality: {self.quality_status}")
-        parts = [head, self.estimates.to_string(float_format=lambda v: f"{v:.6f}")]
+        table = self.estimates if self.uncorrected is None else self.estimates.assign(uncorrected=self.uncorrected)
+        parts = [head, table.to_string(float_format=lambda v: f"{v:.6f}")]
         if len(self.effects):
             eff = self.effects.pivot(index="variable", columns="effect", values=["estimate", "std_error"])
             parts.append("effects (LeSage–Pace; SE by simulation, "
