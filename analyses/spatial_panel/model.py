@@ -90,7 +90,8 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
     if dynamic and vce != "oim":
         raise SpatialPanelError(f"vce {vce!r} is not implemented for the dynamic model; use vce='oim'")
     if not dynamic and not bias_correction:
-        raise SpatialPanelError("bias_correction=False applies to dynamic models; static fits use lee_yu")
+        raise SpatialPanelError("bias_correction=False (--no-bias-correction) applies to dynamic models (--dynamic); "
+                                "static fits use lee_yu (--lee-yu)")
     if vce not in VCE:
         raise SpatialPanelError(f"vce {vce!r}: use one of {', '.join(VCE)}")
     if vce != "oim" and effects == "random" and model in ERROR:
