@@ -8,6 +8,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
+from analyses.did import DIDError
 from analyses.did.report import run_battery
 from warehouse.cli import app
 from warehouse.db import connection
@@ -101,3 +102,22 @@ def test_the_sample_can_be_restricted_to_years(demo):
         sample = policy_sample(con, "demonstration_zone", ["gdp"], rule="july", years=(2005, 2015))
     assert (sample.data["year"].min(), sample.data["year"].max()) == (2005, 2015)
     assert sample.n_treated > 0
+
+
+def test_a_policy_that_ends_inside_the_sample_is_refused(demo, tmp_path):
+    from analyses.did.sample import policy_sample
+
+    copy = tmp_path / "w.duckdb"
+    shutil.copyfile(demo[0], copy)
+    with connection(copy) as con:
+        con.execute("""insert into reference.policy_pilots (policy, policy_name_zh, batch, start_date, end_date, level,
+                       unit_code, unit_name_zh, source, verified, note)
+                       values ('trial', '试点', 1, '2012-05-01', '2015-12-31', 'city', '340100', '合肥市', 'test',
+                               false, 'planted'),
+                              ('trial', '试点', 1, '2012-05-01', null, 'city', '340200', '芜湖市', 'test', false,
+                               'planted')""")
+        with pytest.raises(DIDError, match=r"policy 'trial' stops for 1 units inside the sample years \(first: "
+                                           r"340100 in 2016\).*clear end_date"):
+            policy_sample(con, "trial", ["gdp"])
+        sample = policy_sample(con, "trial", ["gdp"], years=(2008, 2015))  # ends after the sample: fine
+    assert sample.n_treated == 2
