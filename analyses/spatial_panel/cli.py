@@ -86,6 +86,8 @@ def fit(
     effects: Annotated[str, typer.Option(help="pooled | individual | time | twoways | random")] = "twoways",
     lee_yu: Annotated[bool, typer.Option("--lee-yu", help="Lee–Yu (2010) transformation approach.")] = False,
     durbin: Annotated[str | None, typer.Option(help="Comma-separated regressors to lag (default all).")] = None,
+    vce: Annotated[str, typer.Option(help="oim (information matrix) | robust (heteroskedasticity-robust) | "
+                                     "cluster (by unit): the variance of estimates, effects and Wald tests.")] = "oim",
     w_transform: Annotated[str, typer.Option(help="r (row-standardise) or none.")] = "r",
     draws: Annotated[int, typer.Option(help="Simulation draws for the effects' standard errors.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the simulation draws.")] = 12345,
@@ -108,7 +110,7 @@ def fit(
             quality = _quality(con, data, w, allow_failing_checks) if con is not None else "not-checked"
             results = [spatial_panel(formula, data, w, unit, time, model=m.strip(), effects=effects, lee_yu=lee_yu,
                                      durbin=durbin.split(",") if durbin else None, draws=draws, seed=seed,
-                                     w_transform=None if w_transform == "none" else w_transform, con=con,
+                                     w_transform=None if w_transform == "none" else w_transform, con=con, vce=vce,
                                      where=where) for m in model.split(",")]
             run_ids = []
             for result in results:

@@ -29,26 +29,43 @@ def effect_values(spec: Spectrum, rho: np.ndarray, beta: np.ndarray, theta: np.n
 
 def lag_effects(spec: Spectrum, names: list[str], beta: np.ndarray, theta: np.ndarray, rho: float,
                 vcov: np.ndarray, index: tuple[np.ndarray, np.ndarray, int], draws: int = 1000,
-                seed: int = 12345, level: float = 0.95) -> pd.DataFrame:
+                seed: int = 12345, level: float = 0.95,
+                long_run: dict[str, tuple[int, float]] | None = None) -> pd.DataFrame:
     """Effects for a lag model (SAR: θ = 0; SDM) with simulated and delta-method standard errors.
 
     `index` locates β_k, θ_k (−1 where not lagged) and ρ in the parameter vector that `vcov` describes.
+    `long_run` (dynamic models) gives the position and value of τ and/or η ({"tau": (i, τ), "eta": (j, η)});
+    the effects are then those of ((1 − τ)I − (ρ + η)W)^{-1}(β_k I + θ_k W), i.e. S_k at ρ* = (ρ + η)/(1 − τ)
+    with β, θ scaled by 1/(1 − τ) (Debarsy, Ertur & LeSage 2012).
     """
     bi, ti, ri = index
-    point = effect_values(spec, np.array([rho]), beta[None, :], theta[None, :])[0]
+
+    def multiplier(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        th = np.where(ti >= 0, p[:, np.maximum(ti, 0)], 0.0)
+        if long_run is None:
+            return p[:, ri], p[:, bi], th
+        tau, eta = (p[:, long_run[k][0]] if k in long_run else np.zeros(len(p)) for k in ("tau", "eta"))
+        s = 1.0 / (1.0 - tau)
+        return (p[:, ri] + eta) * s, p[:, bi] * s[:, None], th * s[:, None]
 
     def from_params(p: np.ndarray) -> np.ndarray:
-        th = np.where(ti >= 0, p[:, np.maximum(ti, 0)], 0.0)
-        return effect_values(spec, p[:, ri], p[:, bi], th)
+        return effect_values(spec, *multiplier(p))
 
     centre = np.zeros(vcov.shape[0])
     centre[bi] = beta
     centre[ti[ti >= 0]] = theta[ti >= 0]
     centre[ri] = rho
+    for pos, value in (long_run or {}).values():
+        centre[pos] = value
+    point = from_params(centre[None, :])[0]
     rng = np.random.default_rng(seed)
     sample = rng.multivariate_normal(centre, vcov, size=draws, method="cholesky")
     lo, hi = spec.bounds
-    sample = sample[(sample[:, ri] > lo) & (sample[:, ri] < hi)]
+    r = multiplier(sample)[0]
+    keep = (r > lo) & (r < hi)
+    if long_run is not None and "tau" in long_run:
+        keep &= sample[:, long_run["tau"][0]] < 1.0
+    sample = sample[keep]
     sims = from_params(sample)
     sd_sim = sims.std(axis=0, ddof=1)
     alpha = (1 - level) / 2

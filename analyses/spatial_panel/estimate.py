@@ -15,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
+from scipy.sparse.linalg import splu
 
 from analyses.spatial_panel.panel import SpatialPanelError
 from analyses.spatial_panel.spectrum import Spectrum
@@ -316,3 +318,78 @@ def fit_lag_random(y: np.ndarray, wy: np.ndarray, x: np.ndarray, spec: Spectrum,
     vcov = numerical_vcov(full, point)
     fitted = transform(y, phi).ravel() - e
     return MLFit(beta, r if spatial else None, s2, float(ll), e, fitted, vcov), phi
+
+
+def _error_random_moments(y: np.ndarray, wy: np.ndarray, x: np.ndarray, wx: np.ndarray, spec: Spectrum,
+                          lam: float, phi: float) -> tuple[np.ndarray, float]:
+    """σ²Ω^{-1} moments of z = [y, X] and log|I + ψBB'| for the random-effects SEM (see `fit_error_random`)."""
+    t, n = y.shape
+    z = np.concatenate([y[:, :, None], x], axis=2)
+    wz = np.concatenate([wy[:, :, None], wx], axis=2)
+    zbar, wzbar = z.mean(axis=0), wz.mean(axis=0)  # (N, 1 + k) unit means
+    bw = ((z - zbar) - lam * (wz - wzbar)).reshape(n * t, -1)  # B(z_t − z̄), period by period
+    bb = zbar - lam * wzbar  # B z̄
+    b = sp.identity(n, format="csr") - lam * spec.w
+    psi = (1.0 - phi) / phi  # Tσ_μ²/σ²
+    lu = splu(sp.csc_matrix(sp.identity(n) + psi * (b @ b.T)), permc_spec="COLAMD")
+    moments = bw.T @ bw + t * bb.T @ lu.solve(bb)
+    return moments, float(np.sum(np.log(np.abs(lu.U.diagonal()))))
+
+
+def loglik_error_random(params: np.ndarray, y: np.ndarray, wy: np.ndarray, x: np.ndarray, wx: np.ndarray,
+                        spec: Spectrum) -> float:
+    """Unconcentrated log L of the random-effects SEM at (β, λ, φ, σ²); arrays as in `fit_error_random`."""
+    k = x.shape[2]
+    beta, lam, phi, s2 = params[:k], params[k], params[k + 1], params[k + 2]
+    t, n = y.shape
+    m, logdet_k = _error_random_moments(y, wy, x, wx, spec, lam, phi)
+    c = np.concatenate([[1.0], -beta])
+    return float(-n * t / 2 * np.log(2 * np.pi * s2) + t * spec.logdet(lam) - logdet_k / 2 - c @ m @ c / (2 * s2))
+
+
+def fit_error_random(y: np.ndarray, wy: np.ndarray, x: np.ndarray, wx: np.ndarray, spec: Spectrum,
+                     maxiter: int = 500) -> tuple[MLFit, float]:
+    """Random unit effects with a spatially autocorrelated error (SEM; SDEM when X holds WX):
+    y_t = X_tβ + μ + u_t, u_t = λWu_t + ε_t, μ ~ N(0, σ_μ²I), ε_t ~ N(0, σ²I) (Baltagi, Song & Koh 2003;
+    Elhorst 2003, 2014 §3.4; xsmle `sem, re`): μ is not spatially filtered.
+
+    With B = I − λW, ψ = Tσ_μ²/σ² = 1/φ − 1 and φ = σ²/(Tσ_μ² + σ²) as for the lag models, the covariance
+    σ²[(I_T − J̄_T) ⊗ (B'B)^{-1} + J̄_T ⊗ (ψI + (B'B)^{-1})] splits into a within and a between part, so
+        log L = −NT/2·log(2πσ²) + T·log|B| − ½·log|I + ψBB'|
+                − [Σ_t ‖B(v_t − v̄)‖² + T·(Bv̄)'(I + ψBB')^{-1}(Bv̄)]/(2σ²),  v = y − Xβ, v̄ the unit means
+    (Elhorst 2003 eq. 27 writes log|I + ψB'B| through W's eigenvalues, which needs a symmetric W; here the
+    N×N sparse matrix I + ψBB' is factorised by sparse LU at each evaluation, so any W works). β (GLS) and
+    σ² are concentrated out; (λ, φ) are found jointly; variance from the numerical Hessian.
+    Arrays are (T, N) for y and Wy, (T, N, k) for X and WX (with an intercept column). Returns (fit, φ);
+    the residuals are the composite errors y − Xβ (not iid), the fitted values Xβ.
+    """
+    from scipy.optimize import minimize
+
+    t, n = y.shape
+
+    def concentrated(lam: float, phi: float) -> tuple[float, np.ndarray, float]:
+        m, logdet_k = _error_random_moments(y, wy, x, wx, spec, lam, phi)
+        beta = np.linalg.solve(m[1:, 1:], m[1:, 0])
+        return float(m[0, 0] - m[1:, 0] @ beta), beta, logdet_k
+
+    def negll(p: np.ndarray) -> float:
+        ee, _, logdet_k = concentrated(p[0], p[1])
+        return -(t * spec.logdet(p[0]) - logdet_k / 2 - n * t / 2 * np.log(ee / (n * t)))
+
+    lo, hi = spec.bounds
+    eps = 1e-6 * (hi - lo)
+    res = minimize(negll, np.array([0.0, 0.5]), method="L-BFGS-B", bounds=[(lo + eps, hi - eps), (1e-8, 1.0)],
+                   options={"maxiter": maxiter, "ftol": 1e-14, "gtol": 1e-9})
+    if not res.success:
+        raise SpatialPanelError(f"the random-effects likelihood maximisation did not converge ({res.message}); "
+                                "check the data scale or use fixed effects")
+    lam, phi = float(res.x[0]), float(res.x[1])
+    if min(lam - lo, hi - lam) < BOUNDARY_TOL * (hi - lo):
+        raise SpatialPanelError(f"lambda = {lam:.6f} is at the boundary of its parameter space ({lo:.4f}, {hi:.4f})")
+    ee, beta, logdet_k = concentrated(lam, phi)
+    s2 = ee / (n * t)
+    ll = -n * t / 2 * (np.log(2 * np.pi * s2) + 1) + t * spec.logdet(lam) - logdet_k / 2
+    point = np.concatenate([beta, [lam, phi, s2]])
+    vcov = numerical_vcov(lambda p: loglik_error_random(p, y, wy, x, wx, spec), point)
+    fitted = (x @ beta).ravel()
+    return MLFit(beta, lam, s2, float(ll), y.ravel() - fitted, fitted, vcov), phi

@@ -20,6 +20,7 @@ from analyses.spatial_panel.estimate import (
     MLFit,
     convention,
     fit_error,
+    fit_error_random,
     fit_lag,
     fit_lag_random,
     fit_ols,
@@ -29,12 +30,21 @@ from analyses.spatial_panel.estimate import (
 )
 from analyses.spatial_panel.panel import EFFECTS, Panel, SpatialPanelError, build_panel, check_rank, demean, lag
 from analyses.spatial_panel.result import SpatialPanelResult
+from analyses.spatial_panel.robust import (
+    VCE,
+    error_scores,
+    lag_scores,
+    ols_scores,
+    random_lag_scores,
+    sac_scores,
+    sandwich,
+)
 from analyses.spatial_panel.sources import load_data, load_w
 from analyses.spatial_panel.spectrum import Spectrum, spectrum_for
 
 MODELS = ("sar", "sdm", "sem", "sdem", "slx", "sac", "ols")
 LAG, ERROR = ("sar", "sdm", "sac"), ("sem", "sdem")
-RANDOM = ("sar", "sdm", "slx", "ols")
+RANDOM = ("sar", "sdm", "sem", "sdem", "slx", "ols")
 DURBIN = ("sdm", "sdem", "slx")
 
 
@@ -42,14 +52,18 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
                   effects: str = "twoways", lee_yu: bool = False, durbin: list[str] | None = None,
                   logdet: str = "auto", vcov: str = "analytic", draws: int = 1000, seed: int = 12345,
                   w_transform: str | None = "r", con=None, where: str | None = None, lr_tests: bool = True,
-                  maxiter: int = 500) -> SpatialPanelResult:
+                  maxiter: int = 500, vce: str = "oim") -> SpatialPanelResult:
     """Fit a static spatial panel model by (concentrated) ML; see `SpatialPanelResult` for what comes back.
 
     model: sar | sdm | sem | sdem | slx | sac | ols; effects: pooled | individual | time | twoways | random
-    (random: SAR, SDM, SLX, OLS; Elhorst 2014 §3.4, with a Hausman test against individual fixed effects).
+    (random: SAR, SDM, SEM, SDEM, SLX, OLS; Elhorst 2014 §3.4, with a Hausman test against individual fixed
+    effects).
     lee_yu: Lee & Yu (2010) transformation approach instead of the direct (demeaning) approach.
     durbin: the regressors whose spatial lags enter (SDM, SDEM, SLX); default all.
     vcov: 'analytic' (information matrix) or 'hessian' (numerical Hessian of the full log-likelihood).
+    vce: 'oim' (the information matrix, as vcov says), 'robust' (heteroskedasticity-robust sandwich) or
+    'cluster' (cluster-robust by unit), like xsmle's vce(); effects and Wald tests use it. The sandwich does not
+    make ρ̂/λ̂ consistent under heteroskedasticity (Lin & Lee 2010); see `analyses.spatial_panel.robust`.
     where: SQL condition selecting rows of a warehouse table (an explicit balanced subset).
     """
     model, effects = model.lower(), effects.lower()
@@ -64,13 +78,18 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
         raise SpatialPanelError("--lee-yu corrects fixed-effects estimators; drop it for random effects")
     if vcov not in ("analytic", "hessian"):
         raise SpatialPanelError(f"vcov {vcov!r}: use 'analytic' or 'hessian'")
+    if vce not in VCE:
+        raise SpatialPanelError(f"vce {vce!r}: use one of {', '.join(VCE)}")
+    if vce != "oim" and effects == "random" and model in ERROR:
+        raise SpatialPanelError(f"vce {vce!r} is not available for random-effects {model.upper()} (its likelihood "
+                                "does not split into observations); use vce='oim' or fixed effects")
     frame, data_desc, from_wh = load_data(data, con, where)
     unit, time = infer_index(frame, unit, time)
     w_pair, w_desc = load_w(w, frame[unit].astype(str).unique().tolist(), con, w_transform)
     panel = build_panel(formula, frame, w_pair, unit, time, intercept=effects in ("pooled", "random"))
     spec = spectrum_for(panel.w, logdet, seed=seed)
     started = datetime.now(UTC)
-    core = _fit_core(panel, spec, model, effects, lee_yu, durbin, vcov, maxiter)
+    core = _fit_core(panel, spec, model, effects, lee_yu, durbin, vcov, maxiter, vce)
     est, names, fit, lagged = core["table"], core["names"], core["fit"], core["lagged"]
     conv = core["conv"]
     eff = _effects(model, spec, panel, fit, names, lagged, draws, seed)
@@ -83,19 +102,20 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
         tests.append(_durbin_tests(panel, spec, model, effects, lee_yu, fit, names, lagged, lr_tests, maxiter))
     if effects == "random":
         fe = _fit_core(fe_panel, spec, model, "individual", False, durbin, vcov, maxiter)
+        # the classic Hausman test needs the efficient (information-matrix) variances, whatever vce says
         tests.append(pd.DataFrame([dg.hausman(fe["table"]["estimate"], fe["vcov_frame"], est["estimate"],
-                                              core["vcov_frame"])]))
+                                              core["oim_frame"])]))
     return SpatialPanelResult(
         formula=formula, model=model, effects_kind=effects, lee_yu=lee_yu, convention=conv.name,
         params=est["estimate"], bse=est["std_error"], vcov=core["vcov_frame"], estimates=est,
         sigma2=fit.sigma2, loglik=fit.loglik, r2=core["r2"], r2_corr=core["r2_corr"], n_units=panel.n,
         n_periods=panel.t, nobs=panel.n * panel.t, logdet_method=spec.method,
-        vcov_method="hessian" if model == "sac" or effects == "random" else
-        "hessian (analytic information singular)" if core["vcov_fallback"] else vcov,
+        vcov_method=_vcov_label(vce, "hessian" if model == "sac" or effects == "random" else
+                                "hessian (analytic information singular)" if core["vcov_fallback"] else vcov),
         effects=eff, tests=pd.concat(tests, ignore_index=True), y_name=panel.y_name, data_source=data_desc,
         w_source=w_desc, from_warehouse=from_wh, fingerprint=panel.fingerprint(), unit=unit, time=time,
         durbin=[panel.x_names[i] for i in lagged], draws=draws, seed=seed, started_at=started,
-        finished_at=datetime.now(UTC), residuals=fit.resid,
+        finished_at=datetime.now(UTC), residuals=fit.resid, vce=vce, scores=core["scores"],
     )
 
 
@@ -119,8 +139,17 @@ def _non_intercept(panel: Panel) -> np.ndarray:
     return np.array([i for i, n in enumerate(panel.x_names) if n != "Intercept"])
 
 
+def _vcov_label(vce: str, oim: str) -> str:
+    """What analysis.model_runs.vcov_method records: the information matrix used, or the sandwich."""
+    if vce == "robust":
+        return "robust (sandwich: observed Hessian, per-observation scores, n/(n-1))"
+    if vce == "cluster":
+        return "cluster by unit (sandwich: observed Hessian, unit sums of scores, G/(G-1))"
+    return oim
+
+
 def _fit_core(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu: bool, durbin, vcov: str,
-              maxiter: int) -> dict:
+              maxiter: int, vce: str = "oim") -> dict:
     """Design, demeaning, estimation and the coefficient table of one model."""
     xi = _non_intercept(panel)
     if durbin is None:
@@ -141,7 +170,10 @@ def _fit_core(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu: bo
     check_rank(xd, names)
     conv = convention("pooled" if effects == "random" else effects, lee_yu, panel.n, panel.t, spec.row_standardised)
     lam = phi = None
-    if effects == "random":
+    if effects == "random" and model in ERROR:
+        fit, phi = fit_error_random(panel.y, lag(panel.w, panel.y), x, lag(panel.w, x), spec, maxiter)
+        spatial, wx = "lambda", None
+    elif effects == "random":
         fit, phi = fit_lag_random(panel.y, lag(panel.w, panel.y), x, spec, model in LAG, maxiter)
         spatial, wx = ("rho" if model in LAG else None), None
     elif model == "sac":
@@ -167,20 +199,42 @@ def _fit_core(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu: bo
     if (vcov == "hessian" or fallback) and spatial and model != "sac" and phi is None:
         point = np.concatenate([fit.beta, [fit.spatial, fit.sigma2]])
         fit.vcov = numerical_vcov(lambda p: loglik_full(p, y, wy, xd, wx, spec, conv), point)
+    oim = fit.vcov
+    scores = None
+    if vce != "oim":
+        if phi is not None:
+            scores = random_lag_scores(fit, phi, panel.y, lag(panel.w, panel.y), x, spec, spatial is not None)
+        elif model == "sac":
+            scores = sac_scores(fit, lam, wy, wwy, xd, wx, spec, conv)
+        elif spatial == "rho":
+            scores = lag_scores(fit, wy, xd, spec, conv)
+        elif spatial == "lambda":
+            scores = error_scores(fit, y, wy, xd, wx, spec, conv)
+        else:
+            scores = ols_scores(fit, xd, conv)
+        # the bread is minus the inverse observed Hessian: already so for SAC, random effects, vcov='hessian'
+        # and OLS/SLX (whose information matrix is the observed one at the optimum); numerical otherwise
+        hess_inv = oim
+        if spatial and model != "sac" and phi is None and not (vcov == "hessian" or fallback):
+            point = np.concatenate([fit.beta, [fit.spatial, fit.sigma2]])
+            hess_inv = numerical_vcov(lambda p: loglik_full(p, y, wy, xd, wx, spec, conv), point)
+        fit.vcov = sandwich(scores, hess_inv, panel.n, vce)
     values = np.concatenate([fit.beta, [fit.spatial] if spatial else [], [v for v in (lam, phi) if v is not None],
                              [fit.sigma2]])
     se = np.sqrt(np.diag(fit.vcov))
     z = values / se
     table = pd.DataFrame({"estimate": values, "std_error": se, "z": z, "p_value": 2 * stats.norm.sf(np.abs(z))},
                          index=pd.Index(labels, name="term"))
-    target = fit.fitted + fit.resid if phi is not None else y  # random effects: the quasi-demeaned y
+    # random effects: the quasi-demeaned y for lag models and SLX, y itself for SEM/SDEM
+    target = fit.fitted + fit.resid if phi is not None else y
     yc = target - target.mean()
     r2 = 1 - float(fit.resid @ fit.resid) / float(yc @ yc)
     fc = fit.fitted - fit.fitted.mean()
     r2_corr = float((yc @ fc) ** 2 / ((yc @ yc) * (fc @ fc))) if fc @ fc > 0 else 0.0
     return {"table": table, "names": names, "fit": fit, "lagged": lagged, "conv": conv, "r2": r2,
-            "r2_corr": r2_corr, "vcov_fallback": fallback,
-            "vcov_frame": pd.DataFrame(fit.vcov, index=labels, columns=labels)}
+            "r2_corr": r2_corr, "vcov_fallback": fallback, "scores": scores,
+            "vcov_frame": pd.DataFrame(fit.vcov, index=labels, columns=labels),
+            "oim_frame": pd.DataFrame(oim, index=labels, columns=labels)}
 
 
 def _effects(model: str, spec: Spectrum, panel: Panel, fit: MLFit, names: list[str], lagged: np.ndarray,
@@ -230,7 +284,9 @@ def _durbin_tests(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu
     if lr_tests:
         durbin = None if m == k else [panel.x_names[i] for i in lagged]
         alts = ("sar", "sem", "slx") if model == "sdm" else ("sem", "slx")
-        alts = tuple(a for a in alts if effects != "random" or a in RANDOM)
+        # random effects: the SEM's μ is not spatially filtered, so it is not the SDM under θ = −ρβ (whose
+        # restricted error is B^{-1}(μ + ε)); no LR test of the SDM against it
+        alts = tuple(a for a in alts if not (effects == "random" and model == "sdm" and a == "sem"))
         for alt in alts:
             restricted = _fit_core(panel, spec, alt, effects, lee_yu, durbin if alt == "slx" else None,
                                    "analytic", maxiter)["fit"]

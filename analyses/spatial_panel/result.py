@@ -54,6 +54,8 @@ class SpatialPanelResult:
     finished_at: datetime
     residuals: np.ndarray = field(repr=False)
     quality_status: str = "not-checked"
+    vce: str = "oim"  # oim | robust | cluster (analyses.spatial_panel.robust)
+    scores: np.ndarray | None = field(default=None, repr=False)  # per-row scores (NT × params) when vce ≠ oim
 
     @property
     def name(self) -> str:
@@ -64,7 +66,7 @@ class SpatialPanelResult:
         return {"formula": self.formula, "model": self.model, "effects": self.effects_kind, "lee_yu": self.lee_yu,
                 "convention": self.convention, "durbin": self.durbin, "unit": self.unit, "time": self.time,
                 "data": self.data_source, "w": self.w_source, "logdet": self.logdet_method,
-                "vcov": self.vcov_method, "draws": self.draws, "seed": self.seed}
+                "vcov": self.vcov_method, "vce": self.vce, "draws": self.draws, "seed": self.seed}
 
     def to_frame(self) -> pd.DataFrame:
         """One row per parameter: term, estimate, std_error, z, p_value."""

@@ -50,21 +50,36 @@ def coefficient_grid(results: list[SpatialPanelResult], stars=(0.1, 0.05, 0.01),
 
 
 def effects_grid(result: SpatialPanelResult, stars=(0.1, 0.05, 0.01), digits: int = 3) -> pd.DataFrame:
-    """Direct / indirect / total effects per regressor, z in parentheses (as in the papers' effect tables)."""
+    """Direct / indirect / total effects per regressor (dynamic models: short- then long-run), z in parentheses
+    (as in the papers' effect tables)."""
+    kinds = list(dict.fromkeys(result.effects["effect"]))
     out = {}
     for var, g in result.effects.groupby("variable", sort=False):
         g = g.set_index("effect")
         out[var] = [f"{_cell(g.loc[k, 'estimate'], g.loc[k, 'p_value'], digits, stars)} "
                     f"({g.loc[k, 'z']:.{digits}f})" if g.loc[k, "std_error"] > 0 else "—"  # e.g. SEM: none
-                    for k in ("direct", "indirect", "total")]
-    return pd.DataFrame(out, index=["direct", "indirect", "total"]).T
+                    for k in kinds]
+    return pd.DataFrame(out, index=kinds).T
+
+
+VCE_LABELS = {"robust": "heteroskedasticity-robust", "cluster": "cluster-robust (by unit)"}
+
+
+def _vce_note(results: list[SpatialPanelResult]) -> str:
+    """Which variance the columns use, when any is a sandwich (vce robust / cluster)."""
+    kinds = [VCE_LABELS.get(r.vce, "information-matrix") for r in results]
+    if all(r.vce == "oim" for r in results):
+        return ""
+    if len(set(kinds)) == 1:
+        return f" Standard errors {kinds[0]}."
+    return " Standard errors: " + "; ".join(f"({i + 1}) {k}" for i, k in enumerate(kinds)) + "."
 
 
 def regression_table(results: list[SpatialPanelResult], fmt: str = "markdown", stars=(0.1, 0.05, 0.01),
                      stat: str = "se") -> str:
     """Several models side by side, like esttab."""
     note = (f"{'Standard errors' if stat == 'se' else 'z statistics'} in parentheses; "
-            + ", ".join(f"{'*' * (i + 1)} p < {s}" for i, s in enumerate(stars)) + ".")
+            + ", ".join(f"{'*' * (i + 1)} p < {s}" for i, s in enumerate(stars)) + "." + _vce_note(results))
     return render(coefficient_grid(results, stars, stat), fmt, note)
 
 
@@ -72,5 +87,5 @@ def effects_table(result: SpatialPanelResult, fmt: str = "markdown", stars=(0.1,
     """The effects table of one model."""
     how = f"SE from {result.draws} simulation draws" if result.effects["draws"].max() > 0 else "exact SE"
     note = f"z in parentheses ({how}); " + ", ".join(
-        f"{'*' * (i + 1)} p < {s}" for i, s in enumerate(stars)) + "."
+        f"{'*' * (i + 1)} p < {s}" for i, s in enumerate(stars)) + "." + _vce_note([result])
     return render(effects_grid(result, stars), fmt, note)

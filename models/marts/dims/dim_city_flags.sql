@@ -1,0 +1,78 @@
+-- One row per city of dim_city: the dimension flags used to split policy effects (issue 7).
+with
+
+cities as (
+    select * from {{ ref('dim_city') }}
+),
+
+panel as (
+    select * from {{ ref('fct_city_year') }}
+),
+
+resource_cities as (
+    select * from {{ ref('resource_based_cities') }}
+),
+
+agglomerations as (
+    select * from {{ ref('urban_agglomerations') }}
+),
+
+revolutionary_bases as (
+    select * from {{ ref('old_revolutionary_base_areas') }}
+),
+
+base_population as (
+    -- population of the base year, or of the first later year with data (units created later, e.g. 海东)
+    select
+        city_code,
+        arg_min(pop, year) as size_population,
+        min(year) as size_base_year
+    from panel
+    where pop is not null and year >= {{ var('city_size_base_year', 2009) }}
+    group by city_code
+),
+
+agglomeration_membership as (
+    select
+        city_code,
+        string_agg(agglomeration_id, ',' order by agglomeration_id) as agglomerations,
+        bool_or(coverage = 'full') as agglomeration_full
+    from agglomerations
+    group by city_code
+),
+
+revolutionary_membership as (
+    select
+        city_code,
+        string_agg(area_id, ',' order by area_id) as revolutionary_base_areas,
+        bool_or(coverage = 'full') as revolutionary_base_full
+    from revolutionary_bases
+    group by city_code
+),
+
+flags as (
+    select
+        c.city_code,
+        c.name_zh,
+        c.is_current,
+        c.is_municipality,
+        c.is_provincial_capital,
+        p.size_base_year,
+        p.size_population,
+        {{ city_size_class('p.size_population') }} as size_class,
+        r.city_code is not null as is_resource_based,
+        r.resource_type,
+        a.city_code is not null as in_agglomeration,
+        a.agglomerations,
+        coalesce(a.agglomeration_full, false) as agglomeration_full,
+        v.city_code is not null as is_old_revolutionary_base,
+        v.revolutionary_base_areas,
+        coalesce(v.revolutionary_base_full, false) as revolutionary_base_full
+    from cities as c
+    left join base_population as p on p.city_code = c.city_code
+    left join resource_cities as r on r.city_code = c.city_code
+    left join agglomeration_membership as a on a.city_code = c.city_code
+    left join revolutionary_membership as v on v.city_code = c.city_code
+)
+
+select * from flags
