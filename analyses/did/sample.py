@@ -59,7 +59,7 @@ def policy_sample(
     data = data.rename(columns={key: "unit"})
     ended = data[data["year"].ge(data["cohort"]).fillna(False) & (data["treated"] == 0)]
     if not ended.empty:
-        first = ended.iloc[0]
+        first = ended.sort_values(["year", "unit"]).iloc[0]
         raise DIDError(f"policy {policy!r} stops for {ended['unit'].nunique()} units inside the sample years (first: "
                        f"{first['unit']} in {first['year']}); the staggered-DID estimators need a treatment that "
                        "stays on: end the sample before that year, or clear end_date to estimate intention-to-treat")
