@@ -7,7 +7,16 @@ later against earlier after the earlier one is treated (l vs k, "later treated v
 the comparison that goes wrong with dynamic effects). Weights are the groups' sizes and the variance
 of treatment within each 2×2 relative to the two-way demeaned treatment variance. No library in the
 pinned set implements it; this one is checked in tests by Σ s·β = β_TWFE (pyfixest) to machine precision.
-The covariate-adjusted version (the "within" term) is not implemented.
+
+With time-varying controls X (Goodman-Bacon 2021, Section 5), the TWFE coefficient is cov(y, d)/var(d)
+for d the treatment residualised on X and both fixed effects (Frisch–Waugh). d splits into a part that
+varies only between timing groups (d_kt = d̄_kt − d̄_k) and the rest, within timing groups, which
+comes from X alone: β = Ω·β_within + (1 − Ω)·β_between with Ω = var(d_within)/var(d). The between
+part is split over pairs of timing groups by the identity Σ_k n_k a_kt b_kt = (1/N) Σ_{k<l} n_k n_l
+(a_kt − a_lt)(b_kt − b_lt), which holds because Σ_k n_k d_kt = 0: each pair's estimate regresses the
+gap in group-mean outcomes on the gap in residualised treatment over the years. The R package
+bacondecomp reports the same Ω and β_within; its per-pair terms are written differently (through
+the uncontrolled 2×2 and the controls' part), so only their weighted sum is comparable.
 """
 
 from __future__ import annotations
@@ -35,20 +44,24 @@ class BaconResult:
         return out.drop(columns="wb").reset_index()
 
 
-def bacon(data: pd.DataFrame, y: str, treat: str = "treated", unit: str = "unit", time: str = "year") -> BaconResult:
-    """Decompose the TWFE coefficient of `treat` on `y` with unit and time fixed effects."""
-    _require(data, [y, treat, unit, time])
-    wide_y = data.pivot(index=unit, columns=time, values=y)
-    wide_d = data.pivot(index=unit, columns=time, values=treat)
-    if wide_y.isna().any().any() or wide_d.isna().any().any():
-        raise DIDError("the Bacon decomposition needs a balanced panel without missing outcomes; "
+def bacon(data: pd.DataFrame, y: str, treat: str = "treated", unit: str = "unit", time: str = "year",
+          controls: tuple[str, ...] | list[str] = ()) -> BaconResult:
+    """Decompose the TWFE coefficient of `treat` on `y` (plus `controls`) with unit and time fixed effects."""
+    _require(data, [y, treat, unit, time, *controls])
+    wide = {c: data.pivot(index=unit, columns=time, values=c) for c in (y, treat, *controls)}
+    if any(w.isna().any().any() for w in wide.values()):
+        raise DIDError("the Bacon decomposition needs a balanced panel without missing outcomes or controls; "
                        "restrict the sample to units observed in every year")
-    d = wide_d.to_numpy(dtype=float)
+    d = wide[treat].to_numpy(dtype=float)
     if not np.isin(d, (0.0, 1.0)).all() or (np.diff(d, axis=1) < 0).any():
         raise DIDError(f"{treat!r} must be 0/1 and never switch off (absorbing treatment)")
-    yv = wide_y.to_numpy(dtype=float)
+    yv = wide[y].to_numpy(dtype=float)
     n_units, n_periods = d.shape
     first = np.where(d.any(axis=1), d.argmax(axis=1), n_periods)  # index of first treated period; T = never
+    periods = wide[y].columns.to_numpy()
+    if controls:
+        x = np.stack([wide[c].to_numpy(dtype=float) for c in controls], axis=-1)
+        return _controlled(yv, d, x, first, periods)
     groups = np.unique(first)
     share = {g: np.mean(first == g) for g in groups}
     treated_share = {g: (n_periods - g) / n_periods for g in groups}  # D̄_g
@@ -56,7 +69,6 @@ def bacon(data: pd.DataFrame, y: str, treat: str = "treated", unit: str = "unit"
     var_d = np.mean(dd**2)
     if var_d == 0:
         raise DIDError("treatment does not vary across units and years; nothing to decompose")
-    periods = wide_y.columns.to_numpy()
 
     def mean_y(g: int, lo: int, hi: int) -> float:
         return float(yv[first == g, lo:hi].mean())
@@ -84,5 +96,48 @@ def bacon(data: pd.DataFrame, y: str, treat: str = "treated", unit: str = "unit"
             weight = ((n_k + n_l) * dk) ** 2 * n_kl * (1 - n_kl) * (dl / dk) * ((dk - dl) / dk) / var_d
             est = (mean_y(m, m, n_periods) - mean_y(m, k, m)) - (mean_y(k, m, n_periods) - mean_y(k, k, m))
             rows.append(("later treated vs earlier control", periods[m], periods[k], est, weight))
+    table = pd.DataFrame(rows, columns=["type", "treated", "control", "estimate", "weight"])
+    return BaconResult(table=table, estimate=float((table["weight"] * table["estimate"]).sum()))
+
+
+def _two_way_demean(a: np.ndarray) -> np.ndarray:
+    """Remove unit and period means from a balanced unit × period (× variable) array."""
+    return a - a.mean(axis=1, keepdims=True) - a.mean(axis=0, keepdims=True) + a.mean(axis=(0, 1), keepdims=True)
+
+
+def _controlled(yv: np.ndarray, d: np.ndarray, x: np.ndarray, first: np.ndarray, periods: np.ndarray) -> BaconResult:
+    """The controlled decomposition: a within-timing-group term (weight Ω) and between-group pairs."""
+    n_units, n_periods = d.shape
+    dd, xx = _two_way_demean(d), _two_way_demean(x).reshape(n_units * n_periods, -1)
+    gamma, *_ = np.linalg.lstsq(xx, dd.ravel(), rcond=None)
+    resid = dd - (xx @ gamma).reshape(n_units, n_periods)  # d: treatment net of X and both fixed effects
+    groups = np.unique(first)
+    size = np.array([np.sum(first == g) for g in groups], dtype=float)
+    group_mean = np.stack([resid[first == g].mean(axis=0) for g in groups])  # d̄_kt (time means are 0)
+    between_kt = group_mean - group_mean.mean(axis=1, keepdims=True)  # d̄_kt − d̄_k
+    index = np.searchsorted(groups, first)
+    between = between_kt[index]
+    within = resid - between
+    var_d = np.sum(resid**2)
+    if var_d < 1e-12 * resid.size:
+        raise DIDError("the controls explain all the variation in treatment; nothing to decompose")
+    omega = float(np.sum(within**2) / var_d)
+    omega = 0.0 if omega < 1e-12 else omega  # rounding noise when the controls vary only by timing group
+    y_kt = np.stack([yv[first == g].mean(axis=0) for g in groups])
+    rows = []
+    if omega:
+        rows.append(("within timing groups (controls)", None, None, float(np.sum(yv * within) / np.sum(within**2)),
+                     omega))
+    between_total = float(np.sum(size[:, None] * between_kt**2))
+    label = {g: ("never" if g == n_periods else periods[g]) for g in groups}
+    for a in range(len(groups)):
+        for b in range(a + 1, len(groups)):
+            gap_d, gap_y = between_kt[a] - between_kt[b], y_kt[a] - y_kt[b]
+            spread = float(np.sum(gap_d**2))
+            if spread == 0:
+                continue
+            weight = (1 - omega) * size[a] * size[b] * spread / (n_units * between_total)
+            rows.append(("between timing groups (controls)", label[groups[a]], label[groups[b]],
+                         float(np.sum(gap_y * gap_d) / spread), weight))
     table = pd.DataFrame(rows, columns=["type", "treated", "control", "estimate", "weight"])
     return BaconResult(table=table, estimate=float((table["weight"] * table["estimate"]).sum()))

@@ -14,6 +14,7 @@ from analyses.did.estimators import DIDError
 from analyses.did.report import run_battery, store_battery, store_treatment
 from analyses.did.treatment import TreatmentError
 from analyses.plots import FontError
+from analyses.spatial_panel.panel import SpatialPanelError
 from warehouse.db import WarehouseError, connection
 from warehouse.settings import DATA_DIR
 
@@ -32,6 +33,15 @@ def did(
     placebo: Annotated[int, typer.Option(help="Placebo replications (0 = none).")] = 500,
     seed: Annotated[int, typer.Option(help="Seed of the placebo draws.")] = 20240601,
     covariates: Annotated[str, typer.Option(help="Matching covariates for PSM-DID, e.g. pop,fai.")] = "",
+    controls: Annotated[str, typer.Option(help="Controls of TWFE, event study and Bacon, e.g. pop,fai.")] = "",
+    stacked_window: Annotated[str, typer.Option(help="Event window of the stacked DID, LOW:HIGH.")] = "-3:3",
+    concurrent: Annotated[str, typer.Option(help="Other policies to control for, e.g. info_consumption_pilot.")] = "",
+    by: Annotated[str, typer.Option(help="Heterogeneity by 0/1 flags of dim_city_flags, e.g. "
+                                         "is_resource_based,is_old_revolutionary_base.")] = "",
+    mediator: Annotated[str | None, typer.Option(help="Mechanism variable for the three-step mediation.")] = None,
+    w: Annotated[str | None, typer.Option("--w", help="Stored weights matrix for a spatial DID (SDM with W·treated), "
+                                                       "e.g. queen_city.")] = None,
+    boot: Annotated[int, typer.Option(help="Bootstrap / permutation draws of mediation and heterogeneity.")] = 500,
     out: Annotated[Path | None, typer.Option(help="Folder for the report and plots.")] = None,
     allow_failing_checks: Annotated[bool, typer.Option(
         "--allow-failing-checks", help="Run even if `geopanel check` failed or is out of date (recorded).")] = False,
@@ -41,28 +51,27 @@ def did(
 
     Example: geopanel did gdp --log --rule july --placebo 500
     """
-    try:
-        low, _, high = window.partition(":")
-        bounds = (int(low), int(high))
-    except ValueError:
-        console.print(f"[red]error:[/] --window {window!r}: write LOW:HIGH, e.g. -5:5")
-        raise typer.Exit(1) from None
+    bounds, stacked_bounds = _window("--window", window), _window("--stacked-window", stacked_window)
     out = out or DATA_DIR / "reports" / f"did_{policy}_{level}_{outcome}"
     started = datetime.now(UTC)
     spec = {"outcome": outcome, "level": level, "log": log, "window": bounds, "reference": reference,
-            "placebo": placebo, "seed": seed, "covariates": covariates}
+            "placebo": placebo, "seed": seed, "covariates": covariates, "controls": controls,
+            "stacked_window": stacked_bounds, "concurrent": concurrent, "by": by, "mediator": mediator, "w": w,
+            "boot": boot}
     try:
         with connection(db, read_only=True) as con, Progress(console=console, transient=True) as bar:
             task = bar.add_task("placebo", total=max(placebo, 1))
             battery = run_battery(con, outcome, out, policy=policy, level=level, rule=rule, log_outcome=log,
                                   window=bounds, reference=reference, placebo_reps=placebo, seed=seed,
-                                  covariates=tuple(c.strip() for c in covariates.split(",") if c.strip()),
-                                  allow_failing_checks=allow_failing_checks,
-                                  progress=lambda done, total: bar.update(task, completed=done))
+                                  covariates=_names(covariates), allow_failing_checks=allow_failing_checks,
+                                  progress=lambda done, total: bar.update(task, completed=done),
+                                  controls=_names(controls), stacked_window=stacked_bounds,
+                                  concurrent=_names(concurrent), by=_names(by), mediator=mediator, w=w,
+                                  boot_reps=boot)
         with connection(db) as con:
             table = store_treatment(con, battery.sample, level)
             run_id = store_battery(con, battery, outcome, level, started, spec)
-    except (DIDError, TreatmentError, WarehouseError, FontError) as exc:
+    except (DIDError, TreatmentError, WarehouseError, FontError, SpatialPanelError) as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(1) from None
     t = battery.twfe
@@ -78,5 +87,30 @@ def did(
     if battery.psm is not None:
         console.print(f"PSM-DID: {battery.psm.did.coef:.4f} (se {battery.psm.did.se:.4f}) on "
                       f"{len(battery.psm.matched)} matched unit-years", highlight=False)
+    stacked = battery.stacked
+    console.print(f"stacked DID: {stacked.att:.4f} (se {stacked.se:.4f}); Callaway–Sant'Anna (never treated): "
+                  f"{battery.robust.iloc[1]['att']:.4f}", highlight=False)
+    if battery.mediation is not None:
+        m = battery.mediation
+        console.print(f"mediation by {mediator}: indirect a·b = {m.indirect:.4f}, bootstrap 95% CI "
+                      f"{m.boot_ci[0]:.4f}..{m.boot_ci[1]:.4f}", highlight=False)
+    if battery.spatial is not None:
+        eff = battery.spatial.effects.set_index("effect")
+        console.print(f"spatial DID: direct {eff.loc['direct', 'estimate']:.4f}, spillover "
+                      f"{eff.loc['indirect', 'estimate']:.4f} (se {eff.loc['indirect', 'std_error']:.4f})",
+                      highlight=False)
     console.print(f"run {run_id} → analysis.model_runs; treatment timing → {table}; report and plots → {out}",
                   highlight=False)
+
+
+def _names(option: str) -> tuple[str, ...]:
+    return tuple(c.strip() for c in option.split(",") if c.strip())
+
+
+def _window(flag: str, text: str) -> tuple[int, int]:
+    try:
+        low, _, high = text.partition(":")
+        return int(low), int(high)
+    except ValueError:
+        console.print(f"[red]error:[/] {flag} {text!r}: write LOW:HIGH, e.g. -5:5")
+        raise typer.Exit(1) from None

@@ -75,7 +75,8 @@ def _unit_flag(data: pd.DataFrame, flag: str, unit: str) -> pd.Series:
     if values.isna().any():
         missing = data.loc[values.isna(), unit].unique()
         raise DIDError(f"{flag!r} is missing for {len(missing)} units (e.g. {missing[0]}); drop them or fill the flag")
-    if not set(pd.unique(values.astype(int))) <= {0, 1}:
+    numeric = pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values)
+    if not numeric or not set(pd.unique(values.astype(int))) <= {0, 1}:
         raise DIDError(f"{flag!r} is not a 0/1 flag; make one, e.g. data[{flag!r}].isin([...])")
     if (data.groupby(unit)[flag].nunique() > 1).any():
         raise DIDError(f"{flag!r} changes within a unit; heterogeneity needs a unit-level flag")

@@ -14,11 +14,24 @@ from scipy import stats
 
 from analyses.did.bacon import BaconResult, bacon
 from analyses.did.callaway_santanna import callaway_santanna
-from analyses.did.estimators import EventStudyResult, TWFEResult, event_study, imputation, sun_abraham, twfe
+from analyses.did.estimators import (
+    DIDError,
+    EventStudyResult,
+    TWFEResult,
+    event_study,
+    imputation,
+    sun_abraham,
+    twfe,
+)
+from analyses.did.heterogeneity import attach_flags, concurrent_dummies, concurrent_policy_controls, heterogeneity
+from analyses.did.mechanisms import MediationResult, mediation
 from analyses.did.placebo import PlaceboResult, placebo
 from analyses.did.psm import PSMResult, psm_did
 from analyses.did.sample import PolicySample, policy_sample
+from analyses.did.spatial import spatial_did
+from analyses.did.stacked import StackedResult, stacked_did
 from analyses.runs import store_run
+from analyses.spatial_panel import SpatialPanelResult
 from analyses.tables import render
 from warehouse.quality.gate import GateStatus, require_checked
 from warehouse.quality.results import fingerprint
@@ -39,6 +52,12 @@ class DIDBattery:
     psm: PSMResult | None
     quality: GateStatus
     files: list[Path]
+    stacked: StackedResult | None = None
+    controls: tuple[str, ...] = ()
+    heterogeneity: pd.DataFrame | None = None  # flag, model, term, coef, se, pvalue, p_permutation, nobs
+    mediation: MediationResult | None = None
+    mediator: str | None = None
+    spatial: SpatialPanelResult | None = None
 
     def markdown(self, outcome: str) -> str:
         """A paper-style summary: baseline, event study, Bacon weights, placebo."""
@@ -49,12 +68,16 @@ class DIDBattery:
             f"Sample: {s.data['unit'].nunique()} units × {s.data['year'].nunique()} years, {s.n_treated} treated "
             f"(adoption years {', '.join(map(str, s.adoption_years))}); {len(s.dropped)} units left out "
             "(listed in dropped_units.csv).", "",
+            *([f"Controls {', '.join(self.controls)} enter TWFE, the event study, the Bacon decomposition and the "
+               "robustness checks; the heterogeneity-robust estimators, the placebo and PSM-DID are unconditional.",
+               ""] if self.controls else []),
             did_table(self), "",
             "## Event study", "", self.event_study.table.round(4).to_markdown(index=False), "",
             "## Heterogeneity-robust estimators", "", self.robust.round(4).to_markdown(index=False), "",
             "Dynamic effects by estimator (event time 0 = adoption year; Callaway–Sant'Anna pre-periods use the "
             "varying base t−1, so they are one-year differences, not differences from t = −1):", "",
             self.dynamic.round(4).to_markdown(index=False), "",
+            *(self._stacked_lines()),
             "## Robustness", "", self.robustness.round(4).to_markdown(index=False), "",
             "## Goodman-Bacon decomposition", "", self.bacon.by_type().round(4).to_markdown(index=False), "",
             f"Σ weight × estimate = {self.bacon.estimate:.6f} (TWFE {t.coef:.6f})", "",
@@ -69,7 +92,37 @@ class DIDBattery:
             lines += ["## PSM-DID (period-by-period matching)", "",
                       f"Matched sample: {len(m.matched)} unit-years; DID {m.did.coef:.4f} (se {m.did.se:.4f}).", "",
                       m.balance.round(3).to_markdown(index=False), ""]
+        if self.heterogeneity is not None:
+            lines += ["## Heterogeneity by city flags", "",
+                      "Moderation: TWFE with treated × flag; split: TWFE within each group; difference: z-test of the "
+                      "two group estimates and a permutation p-value (flag reassigned over units).", "",
+                      self.heterogeneity.round(4).to_markdown(index=False), ""]
+        if self.mediation is not None:
+            m = self.mediation
+            lines += [f"## Mechanism: {self.mediator}", "",
+                      f"Three-step mediation with unit and year fixed effects; indirect effect a·b = {m.indirect:.4f}, "
+                      f"Sobel p = {m.sobel_p:.3g}, unit-cluster bootstrap ({m.reps} draws) 95% CI "
+                      f"{m.boot_ci[0]:.4f}..{m.boot_ci[1]:.4f}.", "", m.table().round(4).to_markdown(index=False), ""]
+        if self.spatial is not None:
+            sp = self.spatial
+            effects = sp.effects[sp.effects["variable"] == "treated"]
+            lines += ["## Spatial DID (SDM, two-way fixed effects)", "",
+                      f"ρ = {sp.params['rho']:.4f}; direct effect = the policy's effect on treated units (feedback "
+                      "included), indirect = spillover to neighbours (LeSage–Pace, SEs by simulation).", "",
+                      effects[["effect", "estimate", "std_error", "p_value"]].round(4).to_markdown(index=False), ""]
         return "\n".join(lines)
+
+    def _stacked_lines(self) -> list[str]:
+        if self.stacked is None:
+            return []
+        st = self.stacked
+        trimmed = st.cohorts[~st.cohorts["included"]]
+        note = ("" if trimmed.empty else " Trimmed cohorts: " + "; ".join(
+            f"{r.cohort} ({r.reason})" for r in trimmed.itertuples()) + ".")
+        return ["## Stacked DID", "",
+                f"Window {st.window[0]}:{st.window[1]}, {st.control}-treated controls, corrective weights of Wing, "
+                f"Freedman & Hollingsworth (2024): trimmed aggregate ATT {st.att:.4f} (se {st.se:.4f}, "
+                f"{st.nobs} stacked rows).{note}", ""]
 
 
 def _stars(p: float) -> str:
@@ -98,25 +151,47 @@ def run_battery(
     level: str = "city", rule: str = "calendar", log_outcome: bool = False, window: tuple[int, int] = (-5, 5),
     reference: int = -1, placebo_reps: int = 500, seed: int = 20240601, covariates: tuple[str, ...] = (),
     allow_failing_checks: bool = False, progress: Callable[[int, int], None] | None = None,
+    controls: tuple[str, ...] = (), stacked_window: tuple[int, int] = (-3, 3), concurrent: tuple[str, ...] = (),
+    by: tuple[str, ...] = (), mediator: str | None = None, w: str | None = None, boot_reps: int = 500,
 ) -> DIDBattery:
-    """Quality gate → sample → TWFE → event study → Bacon → robust estimators → placebo → PSM-DID.
+    """Quality gate → sample → TWFE → event study → Bacon → robust estimators (CS, imputation, stacked)
+    → robustness → placebo → PSM-DID, and on request heterogeneity by city flags (`by`), a mediation
+    analysis (`mediator`), concurrent-policy controls (`concurrent`) and a spatial DID (`w`, a stored
+    weights matrix).
 
     Refuses (QualityGateError) when fct_<level>_year failed an error-level check, was never checked or
     changed since, unless `allow_failing_checks`. Plots and tables go into `out_dir`; with
-    `log_outcome`, covariates are logged too.
+    `log_outcome`, covariates, controls and the mediator are logged too.
     """
     gate = require_checked(con, [f"main.fct_{level}_year"], allow_failing_checks=allow_failing_checks)
-    sample = policy_sample(con, policy, [outcome, *covariates], level=level, rule=rule, log_outcomes=log_outcome)
+    columns = list(dict.fromkeys([outcome, *covariates, *controls, *([mediator] if mediator else [])]))
+    sample = policy_sample(con, policy, columns, level=level, rule=rule, log_outcomes=log_outcome)
     data = sample.data
-    base = twfe(data, outcome)
-    dynamic = event_study(data, outcome, window=window, reference=reference)
-    decomposition = bacon(data, outcome)
-    robust = robust_estimates(data, outcome, base)
-    by_event_time = dynamic_by_estimator(data, outcome, dynamic)
-    checks = robustness(data, outcome, base)
+    base = twfe(data, outcome, controls=controls)
+    dynamic = event_study(data, outcome, window=window, reference=reference, controls=controls)
+    decomposition = bacon(data, outcome, controls=controls)
+    stacked = stacked_did(data, outcome, window=stacked_window)
+    robust = robust_estimates(data, outcome, base, stacked)
+    by_event_time = dynamic_by_estimator(data, outcome, dynamic, stacked)
+    checks = robustness(data, outcome, base, controls)
+    if concurrent:
+        with_dummies = concurrent_dummies(con, data, concurrent, level=level, rule=rule)
+        names = [f"concurrent_{p}" for p in concurrent]
+        checks = pd.concat([checks, concurrent_policy_controls(with_dummies, outcome, names).iloc[1:]],
+                           ignore_index=True)
+    flags = None
+    if by:
+        if level != "city":
+            raise DIDError("--by uses the city flags of dim_city_flags; use --level city")
+        flagged = attach_flags(con, data)
+        flags = pd.concat([heterogeneity(flagged, outcome, f, reps=boot_reps, seed=seed) for f in by],
+                          ignore_index=True)
+    mediated = mediation(data, outcome, mediator, reps=boot_reps, seed=seed) if mediator else None
+    spatial = spatial_did(data, outcome, w, con=con, seed=seed) if w else None
     pseudo = None
     if placebo_reps > 0:
-        pseudo = placebo(data, outcome, base.coef, sample.n_treated, sample.adoption_years, reps=placebo_reps,
+        plain = twfe(data, outcome) if controls else base  # the placebo redraws the unconditional TWFE
+        pseudo = placebo(data, outcome, plain.coef, sample.n_treated, sample.adoption_years, reps=placebo_reps,
                          seed=seed, progress=progress)
     matched = psm_did(data, outcome, list(covariates)) if covariates else None
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -127,7 +202,8 @@ def run_battery(
         files.append(matched.plot(out_dir / "psm_density.png"))
     sample.dropped.to_csv(out_dir / "dropped_units.csv", index=False)
     battery = DIDBattery(sample, base, dynamic, decomposition, robust, by_event_time, checks, pseudo, matched, gate,
-                         files)
+                         files, stacked=stacked, controls=tuple(controls), heterogeneity=flags, mediation=mediated,
+                         mediator=mediator, spatial=spatial)
     report = out_dir / "did_report.md"
     report.write_text(battery.markdown(outcome), encoding="utf-8")
     tables = [out_dir / f"did_table.{suffix}" for suffix in ("tex", "html")]
@@ -137,33 +213,38 @@ def run_battery(
     return battery
 
 
-def robust_estimates(data: pd.DataFrame, outcome: str, base: TWFEResult) -> pd.DataFrame:
-    """Overall ATT by estimator: TWFE, Callaway–Sant'Anna (never / not-yet treated), two-stage imputation."""
+def robust_estimates(data: pd.DataFrame, outcome: str, base: TWFEResult, stacked: StackedResult) -> pd.DataFrame:
+    """Overall ATT by estimator: TWFE, Callaway–Sant'Anna (never / not-yet treated), two-stage imputation,
+    weighted stacked DID."""
     rows = [{"estimator": "TWFE", "att": base.coef, "se": base.se}]
     for control, label in (("never", "never treated"), ("notyet", "not-yet treated")):
         simple = callaway_santanna(data, outcome, control=control).aggregate("simple").iloc[0]
         rows.append({"estimator": f"Callaway–Sant'Anna ({label})", "att": simple["att"], "se": simple["se"]})
     two_stage = imputation(data, outcome)
     rows.append({"estimator": "two-stage imputation (Gardner)", "att": two_stage.coef, "se": two_stage.se})
+    rows.append({"estimator": "stacked DID (weighted)", "att": stacked.att, "se": stacked.se})
     return pd.DataFrame(rows)
 
 
-def dynamic_by_estimator(data: pd.DataFrame, outcome: str, twfe_es: EventStudyResult) -> pd.DataFrame:
-    """Event-time effects side by side: binned TWFE event study, Callaway–Sant'Anna (never treated), Sun–Abraham."""
+def dynamic_by_estimator(data: pd.DataFrame, outcome: str, twfe_es: EventStudyResult,
+                         stacked: StackedResult) -> pd.DataFrame:
+    """Event-time effects side by side: binned TWFE event study, Callaway–Sant'Anna (never treated), Sun–Abraham,
+    stacked DID (inside its own window)."""
     cs = callaway_santanna(data, outcome, control="never").aggregate("dynamic")
     sa = sun_abraham(data, outcome)
     low, high = twfe_es.window
     frame = twfe_es.table[["rel_time", "coef"]].rename(columns={"rel_time": "event_time", "coef": "TWFE event study"})
     frame = frame.merge(cs[["event_time", "att"]].rename(columns={"att": "Callaway–Sant'Anna"}), how="left")
     frame = frame.merge(sa[["event_time", "coef"]].rename(columns={"coef": "Sun–Abraham"}), how="left")
+    frame = frame.merge(stacked.event_study[["event_time", "coef"]].rename(columns={"coef": "stacked"}), how="left")
     return frame[(frame["event_time"] >= low) & (frame["event_time"] <= high)].reset_index(drop=True)
 
 
-def robustness(data: pd.DataFrame, outcome: str, base: TWFEResult) -> pd.DataFrame:
+def robustness(data: pd.DataFrame, outcome: str, base: TWFEResult, controls: tuple[str, ...] = ()) -> pd.DataFrame:
     """The usual checks of the papers: anticipation, dropping municipalities / capitals, 1% winsorising."""
     rows = [{"check": "baseline", "term": "treated", "coef": base.coef, "se": base.se, "nobs": base.nobs}]
     anticipation = data.assign(pre_1=(data["rel_time"] == -1).fillna(False).astype(int))
-    fit = twfe(anticipation, outcome, controls=["pre_1"])
+    fit = twfe(anticipation, outcome, controls=["pre_1", *controls])
     pre = fit.table.set_index("Coefficient").loc["pre_1"]
     rows.append({"check": "anticipation: dummy for the year before adoption", "term": "pre_1",
                  "coef": pre["Estimate"], "se": pre["Std. Error"], "nobs": fit.nobs})
@@ -171,10 +252,10 @@ def robustness(data: pd.DataFrame, outcome: str, base: TWFEResult) -> pd.DataFra
                         ("is_provincial_capital", "without provincial capitals")):
         subset = data[~data[flag].fillna(False).astype(bool)]
         if len(subset) < len(data) and subset["ever_treated"].any():
-            fit = twfe(subset, outcome)
+            fit = twfe(subset, outcome, controls=controls)
             rows.append({"check": label, "term": "treated", "coef": fit.coef, "se": fit.se, "nobs": fit.nobs})
     low, high = data[outcome].quantile([0.01, 0.99])
-    fit = twfe(data.assign(**{outcome: data[outcome].clip(low, high)}), outcome)
+    fit = twfe(data.assign(**{outcome: data[outcome].clip(low, high)}), outcome, controls=controls)
     rows.append({"check": "outcome winsorised at 1%/99% (pooled)", "term": "treated", "coef": fit.coef,
                  "se": fit.se, "nobs": fit.nobs})
     return pd.DataFrame(rows)
@@ -204,6 +285,21 @@ def store_battery(con: duckdb.DuckDBPyConnection, battery: DIDBattery, outcome: 
         m = battery.psm.did
         estimates.append({"term": "treated [PSM-DID]", "estimate": m.coef, "std_error": m.se, "z": m.coef / m.se,
                           "p_value": m.pvalue})
+    if battery.heterogeneity is not None:
+        estimates += [{"term": f"{r.term} [{r.model}]", "estimate": r.coef, "std_error": r.se, "z": r.coef / r.se,
+                       "p_value": r.pvalue} for r in battery.heterogeneity.itertuples()]
+    if battery.mediation is not None:
+        md = battery.mediation
+        tests.append({"test": f"mediation by {battery.mediator}: indirect effect a·b", "statistic": md.indirect,
+                      "df": md.reps, "p_value": md.sobel_p,
+                      "note": f"Sobel p; unit-cluster bootstrap 95% CI {md.boot_ci[0]:.4f}..{md.boot_ci[1]:.4f}"})
+    effects = None
+    if battery.spatial is not None:
+        sp = battery.spatial
+        effects = sp.effects.assign(variable="treated [spatial DID]")
+        estimates.append({"term": "rho [spatial DID]", "estimate": float(sp.params["rho"]),
+                          "std_error": float(sp.bse["rho"]), "z": float(sp.params["rho"] / sp.bse["rho"]),
+                          "p_value": None})
     run = {
         "kind": "did", "model": "staggered DID battery", "effects": "twoways", "formula": t.formula,
         "dependent": outcome, "data_source": table, "unit_column": "unit", "time_column": "year",
@@ -212,7 +308,7 @@ def store_battery(con: duckdb.DuckDBPyConnection, battery: DIDBattery, outcome: 
         "spec_json": json.dumps({**spec, "policy": s.policy, "rule": s.rule}, ensure_ascii=False, default=str),
         "quality_status": battery.quality.status, "started_at": started_at, "finished_at": datetime.now(UTC),
     }
-    return store_run(con, run, pd.DataFrame(estimates), tests=pd.DataFrame(tests))
+    return store_run(con, run, pd.DataFrame(estimates), effects=effects, tests=pd.DataFrame(tests))
 
 
 def store_treatment(con: duckdb.DuckDBPyConnection, sample: PolicySample, level: str) -> str:

@@ -57,6 +57,12 @@ def policy_sample(
     events = policy_events(con, policy, level)
     data = treatment_panel(events, panel, key, rule=rule, cutoff_month=cutoff_month, **exclusions)
     data = data.rename(columns={key: "unit"})
+    ended = data[data["year"].ge(data["cohort"]).fillna(False) & (data["treated"] == 0)]
+    if not ended.empty:
+        first = ended.sort_values(["year", "unit"]).iloc[0]
+        raise DIDError(f"policy {policy!r} stops for {ended['unit'].nunique()} units inside the sample years (first: "
+                       f"{first['unit']} in {first['year']}); the staggered-DID estimators need a treatment that "
+                       "stays on: end the sample before that year, or clear end_date to estimate intention-to-treat")
     dropped = [(u, "excluded or partially covered by the policy") for u in sorted(set(panel[key]) - set(data["unit"]))]
     if log_outcomes:
         for c in outcomes:

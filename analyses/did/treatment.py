@@ -46,14 +46,15 @@ def policy_events(con: duckdb.DuckDBPyConnection, policy: str, level: str = "cit
         raise TreatmentError(f"level {level!r} is not one of {', '.join(KEYS)}")
     if policy == "demonstration_zone":
         events = con.execute(
-            """select city_code as unit_code, approval_date as date, batch, coverage, zone_id as policy_group
+            """select city_code as unit_code, approval_date as date, null::date as end_date, batch, coverage,
+                      zone_id as policy_group
                from reference.policy_demonstration_zones"""
         ).df()
         if level != "city":
             raise TreatmentError("demonstration zones are listed by city; use --level city")
     else:
         events = con.execute(
-            """select unit_code, start_date as date, batch, 'full' as coverage, policy as policy_group
+            """select unit_code, start_date as date, end_date, batch, 'full' as coverage, policy as policy_group
                from reference.policy_pilots where policy = ? and level = ?""",
             [policy, level],
         ).df()
@@ -66,7 +67,33 @@ def policy_events(con: duckdb.DuckDBPyConnection, policy: str, level: str = "cit
     unknown = sorted(set(events["unit_code"]) - known_units)
     if unknown:
         raise TreatmentError(f"policy {policy!r}: units {', '.join(unknown[:5])} are not in {dim}; fix the seed")
+    check_dates(events, policy)
     return events
+
+
+def check_dates(events: pd.DataFrame, policy: str) -> None:
+    """Refuse dates that cannot be right: an end before the start, one unit listed twice in the same
+    group and batch with different dates, or a later batch dated before an earlier one."""
+    starts, ends = pd.to_datetime(events["date"]), pd.to_datetime(events["end_date"])
+    reversed_ = events[ends < starts]
+    if not reversed_.empty:
+        r = reversed_.iloc[0]
+        raise TreatmentError(f"policy {policy!r}, unit {r['unit_code']}: end_date {r['end_date']} is before the "
+                             f"start {r['date']}; fix the seed row")
+    dated = events.assign(date=starts)
+    spread = dated.groupby(["policy_group", "batch", "unit_code"], dropna=False)["date"].nunique()
+    if (spread > 1).any():
+        group, batch, unit = spread[spread > 1].index[0]
+        raise TreatmentError(f"policy {policy!r}: unit {unit} is listed in {group} batch {batch} with different "
+                             "dates; keep one row per unit and batch")
+    batches = dated.dropna(subset=["batch"]).groupby(["policy_group", "batch"])["date"].agg(["min", "max"])
+    for group, by_batch in batches.groupby(level=0):
+        by_batch = by_batch.sort_index()
+        late = by_batch["min"] < by_batch["max"].cummax().shift()
+        if late.any():
+            batch = by_batch.index[late.argmax()][1]
+            raise TreatmentError(f"policy {policy!r}: batch {batch} of {group} is dated before an earlier batch "
+                                 "(dates reversed?); fix the seed dates or batch numbers")
 
 
 def treatment_panel(
@@ -82,10 +109,12 @@ def treatment_panel(
 ) -> pd.DataFrame:
     """Unit × year treatment table: cohort (first treated year), rel_time, treated (0/1), ever_treated.
 
-    A unit in several zones is treated from its first adoption. Partially covered units (only some
-    counties in the zone) are left out of the treated group unless `include_partial`; excluded units
-    are dropped from the sample, excluded groups/batches are dropped from the treated list (their units
-    become controls only if not otherwise treated).
+    A unit in several zones is treated from its first adoption. A unit is treated in the years its
+    listings cover: from the adoption year until `end_date` (the end year still counts under the
+    calendar rule, as the start year does; under july/cutoff the end moves like the start). Partially
+    covered units (only some counties in the zone) are left out of the treated group unless
+    `include_partial`; excluded units are dropped from the sample, excluded groups/batches are dropped
+    from the treated list (their units become controls only if not otherwise treated).
     """
     events = events.copy()
     events["adoption"] = adoption_year(events["date"], rule, cutoff_month)
@@ -97,11 +126,16 @@ def treatment_panel(
         # a partially covered unit is neither treated nor a clean control: drop it from the sample
         exclude_units = set(exclude_units) | set(events.loc[partial & keep, "unit_code"])
         keep &= ~partial
-    cohorts = events[keep].groupby("unit_code")["adoption"].min().rename("cohort")
-    panel = spine[~spine[key].isin(set(exclude_units))].copy()
-    panel = panel.merge(cohorts, left_on=key, right_index=True, how="left")
+    ends = events["end_date"] if "end_date" in events else pd.Series(pd.NaT, index=events.index)
+    events["off"] = adoption_year(ends, rule, cutoff_month) + int(rule == "calendar")
+    spells = events[keep].rename(columns={"unit_code": key})[[key, "adoption", "off"]]
+    panel = spine[~spine[key].isin(set(exclude_units))].reset_index(drop=True)
+    panel = panel.merge(spells.groupby(key)["adoption"].min().rename("cohort"), left_on=key, right_index=True,
+                        how="left")
     panel["cohort"] = panel["cohort"].astype("Int64")
     panel["ever_treated"] = panel["cohort"].notna()
     panel["rel_time"] = (panel["year"] - panel["cohort"]).astype("Int64")
-    panel["treated"] = (panel["rel_time"] >= 0).fillna(False).astype(int)
-    return panel.reset_index(drop=True)
+    covered = panel[[key, "year"]].reset_index().merge(spells, on=key)
+    covered = covered[(covered["year"] >= covered["adoption"]) & ~(covered["year"] >= covered["off"])]
+    panel["treated"] = panel.index.isin(covered["index"]).astype(int)
+    return panel

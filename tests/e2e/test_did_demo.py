@@ -8,6 +8,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
+from analyses.did import DIDError
 from analyses.did.report import run_battery
 from warehouse.cli import app
 from warehouse.db import connection
@@ -53,7 +54,8 @@ def test_paper_tables_in_three_formats(battery):
 
     coef = f"{battery.twfe.coef:.4f}"
     latex = did_table(battery, "latex")
-    assert latex.startswith(r"\begin{tabular}{lccccc}") and r"\toprule" in latex and coef in latex
+    # columns: TWFE, Callaway–Sant'Anna × 2, imputation, stacked, PSM-DID
+    assert latex.startswith(r"\begin{tabular}{lcccccc}") and r"\toprule" in latex and coef in latex
     assert "<table>" in did_table(battery, "html") and coef in did_table(battery, "markdown")
     assert any(f.name == "did_table.tex" for f in battery.files)
 
@@ -101,3 +103,57 @@ def test_the_sample_can_be_restricted_to_years(demo):
         sample = policy_sample(con, "demonstration_zone", ["gdp"], rule="july", years=(2005, 2015))
     assert (sample.data["year"].min(), sample.data["year"].max()) == (2005, 2015)
     assert sample.n_treated > 0
+
+
+def test_a_policy_that_ends_inside_the_sample_is_refused(demo, tmp_path):
+    from analyses.did.sample import policy_sample
+
+    copy = tmp_path / "w.duckdb"
+    shutil.copyfile(demo[0], copy)
+    with connection(copy) as con:
+        con.execute("""insert into reference.policy_pilots (policy, policy_name_zh, batch, start_date, end_date, level,
+                       unit_code, unit_name_zh, source, verified, note)
+                       values ('trial', '试点', 1, '2012-05-01', '2015-12-31', 'city', '340100', '合肥市', 'test',
+                               false, 'planted'),
+                              ('trial', '试点', 1, '2012-05-01', null, 'city', '340200', '芜湖市', 'test', false,
+                               'planted')""")
+        with pytest.raises(DIDError, match=r"policy 'trial' stops for 1 units inside the sample years \(first: "
+                                           r"340100 in 2016\).*clear end_date"):
+            policy_sample(con, "trial", ["gdp"])
+        sample = policy_sample(con, "trial", ["gdp"], years=(2008, 2015))  # ends after the sample: fine
+    assert sample.n_treated == 2
+
+
+def test_cli_runs_the_whole_battery_with_flags_mechanism_concurrent_policy_and_spatial_did(demo, tmp_path):
+    db, files, _ = demo
+    truth = json.loads((files / "truth.json").read_text(encoding="utf-8"))["city"]["policy"]["tau_log_gdp"]
+    copy = tmp_path / "geopanel.duckdb"
+    shutil.copyfile(db, copy)
+    runner = CliRunner()
+    built = runner.invoke(app, ["weights", "build", "queen_city", "--kind", "queen", "--level", "city", "--islands",
+                                "manual", "--db", str(copy)])
+    assert built.exit_code == 0, built.output
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["did", "gdp", "--log", "--rule", "july", "--placebo", "20", "--controls", "pop",
+                              "--by", "is_resource_based", "--mediator", "patent_app_invention", "--concurrent",
+                              "info_consumption_pilot", "--w", "queen_city", "--boot", "49",
+                              "--allow-failing-checks", "--db", str(copy), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "stacked DID:" in res.output and "spatial DID: direct" in res.output
+    report = (out / "did_report.md").read_text(encoding="utf-8")
+    for section in ("## Stacked DID", "## Heterogeneity by city flags", "## Mechanism: patent_app_invention",
+                    "## Spatial DID", "controlling for concurrent policies: info_consumption_pilot",
+                    "Controls pop enter TWFE"):
+        assert section in report
+    with connection(copy, read_only=True) as con:
+        terms = dict(con.execute("select term, estimate from analysis.model_estimates").fetchall())
+        effects = dict(con.execute("select effect, estimate from analysis.model_effects").fetchall())
+        tests = {r[0] for r in con.execute("select test from analysis.model_tests").fetchall()}
+    assert abs(terms["treated [stacked DID (weighted)]"] - truth) < 0.015
+    assert "treated_x_is_resource_based [moderation]" in terms
+    assert "mediation by patent_app_invention: indirect effect a·b" in tests
+    assert set(effects) == {"direct", "indirect", "total"}
+    assert abs(effects["direct"] - truth) < 0.02  # the DGP has no policy spillover through W·treated
+    bad = runner.invoke(app, ["did", "gdp", "--by", "size_class", "--placebo", "0", "--allow-failing-checks",
+                              "--db", str(copy)])
+    assert bad.exit_code == 1 and "'size_class' is not a 0/1 flag" in bad.output

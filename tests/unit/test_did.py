@@ -9,6 +9,7 @@ import pytest
 
 from analyses.did import DIDError, TreatmentError, adoption_year, bacon, event_study, placebo, treatment_panel, twfe
 from analyses.did.placebo import demean_two_way, fwl_twfe
+from analyses.did.treatment import check_dates
 
 
 def staggered_panel(seed: int = 3, n: int = 60, t: int = 12) -> pd.DataFrame:
@@ -51,6 +52,37 @@ def test_treatment_panel_first_adoption_partial_coverage_and_exclusions():
     assert changed == {"A"}  # only the October approval moves
     no_z1 = treatment_panel(events, spine, "city_code", exclude_groups=["z1"])
     assert no_z1.groupby("city_code")["cohort"].first()["A"] == 2018
+
+
+def pilot_events(**changes: list) -> pd.DataFrame:
+    """Two units of one pilot policy, batch 1 in 2012 and batch 2 in 2014, still in force."""
+    frame = pd.DataFrame({"unit_code": ["A", "B"], "date": ["2012-03-01", "2014-03-01"], "end_date": [None, None],
+                          "batch": [1, 2], "coverage": ["full", "full"], "policy_group": ["pilot", "pilot"]})
+    return frame.assign(**changes)
+
+
+def test_end_dates_switch_the_treatment_off_in_the_rules_years():
+    spine = pd.DataFrame([(u, y) for u in "ABC" for y in range(2010, 2018)], columns=["city_code", "year"])
+    events = pilot_events(end_date=["2015-09-30", None])
+    on = {rule: treatment_panel(events, spine, "city_code", rule=rule).query("city_code == 'A' and treated == 1")
+          for rule in ("calendar", "july")}
+    assert on["calendar"]["year"].tolist() == [2012, 2013, 2014, 2015]  # the end year counts, as the start year does
+    assert on["july"]["year"].tolist() == [2012, 2013, 2014, 2015]  # ended in September: treated most of 2015
+    late = treatment_panel(pilot_events(end_date=["2015-03-31", None]), spine, "city_code", rule="july")
+    assert late.query("city_code == 'A' and treated == 1")["year"].max() == 2014
+    b = treatment_panel(events, spine, "city_code").query("city_code == 'B'")
+    assert b["treated"].tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"end_date": ["2011-12-31", None]}, "unit A: end_date 2011-12-31 is before the start 2012-03-01"),
+    ({"unit_code": ["A", "A"], "batch": [1, 1]}, "unit A is listed in pilot batch 1 with different dates"),
+    ({"date": ["2015-03-01", "2014-03-01"]}, "batch 2 of pilot is dated before an earlier batch"),
+])
+def test_reversed_and_contradictory_dates_are_refused(changes, message):
+    with pytest.raises(TreatmentError, match=message):
+        check_dates(pilot_events(**changes), "pilot")
+    check_dates(pilot_events(unit_code=["A", "A"]), "pilot")  # one unit in two batches: treated from the first
 
 
 def test_bacon_weights_sum_to_one_and_reproduce_twfe():
