@@ -39,6 +39,7 @@ def did(
     by: Annotated[str, typer.Option(help="Heterogeneity by 0/1 flags of dim_city_flags, e.g. "
                                          "is_resource_based,is_old_revolutionary_base.")] = "",
     mediator: Annotated[str | None, typer.Option(help="Mechanism variable for the three-step mediation.")] = None,
+    moderator: Annotated[str | None, typer.Option(help="Continuous moderator: treated × (m − mean m).")] = None,
     w: Annotated[str | None, typer.Option("--w", help="Stored weights matrix for a spatial DID (SDM with W·treated), "
                                                        "e.g. queen_city.")] = None,
     boot: Annotated[int, typer.Option(help="Bootstrap / permutation draws of mediation and heterogeneity.")] = 500,
@@ -56,8 +57,8 @@ def did(
     started = datetime.now(UTC)
     spec = {"outcome": outcome, "level": level, "log": log, "window": bounds, "reference": reference,
             "placebo": placebo, "seed": seed, "covariates": covariates, "controls": controls,
-            "stacked_window": stacked_bounds, "concurrent": concurrent, "by": by, "mediator": mediator, "w": w,
-            "boot": boot}
+            "stacked_window": stacked_bounds, "concurrent": concurrent, "by": by, "mediator": mediator,
+            "moderator": moderator, "w": w, "boot": boot}
     try:
         with connection(db, read_only=True) as con, Progress(console=console, transient=True) as bar:
             task = bar.add_task("placebo", total=max(placebo, 1))
@@ -66,7 +67,8 @@ def did(
                                   covariates=_names(covariates), allow_failing_checks=allow_failing_checks,
                                   progress=lambda done, total: bar.update(task, completed=done),
                                   controls=_names(controls), stacked_window=stacked_bounds,
-                                  concurrent=_names(concurrent), by=_names(by), mediator=mediator, w=w,
+                                  concurrent=_names(concurrent), by=_names(by), mediator=mediator,
+                                  moderator=moderator, w=w,
                                   boot_reps=boot)
         with connection(db) as con:
             table = store_treatment(con, battery.sample, level)

@@ -2,7 +2,8 @@
 
 Mediation follows Baron & Kenny's three steps as used in papers 000 and 003-P8 — (1) y on treat,
 (2) m on treat (a), (3) y on treat and m (b, direct effect) — all with unit and year fixed effects;
-the indirect effect a·b gets a Sobel z and a cluster (unit) bootstrap interval. Split samples compare
+the indirect effect a·b gets a Sobel z and a cluster (unit) bootstrap interval. Moderation interacts the
+treatment with a centred continuous variable. Split samples compare
 the treatment effect between two groups with a permutation test that reassigns the group flag across
 units (the "Fisher permutation test" of the papers' tables).
 """
@@ -87,6 +88,27 @@ def _bootstrap_indirect(data: pd.DataFrame, y: str, m: str, treat: str, unit: st
         y_res = ys - ds * (ds * ys).sum() / d_dot
         out[r] = a * (m_res * y_res).sum() / (m_res**2).sum()
     return out
+
+
+def moderation(
+    data: pd.DataFrame, y: str, moderator: str, treat: str = "treated", unit: str = "unit", time: str = "year",
+) -> pd.DataFrame:
+    """TWFE of y on treat, treat × (m − mean m) and m, SEs clustered by unit: does the effect grow with m?
+
+    The moderator is centred on its sample mean so that the coefficient of `treat` stays the effect at the
+    average m. A moderator fixed within units is absorbed by the unit effects and enters only through
+    the interaction. Returns term, coef, se, pvalue (the coefficient of the interaction is the moderation).
+    """
+    _require(data, [y, moderator, treat, unit, time])
+    centred = f"{moderator}_c"
+    interaction = f"{treat}_x_{moderator}"
+    frame = data.assign(**{centred: data[moderator] - data[moderator].mean()})
+    frame[interaction] = frame[treat] * frame[centred]
+    varies = (frame.groupby(unit)[moderator].nunique() > 1).any()
+    fit = twfe(frame, y, treat, unit, time, controls=[interaction, *([moderator] if varies else [])])
+    table = fit.table.rename(columns={"Coefficient": "term", "Estimate": "coef", "Std. Error": "se",
+                                      "Pr(>|t|)": "pvalue"})
+    return table[["term", "coef", "se", "pvalue"]].assign(nobs=fit.nobs)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from analyses.did.estimators import (
     twfe,
 )
 from analyses.did.heterogeneity import attach_flags, concurrent_dummies, concurrent_policy_controls, heterogeneity
-from analyses.did.mechanisms import MediationResult, mediation
+from analyses.did.mechanisms import MediationResult, mediation, moderation
 from analyses.did.placebo import PlaceboResult, placebo
 from analyses.did.psm import PSMResult, psm_did
 from analyses.did.sample import PolicySample, policy_sample
@@ -57,6 +57,8 @@ class DIDBattery:
     heterogeneity: pd.DataFrame | None = None  # flag, model, term, coef, se, pvalue, p_permutation, nobs
     mediation: MediationResult | None = None
     mediator: str | None = None
+    moderation: pd.DataFrame | None = None  # term, coef, se, pvalue, nobs of treat × centred moderator
+    moderator: str | None = None
     spatial: SpatialPanelResult | None = None
 
     def markdown(self, outcome: str) -> str:
@@ -103,6 +105,11 @@ class DIDBattery:
                       f"Three-step mediation with unit and year fixed effects; indirect effect a·b = {m.indirect:.4f}, "
                       f"Sobel p = {m.sobel_p:.3g}, unit-cluster bootstrap ({m.reps} draws) 95% CI "
                       f"{m.boot_ci[0]:.4f}..{m.boot_ci[1]:.4f}.", "", m.table().round(4).to_markdown(index=False), ""]
+        if self.moderation is not None:
+            lines += [f"## Moderation by {self.moderator}", "",
+                      f"TWFE with treated × ({self.moderator} − its mean): the interaction says how the effect changes "
+                      f"per unit of {self.moderator}; the coefficient of treated is the effect at the mean.", "",
+                      self.moderation.round(4).to_markdown(index=False), ""]
         if self.spatial is not None:
             sp = self.spatial
             effects = sp.effects[sp.effects["variable"] == "treated"]
@@ -152,19 +159,21 @@ def run_battery(
     reference: int = -1, placebo_reps: int = 500, seed: int = 20240601, covariates: tuple[str, ...] = (),
     allow_failing_checks: bool = False, progress: Callable[[int, int], None] | None = None,
     controls: tuple[str, ...] = (), stacked_window: tuple[int, int] = (-3, 3), concurrent: tuple[str, ...] = (),
-    by: tuple[str, ...] = (), mediator: str | None = None, w: str | None = None, boot_reps: int = 500,
+    by: tuple[str, ...] = (), mediator: str | None = None, moderator: str | None = None, w: str | None = None,
+    boot_reps: int = 500,
 ) -> DIDBattery:
     """Quality gate → sample → TWFE → event study → Bacon → robust estimators (CS, imputation, stacked)
     → robustness → placebo → PSM-DID, and on request heterogeneity by city flags (`by`), a mediation
-    analysis (`mediator`), concurrent-policy controls (`concurrent`) and a spatial DID (`w`, a stored
-    weights matrix).
+    analysis (`mediator`), a moderation analysis (`moderator`), concurrent-policy controls
+    (`concurrent`) and a spatial DID (`w`, a stored weights matrix or a weights file).
 
     Refuses (QualityGateError) when fct_<level>_year failed an error-level check, was never checked or
     changed since, unless `allow_failing_checks`. Plots and tables go into `out_dir`; with
-    `log_outcome`, covariates, controls and the mediator are logged too.
+    `log_outcome`, covariates, controls, the mediator and the moderator are logged too.
     """
     gate = require_checked(con, [f"main.fct_{level}_year"], allow_failing_checks=allow_failing_checks)
-    columns = list(dict.fromkeys([outcome, *covariates, *controls, *([mediator] if mediator else [])]))
+    extra = [c for c in (mediator, moderator) if c]
+    columns = list(dict.fromkeys([outcome, *covariates, *controls, *extra]))
     sample = policy_sample(con, policy, columns, level=level, rule=rule, log_outcomes=log_outcome)
     data = sample.data
     base = twfe(data, outcome, controls=controls)
@@ -187,6 +196,7 @@ def run_battery(
         flags = pd.concat([heterogeneity(flagged, outcome, f, reps=boot_reps, seed=seed) for f in by],
                           ignore_index=True)
     mediated = mediation(data, outcome, mediator, reps=boot_reps, seed=seed) if mediator else None
+    moderated = moderation(data, outcome, moderator) if moderator else None
     spatial = spatial_did(data, outcome, w, con=con, seed=seed) if w else None
     pseudo = None
     if placebo_reps > 0:
@@ -203,7 +213,7 @@ def run_battery(
     sample.dropped.to_csv(out_dir / "dropped_units.csv", index=False)
     battery = DIDBattery(sample, base, dynamic, decomposition, robust, by_event_time, checks, pseudo, matched, gate,
                          files, stacked=stacked, controls=tuple(controls), heterogeneity=flags, mediation=mediated,
-                         mediator=mediator, spatial=spatial)
+                         mediator=mediator, moderation=moderated, moderator=moderator, spatial=spatial)
     report = out_dir / "did_report.md"
     report.write_text(battery.markdown(outcome), encoding="utf-8")
     tables = [out_dir / f"did_table.{suffix}" for suffix in ("tex", "html")]
@@ -293,6 +303,10 @@ def store_battery(con: duckdb.DuckDBPyConnection, battery: DIDBattery, outcome: 
         tests.append({"test": f"mediation by {battery.mediator}: indirect effect a·b", "statistic": md.indirect,
                       "df": md.reps, "p_value": md.sobel_p,
                       "note": f"Sobel p; unit-cluster bootstrap 95% CI {md.boot_ci[0]:.4f}..{md.boot_ci[1]:.4f}"})
+    if battery.moderation is not None:
+        estimates += [{"term": f"{r.term} [moderation by {battery.moderator}]", "estimate": r.coef,
+                       "std_error": r.se, "z": r.coef / r.se, "p_value": r.pvalue}
+                      for r in battery.moderation.itertuples()]
     effects = None
     if battery.spatial is not None:
         sp = battery.spatial

@@ -135,7 +135,8 @@ def test_cli_runs_the_whole_battery_with_flags_mechanism_concurrent_policy_and_s
     assert built.exit_code == 0, built.output
     out = tmp_path / "out"
     res = runner.invoke(app, ["did", "gdp", "--log", "--rule", "july", "--placebo", "20", "--controls", "pop",
-                              "--by", "is_resource_based", "--mediator", "patent_app_invention", "--concurrent",
+                              "--by", "is_resource_based,is_large_city", "--mediator", "patent_app_invention",
+                              "--moderator", "fai", "--concurrent",
                               "info_consumption_pilot", "--w", "queen_city", "--boot", "49",
                               "--allow-failing-checks", "--db", str(copy), "--out", str(out)])
     assert res.exit_code == 0, res.output
@@ -143,14 +144,15 @@ def test_cli_runs_the_whole_battery_with_flags_mechanism_concurrent_policy_and_s
     report = (out / "did_report.md").read_text(encoding="utf-8")
     for section in ("## Stacked DID", "## Heterogeneity by city flags", "## Mechanism: patent_app_invention",
                     "## Spatial DID", "controlling for concurrent policies: info_consumption_pilot",
-                    "Controls pop enter TWFE"):
+                    "Controls pop enter TWFE", "## Moderation by fai"):
         assert section in report
     with connection(copy, read_only=True) as con:
         terms = dict(con.execute("select term, estimate from analysis.model_estimates").fetchall())
         effects = dict(con.execute("select effect, estimate from analysis.model_effects").fetchall())
         tests = {r[0] for r in con.execute("select test from analysis.model_tests").fetchall()}
     assert abs(terms["treated [stacked DID (weighted)]"] - truth) < 0.015
-    assert "treated_x_is_resource_based [moderation]" in terms
+    assert "treated_x_is_resource_based [moderation]" in terms and "treated_x_is_large_city [moderation]" in terms
+    assert "treated_x_fai [moderation by fai]" in terms
     assert "mediation by patent_app_invention: indirect effect a·b" in tests
     assert set(effects) == {"direct", "indirect", "total"}
     assert abs(effects["direct"] - truth) < 0.02  # the DGP has no policy spillover through W·treated

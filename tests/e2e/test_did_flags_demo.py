@@ -54,6 +54,7 @@ def test_size_class_equals_a_pandas_cut_of_the_base_year_population(demo):
     assert (flags.loc[first.index, "size_class"] == classes.astype(str)).all()
     assert (flags.loc[first.index, "size_base_year"] == first["year"]).all()
     assert flags["size_class"].isna().sum() == n_cities - len(first)  # units without population data
+    assert (flags.loc[first.index, "is_large_city"] == (first["pop"] >= 500)).all()
     resource = pd.read_csv(SEEDS_DIR / "resource_based_cities.csv", dtype=str)
     assert set(flags.index[flags["is_resource_based"]]) == set(resource["city_code"])
 

@@ -57,3 +57,23 @@ def test_split_sample_permutation_test():
     assert result.difference == pytest.approx(1.0, abs=0.15) and result.p_value < 0.01
     with pytest.raises(DIDError, match="does not split the units"):
         split_sample(same.assign(even=True), "y", "even")
+
+
+def test_moderation_equals_dummy_ols_and_recovers_the_slope():
+    import statsmodels.formula.api as smf
+
+    from analyses.did.mechanisms import moderation
+
+    rng = np.random.default_rng(5)
+    data = mediated_panel()
+    data["h"] = rng.normal(size=len(data)) + data["unit"] % 3  # a time-varying moderator
+    data["y"] += 0.4 * data["treated"] * (data["h"] - data["h"].mean())  # the effect grows by 0.4 per unit of h
+    table = moderation(data, "y", "h").set_index("term")
+    # an independent reference: OLS with unit and year dummies (statsmodels), same centred interaction
+    frame = data.assign(hc=data["h"] - data["h"].mean())
+    ols = smf.ols("y ~ treated + treated:hc + h + C(unit) + C(year)", data=frame).fit()
+    assert table.loc["treated", "coef"] == pytest.approx(ols.params["treated"], rel=1e-8)
+    assert table.loc["treated_x_h", "coef"] == pytest.approx(ols.params["treated:hc"], rel=1e-8)
+    assert abs(table.loc["treated_x_h", "coef"] - 0.4) < 3 * table.loc["treated_x_h", "se"]
+    fixed = moderation(data.assign(g=data["unit"] % 3), "y", "g").set_index("term")  # constant within units
+    assert "g" not in fixed.index and "treated_x_g" in fixed.index

@@ -60,6 +60,7 @@ flags as (
         p.size_base_year,
         p.size_population,
         {{ city_size_class('p.size_population') }} as size_class,
+        {{ city_size_class('p.size_population') }} in ('超大城市', '特大城市') as is_large_city,
         r.city_code is not null as is_resource_based,
         r.resource_type,
         a.city_code is not null as in_agglomeration,
