@@ -59,3 +59,23 @@ def test_queries_read_the_previous_file_while_a_build_runs(warehouse):
     assert seen and seen[0] > 2800
     with connection(warehouse, read_only=True) as con:
         assert con.execute("select count(*) from meta.builds where status = 'success'").fetchone()[0] >= 2
+
+
+def test_a_new_seed_column_reaches_an_existing_warehouse(warehouse, tmp_path, monkeypatch):
+    """Users extend seeds (policy_pilots gained end_date): a rebuild recreates the seed table, not fails on it."""
+    root = Path(build.PROJECT_DIR)
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds"):
+        src = root / name
+        (shutil.copytree if src.is_dir() else shutil.copyfile)(src, project / name)
+    seed = project / "seeds" / "policy_pilots.csv"
+    lines = seed.read_text(encoding="utf-8").splitlines()
+    seed.write_text("\n".join([lines[0] + ",document_url"] + [line + "," for line in lines[1:]]) + "\n",
+                    encoding="utf-8")
+    monkeypatch.setattr(build, "PROJECT_DIR", project)
+    result = build.run_dbt(["seed", "--select", "policy_pilots"], db=warehouse, progress=lambda m: None)
+    assert result.success, result.failures
+    with connection(warehouse, read_only=True) as con:
+        columns = [r[0] for r in con.execute("describe reference.policy_pilots").fetchall()]
+    assert columns[-1] == "document_url"
