@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,7 +148,11 @@ def sun_abraham(
     units as controls): one row per event time with coef and se (reference period −1 omitted)."""
     _require(data, [y, unit, time, cohort])
     frame = data.assign(_g=data[cohort].astype("Float64").fillna(0).astype(int))
-    fit = pf.event_study(frame, yname=y, idname=unit, tname=time, gname="_g", estimator="saturated", att=True)
+    with warnings.catch_warnings():
+        # expected: the estimator is marked beta, and cohort × relative-time cells outside the panel are empty
+        warnings.filterwarnings("ignore", message=".*SaturatedEventStudyClass is currently in beta")
+        warnings.filterwarnings("ignore", message=r"(?s).*variables dropped due to multicollinearity.*rel_time::")
+        fit = pf.event_study(frame, yname=y, idname=unit, tname=time, gname="_g", estimator="saturated", att=True)
     agg = fit.aggregate(agg="period", weighting="shares")
     return pd.DataFrame({"event_time": agg.index.astype(float).astype(int),
                          "coef": agg["Estimate"].astype(float).to_numpy(),

@@ -113,12 +113,14 @@ def moderation(
 
 @dataclass
 class SplitResult:
-    """Treatment effect in each group and the permutation p-value of their difference."""
+    """Treatment effect in each group and the permutation p-value of their difference (over the `valid`
+    draws of `reps`: a draw that leaves a group without treatment variation has no difference)."""
 
     effects: pd.DataFrame  # group, coef, se, nobs
     difference: float
     p_value: float
     reps: int
+    valid: int
 
 
 def split_sample(
@@ -137,16 +139,21 @@ def split_sample(
     yv, dv = wide_y.to_numpy(dtype=float), wide_d.to_numpy(dtype=float)
 
     def gap(mask: np.ndarray) -> float:
-        return float(fwl_twfe(demean_two_way(yv[mask]), dv[mask]) - fwl_twfe(demean_two_way(yv[~mask]), dv[~mask]))
+        with np.errstate(invalid="ignore", divide="ignore"):  # no treated unit in a group: NaN, counted below
+            return float(fwl_twfe(demean_two_way(yv[mask]), dv[mask])
+                         - fwl_twfe(demean_two_way(yv[~mask]), dv[~mask]))
 
     mask = unit_flag.to_numpy()
     observed = gap(mask)
+    if not np.isfinite(observed):
+        raise DIDError(f"one group of {flag!r} has no treated unit; the effects cannot be compared")
     rng = np.random.default_rng(seed)
     permuted = np.array([gap(rng.permutation(mask)) for _ in range(reps)])
+    permuted = permuted[np.isfinite(permuted)]
     rows = []
     for value in (True, False):
         subset = data[data[unit].map(unit_flag) == value]
         fit = twfe(subset, y, treat, unit, time)
         rows.append({"group": f"{flag} = {value}", "coef": fit.coef, "se": fit.se, "nobs": fit.nobs})
     return SplitResult(effects=pd.DataFrame(rows), difference=observed,
-                       p_value=float(np.mean(np.abs(permuted) >= abs(observed))), reps=reps)
+                       p_value=float(np.mean(np.abs(permuted) >= abs(observed))), reps=reps, valid=len(permuted))

@@ -59,6 +59,18 @@ def test_split_sample_permutation_test():
         split_sample(same.assign(even=True), "y", "even")
 
 
+def test_permutations_that_leave_a_group_untreated_are_not_counted():
+    data = mediated_panel(seed=4)
+    treated_units = data.loc[data["treated"] == 1, "unit"].unique()
+    few = data.assign(treated=data["treated"] * data["unit"].isin(treated_units[:2]))  # two treated units
+    few["flag"] = few["unit"].isin((set(range(30)) - {treated_units[1]}) | {treated_units[0]})  # one treated each
+    result = split_sample(few, "y", "flag", reps=300)
+    assert 0 < result.valid < 300 and 0 <= result.p_value <= 1  # draws with both treated in one group dropped
+    with pytest.raises(DIDError, match="one group of 'flag' has no treated unit"):
+        split_sample(few.assign(flag=few["unit"].isin(range(10)) & ~few["unit"].isin(treated_units[:2])), "y",
+                     "flag")
+
+
 def test_moderation_equals_dummy_ols_and_recovers_the_slope():
     import statsmodels.formula.api as smf
 
