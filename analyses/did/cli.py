@@ -27,6 +27,13 @@ def did(
         "demonstration_zone"),
     level: Annotated[str, typer.Option(help="city | province | county.")] = "city",
     rule: Annotated[str, typer.Option(help="Timing: calendar (paper 001) | july (paper 000) | cutoff.")] = "calendar",
+    cutoff_month: Annotated[int, typer.Option(help="With --rule cutoff: approvals from this month count from the "
+                                                   "next year.")] = 7,
+    exclude_units: Annotated[str, typer.Option(help="Units to drop from the sample, e.g. 340100,430400.")] = "",
+    exclude_zones: Annotated[str, typer.Option(help="Zones / policy groups not counted as treatment.")] = "",
+    exclude_batches: Annotated[str, typer.Option(help="Batches not counted as treatment, e.g. 10,11.")] = "",
+    include_partial: Annotated[bool, typer.Option("--include-partial", help="Count partially covered units as "
+                                                  "treated (default: left out of the sample).")] = False,
     log: Annotated[bool, typer.Option("--log", help="Use the natural log of the outcome.")] = False,
     window: Annotated[str, typer.Option(help="Event window LOW:HIGH, end points binned.")] = "-5:5",
     reference: Annotated[int, typer.Option(help="Omitted relative period.")] = -1,
@@ -53,12 +60,20 @@ def did(
     Example: geopanel did gdp --log --rule july --placebo 500
     """
     bounds, stacked_bounds = _window("--window", window), _window("--stacked-window", stacked_window)
+    try:
+        batches = tuple(int(b) for b in _names(exclude_batches))
+    except ValueError:
+        console.print(f"[red]error:[/] --exclude-batches {exclude_batches!r}: write batch numbers, e.g. 10,11")
+        raise typer.Exit(1) from None
+    timing = {"cutoff_month": cutoff_month, "include_partial": include_partial,
+              "exclude_units": _names(exclude_units), "exclude_groups": _names(exclude_zones),
+              "exclude_batches": batches}
     out = out or DATA_DIR / "reports" / f"did_{policy}_{level}_{outcome}"
     started = datetime.now(UTC)
     spec = {"outcome": outcome, "level": level, "log": log, "window": bounds, "reference": reference,
             "placebo": placebo, "seed": seed, "covariates": covariates, "controls": controls,
             "stacked_window": stacked_bounds, "concurrent": concurrent, "by": by, "mediator": mediator,
-            "moderator": moderator, "w": w, "boot": boot}
+            "moderator": moderator, "w": w, "boot": boot, **timing}
     try:
         with connection(db, read_only=True) as con, Progress(console=console, transient=True) as bar:
             task = bar.add_task("placebo", total=max(placebo, 1))
@@ -68,8 +83,7 @@ def did(
                                   progress=lambda done, total: bar.update(task, completed=done),
                                   controls=_names(controls), stacked_window=stacked_bounds,
                                   concurrent=_names(concurrent), by=_names(by), mediator=mediator,
-                                  moderator=moderator, w=w,
-                                  boot_reps=boot)
+                                  moderator=moderator, w=w, boot_reps=boot, **timing)
         with connection(db) as con:
             table = store_treatment(con, battery.sample, level)
             run_id = store_battery(con, battery, outcome, level, started, spec)

@@ -160,12 +160,13 @@ def run_battery(
     allow_failing_checks: bool = False, progress: Callable[[int, int], None] | None = None,
     controls: tuple[str, ...] = (), stacked_window: tuple[int, int] = (-3, 3), concurrent: tuple[str, ...] = (),
     by: tuple[str, ...] = (), mediator: str | None = None, moderator: str | None = None, w: str | None = None,
-    boot_reps: int = 500,
+    boot_reps: int = 500, **timing: object,
 ) -> DIDBattery:
     """Quality gate → sample → TWFE → event study → Bacon → robust estimators (CS, imputation, stacked)
     → robustness → placebo → PSM-DID, and on request heterogeneity by city flags (`by`), a mediation
     analysis (`mediator`), a moderation analysis (`moderator`), concurrent-policy controls
-    (`concurrent`) and a spatial DID (`w`, a stored weights matrix or a weights file).
+    (`concurrent`) and a spatial DID (`w`, a stored weights matrix or a weights file). `timing` goes to the
+    treatment builder: cutoff_month, include_partial, exclude_units, exclude_groups, exclude_batches.
 
     Refuses (QualityGateError) when fct_<level>_year failed an error-level check, was never checked or
     changed since, unless `allow_failing_checks`. Plots and tables go into `out_dir`; with
@@ -174,7 +175,7 @@ def run_battery(
     gate = require_checked(con, [f"main.fct_{level}_year"], allow_failing_checks=allow_failing_checks)
     extra = [c for c in (mediator, moderator) if c]
     columns = list(dict.fromkeys([outcome, *covariates, *controls, *extra]))
-    sample = policy_sample(con, policy, columns, level=level, rule=rule, log_outcomes=log_outcome)
+    sample = policy_sample(con, policy, columns, level=level, rule=rule, log_outcomes=log_outcome, **timing)
     data = sample.data
     base = twfe(data, outcome, controls=controls)
     dynamic = event_study(data, outcome, window=window, reference=reference, controls=controls)

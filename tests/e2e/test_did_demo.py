@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -159,3 +160,24 @@ def test_cli_runs_the_whole_battery_with_flags_mechanism_concurrent_policy_and_s
     bad = runner.invoke(app, ["did", "gdp", "--by", "size_class", "--placebo", "0", "--allow-failing-checks",
                               "--db", str(copy)])
     assert bad.exit_code == 1 and "'size_class' is not a 0/1 flag" in bad.output
+
+
+def test_cli_exclusions_and_cutoff_month_reach_the_treatment_table(demo, tmp_path):
+    copy = tmp_path / "geopanel.duckdb"
+    shutil.copyfile(demo[0], copy)
+    runner = CliRunner()
+    base = ["did", "gdp", "--log", "--placebo", "0", "--allow-failing-checks", "--db", str(copy), "--out",
+            str(tmp_path / "out")]
+    res = runner.invoke(app, [*base, "--exclude-zones", "wanjiang", "--exclude-units", "430400", "--rule", "cutoff",
+                              "--cutoff-month", "10"])
+    assert res.exit_code == 0, res.output
+    with connection(copy, read_only=True) as con:
+        table = con.execute("select unit, min(cohort) as cohort, any_value(rule) as rule "
+                            "from analysis.treat_demonstration_zone_city_year group by unit").df().set_index("unit")
+        spec = json.loads(con.execute("select spec_json from analysis.model_runs").fetchone()[0])
+    assert pd.isna(table.loc["340200", "cohort"])  # 芜湖 (皖江 only): now a control
+    assert "430400" not in table.index  # dropped from the sample
+    assert table.loc["431000", "cohort"] == 2012  # 郴州, 湘南 approved 2011-10: moves a year from October on
+    assert spec["exclude_groups"] == ["wanjiang"] and spec["cutoff_month"] == 10
+    bad = runner.invoke(app, [*base, "--rule", "cutoff", "--cutoff-month", "13"])
+    assert bad.exit_code == 1 and "cutoff month 13 must be 1–12" in bad.output
