@@ -9,6 +9,11 @@ import re
 import pandas as pd
 
 
+def stars(p: float, levels: tuple[float, ...] = (0.1, 0.05, 0.01)) -> str:
+    """One star per significance level that p is below: *** p<0.01, ** p<0.05, * p<0.1 by default."""
+    return "*" * sum(p < level for level in levels)
+
+
 def render(grid: pd.DataFrame, fmt: str, note: str) -> str:
     """A string grid as Markdown, LaTeX (booktabs) or HTML."""
     index = ["" if str(i).endswith(" ") else i for i in grid.index]

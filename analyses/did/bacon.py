@@ -14,7 +14,8 @@ varies only between timing groups (d_kt = d̄_kt − d̄_k) and the rest, within
 comes from X alone: β = Ω·β_within + (1 − Ω)·β_between with Ω = var(d_within)/var(d). The between
 part is split over pairs of timing groups by the identity Σ_k n_k a_kt b_kt = (1/N) Σ_{k<l} n_k n_l
 (a_kt − a_lt)(b_kt − b_lt), which holds because Σ_k n_k d_kt = 0: each pair's estimate regresses the
-gap in group-mean outcomes on the gap in residualised treatment over the years. The R package
+gap in group-mean outcomes on the gap in residualised treatment over the years; `by_type` then gives
+the three rows of paper 001's Table 4 (timing groups, never treated vs timing, within). The R package
 bacondecomp reports the same Ω and β_within; its per-pair terms are written differently (through
 the uncontrolled 2×2 and the controls' part), so only their weighted sum is comparable.
 """
@@ -137,7 +138,8 @@ def _controlled(yv: np.ndarray, d: np.ndarray, x: np.ndarray, first: np.ndarray,
             if spread == 0:
                 continue
             weight = (1 - omega) * size[a] * size[b] * spread / (n_units * between_total)
-            rows.append(("between timing groups (controls)", label[groups[a]], label[groups[b]],
-                         float(np.sum(gap_y * gap_d) / spread), weight))
+            kind = ("treated vs never treated (controls)" if n_periods in (groups[a], groups[b])
+                    else "between timing groups (controls)")
+            rows.append((kind, label[groups[a]], label[groups[b]], float(np.sum(gap_y * gap_d) / spread), weight))
     table = pd.DataFrame(rows, columns=["type", "treated", "control", "estimate", "weight"])
     return BaconResult(table=table, estimate=float((table["weight"] * table["estimate"]).sum()))

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-from scipy import stats
 
 from analyses.did.bacon import BaconResult, bacon
 from analyses.did.callaway_santanna import callaway_santanna
@@ -25,6 +24,7 @@ from analyses.did.estimators import (
 )
 from analyses.did.heterogeneity import attach_flags, concurrent_dummies, concurrent_policy_controls, heterogeneity
 from analyses.did.mechanisms import MediationResult, mediation, moderation
+from analyses.did.paper_tables import did_table, heterogeneity_table, robustness_table
 from analyses.did.placebo import PlaceboResult, placebo
 from analyses.did.psm import PSMResult, psm_did
 from analyses.did.sample import PolicySample, policy_sample
@@ -32,7 +32,6 @@ from analyses.did.spatial import spatial_did
 from analyses.did.stacked import StackedResult, stacked_did
 from analyses.runs import store_run
 from analyses.spatial_panel import SpatialPanelResult
-from analyses.tables import render
 from warehouse.quality.gate import GateStatus, require_checked
 from warehouse.quality.results import fingerprint
 
@@ -80,7 +79,7 @@ class DIDBattery:
             "varying base t−1, so they are one-year differences, not differences from t = −1):", "",
             self.dynamic.round(4).to_markdown(index=False), "",
             *(self._stacked_lines()),
-            "## Robustness", "", self.robustness.round(4).to_markdown(index=False), "",
+            "## Robustness", "", robustness_table(self), "",
             "## Goodman-Bacon decomposition", "", self.bacon.by_type().round(4).to_markdown(index=False), "",
             f"Σ weight × estimate = {self.bacon.estimate:.6f} (TWFE {t.coef:.6f})", "",
         ]
@@ -98,7 +97,8 @@ class DIDBattery:
             lines += ["## Heterogeneity by city flags", "",
                       "Moderation: TWFE with treated × flag; split: TWFE within each group; difference: z-test of the "
                       "two group estimates and a permutation p-value (flag reassigned over units).", "",
-                      self.heterogeneity.round(4).to_markdown(index=False), ""]
+                      heterogeneity_table(self), "", "Moderation (one regression per flag):", "",
+                      self.heterogeneity.query("model == 'moderation'").round(4).to_markdown(index=False), ""]
         if self.mediation is not None:
             m = self.mediation
             lines += [f"## Mechanism: {self.mediator}", "",
@@ -130,27 +130,6 @@ class DIDBattery:
                 f"Window {st.window[0]}:{st.window[1]}, {st.control}-treated controls, corrective weights of Wing, "
                 f"Freedman & Hollingsworth (2024): trimmed aggregate ATT {st.att:.4f} (se {st.se:.4f}, "
                 f"{st.nobs} stacked rows).{note}", ""]
-
-
-def _stars(p: float) -> str:
-    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else ""
-
-
-def did_table(battery: DIDBattery, fmt: str = "markdown") -> str:
-    """The baseline table in the papers' layout (001, Table 3): one column per estimator, the treatment
-    coefficient with stars and its SE in parentheses, N and the fixed effects; Markdown, LaTeX or HTML."""
-    columns: dict[str, list[str]] = {}
-    fits = [("TWFE", battery.twfe.coef, battery.twfe.se, battery.twfe.nobs)]
-    fits += [(r.estimator, r.att, r.se, battery.twfe.nobs) for r in battery.robust.iloc[1:].itertuples()]
-    if battery.psm is not None:
-        fits.append(("PSM-DID", battery.psm.did.coef, battery.psm.did.se, battery.psm.did.nobs))
-    for i, (name, coef, se, nobs) in enumerate(fits):
-        p = float(2 * stats.norm.sf(abs(coef / se))) if se > 0 else 1.0
-        columns[f"({i + 1}) {name}"] = [f"{coef:.4f}{_stars(p)}", f"({se:.4f})", str(nobs), "yes", "yes"]
-    grid = pd.DataFrame(columns, index=["treated", "treated ", "N", "unit FE", "year FE"])
-    note = ("Standard errors clustered by unit in parentheses (normal p-values for the stars); "
-            "*** p<0.01, ** p<0.05, * p<0.1.")
-    return render(grid, fmt, note)
 
 
 def run_battery(
@@ -217,9 +196,14 @@ def run_battery(
                          mediator=mediator, moderation=moderated, moderator=moderator, spatial=spatial)
     report = out_dir / "did_report.md"
     report.write_text(battery.markdown(outcome), encoding="utf-8")
-    tables = [out_dir / f"did_table.{suffix}" for suffix in ("tex", "html")]
-    for path, fmt in zip(tables, ("latex", "html"), strict=True):
-        path.write_text(did_table(battery, fmt), encoding="utf-8")
+    makers = {"did_table": did_table, "did_robustness": robustness_table}
+    if flags is not None:
+        makers["did_heterogeneity"] = heterogeneity_table
+    tables = []
+    for name, make in makers.items():
+        for suffix, fmt in (("tex", "latex"), ("html", "html")):
+            tables.append(out_dir / f"{name}.{suffix}")
+            tables[-1].write_text(make(battery, fmt), encoding="utf-8")
     battery.files += [report, *tables, out_dir / "dropped_units.csv"]
     return battery
 
@@ -257,8 +241,9 @@ def robustness(data: pd.DataFrame, outcome: str, base: TWFEResult, controls: tup
     anticipation = data.assign(pre_1=(data["rel_time"] == -1).fillna(False).astype(int))
     fit = twfe(anticipation, outcome, controls=["pre_1", *controls])
     pre = fit.table.set_index("Coefficient").loc["pre_1"]
-    rows.append({"check": "anticipation: dummy for the year before adoption", "term": "pre_1",
-                 "coef": pre["Estimate"], "se": pre["Std. Error"], "nobs": fit.nobs})
+    label = "anticipation: dummy for the year before adoption"
+    rows.append({"check": label, "term": "treated", "coef": fit.coef, "se": fit.se, "nobs": fit.nobs})
+    rows.append({"check": label, "term": "pre_1", "coef": pre["Estimate"], "se": pre["Std. Error"], "nobs": fit.nobs})
     for flag, label in (("is_municipality", "without the four municipalities"),
                         ("is_provincial_capital", "without provincial capitals")):
         subset = data[~data[flag].fillna(False).astype(bool)]

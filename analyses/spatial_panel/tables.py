@@ -8,14 +8,11 @@ import pandas as pd
 
 from analyses.spatial_panel.result import SpatialPanelResult
 from analyses.tables import render
-
-
-def _stars(p: float, stars: tuple[float, ...]) -> str:
-    return "*" * sum(p < s for s in stars)
+from analyses.tables import stars as star_marks
 
 
 def _cell(est: float, p: float, digits: int, stars) -> str:
-    return f"{est:.{digits}f}{_stars(p, stars)}"
+    return f"{est:.{digits}f}{star_marks(p, stars)}"
 
 
 def coefficient_grid(results: list[SpatialPanelResult], stars=(0.1, 0.05, 0.01), stat: str = "se",

@@ -37,8 +37,11 @@ def test_estimators_recover_the_planted_effect(battery, demo):
 
 
 def test_robustness_checks_follow_the_dgp(battery):
-    checks = battery.robustness.set_index("check")
-    assert abs(checks.loc["anticipation: dummy for the year before adoption", "coef"]) < 0.02  # none planted
+    checks = battery.robustness.set_index(["check", "term"])
+    anticipation = "anticipation: dummy for the year before adoption"
+    assert abs(checks.loc[(anticipation, "pre_1"), "coef"]) < 0.02  # none planted
+    assert abs(checks.loc[(anticipation, "treated"), "coef"] - battery.twfe.coef) < 0.01
+    checks = checks.xs("treated", level="term")
     data = battery.sample.data
     municipalities = data.loc[data["is_municipality"].astype(bool), "unit"].nunique()
     assert checks.loc["without the four municipalities", "nobs"] == battery.twfe.nobs - 21 * municipalities
@@ -51,7 +54,7 @@ def test_psm_did_on_the_demo(battery):
 
 
 def test_paper_tables_in_three_formats(battery):
-    from analyses.did.report import did_table
+    from analyses.did.paper_tables import did_table, robustness_table
 
     coef = f"{battery.twfe.coef:.4f}"
     latex = did_table(battery, "latex")
@@ -59,6 +62,9 @@ def test_paper_tables_in_three_formats(battery):
     assert latex.startswith(r"\begin{tabular}{lcccccc}") and r"\toprule" in latex and coef in latex
     assert "<table>" in did_table(battery, "html") and coef in did_table(battery, "markdown")
     assert any(f.name == "did_table.tex" for f in battery.files)
+    table = robustness_table(battery)  # paper 001, Table 5: PSM-DID first, anticipation with its pre_1 term
+    assert table.splitlines()[0].startswith("| | (1) PSM-DID (period-by-period matching) | (2) baseline |")
+    assert "pre_1 " in table and any(f.name == "did_robustness.html" for f in battery.files)
 
 
 def test_bacon_and_placebo_on_the_demo(battery):
@@ -143,6 +149,9 @@ def test_cli_runs_the_whole_battery_with_flags_mechanism_concurrent_policy_and_s
     assert res.exit_code == 0, res.output
     assert "stacked DID:" in res.output and "spatial DID: direct" in res.output
     report = (out / "did_report.md").read_text(encoding="utf-8")
+    assert (out / "did_heterogeneity.tex").exists()
+    het = (out / "did_heterogeneity.html").read_text(encoding="utf-8")
+    assert "is_resource_based = 1" in het and "is_large_city = 0" in het and "perm. p" in het
     for section in ("## Stacked DID", "## Heterogeneity by city flags", "## Mechanism: patent_app_invention",
                     "## Spatial DID", "controlling for concurrent policies: info_consumption_pilot",
                     "Controls pop enter TWFE", "## Moderation by fai"):

@@ -38,10 +38,12 @@ def test_within_and_between_terms_reproduce_the_controlled_twfe(castle):
     within = result.table[result.table["type"].str.startswith("within")].iloc[0]
     assert within["weight"] == pytest.approx(omega, rel=1e-9)
     assert within["estimate"] == pytest.approx(beta_within, rel=1e-8)
-    between = result.table[result.table["type"].str.startswith("between")]
-    assert len(between) == 15  # 5 adoption cohorts + never treated: every pair of the 6 timing groups once
-    by_type = result.by_type().set_index("type")
-    assert by_type["weight"].sum() == pytest.approx(1.0)
+    pairs = result.table[~result.table["type"].str.startswith("within")]
+    assert len(pairs) == 15  # 5 adoption cohorts + never treated: every pair of the 6 timing groups once
+    assert (pairs["type"] == "treated vs never treated (controls)").sum() == 5
+    by_type = result.by_type().set_index("type")  # the three rows of paper 001's Table 4
+    assert len(by_type) == 3 and by_type["weight"].sum() == pytest.approx(1.0)
+    assert (by_type["weight"] * by_type["estimate"]).sum() == pytest.approx(twfe, abs=1e-12)
 
 
 def test_controls_that_vary_only_by_timing_group_leave_no_within_term(castle):
