@@ -34,6 +34,9 @@ def did(
     exclude_batches: Annotated[str, typer.Option(help="Batches not counted as treatment, e.g. 10,11.")] = "",
     include_partial: Annotated[bool, typer.Option("--include-partial", help="Count partially covered units as "
                                                   "treated (default: left out of the sample).")] = False,
+    provinces: Annotated[str, typer.Option(help="Keep only units of these provinces (a restricted comparison "
+                                                "sample), e.g. 510000,500000,450000,430000.")] = "",
+    exclude_provinces: Annotated[str, typer.Option(help="Drop units of these provinces.")] = "",
     log: Annotated[bool, typer.Option("--log", help="Use the natural log of the outcome.")] = False,
     window: Annotated[str, typer.Option(help="Event window LOW:HIGH, end points binned.")] = "-5:5",
     reference: Annotated[int, typer.Option(help="Omitted relative period.")] = -1,
@@ -67,7 +70,8 @@ def did(
         raise typer.Exit(1) from None
     timing = {"cutoff_month": cutoff_month, "include_partial": include_partial,
               "exclude_units": _names(exclude_units), "exclude_groups": _names(exclude_zones),
-              "exclude_batches": batches}
+              "exclude_batches": batches, "provinces": _names(provinces),
+              "exclude_provinces": _names(exclude_provinces)}
     out = out or DATA_DIR / "reports" / f"did_{policy}_{level}_{outcome}"
     started = datetime.now(UTC)
     spec = {"outcome": outcome, "level": level, "log": log, "window": bounds, "reference": reference,

@@ -145,7 +145,8 @@ def run_battery(
     → robustness → placebo → PSM-DID, and on request heterogeneity by city flags (`by`), a mediation
     analysis (`mediator`), a moderation analysis (`moderator`), concurrent-policy controls
     (`concurrent`) and a spatial DID (`w`, a stored weights matrix or a weights file). `timing` goes to the
-    treatment builder: cutoff_month, include_partial, exclude_units, exclude_groups, exclude_batches.
+    sample: provinces, exclude_provinces, cutoff_month, include_partial, exclude_units, exclude_groups,
+    exclude_batches (see `policy_sample` and `treatment_panel`).
 
     Refuses (QualityGateError) when fct_<level>_year failed an error-level check, was never checked or
     changed since, unless `allow_failing_checks`. Plots and tables go into `out_dir`; with

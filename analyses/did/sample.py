@@ -34,12 +34,15 @@ class PolicySample:
 def policy_sample(
     con: duckdb.DuckDBPyConnection, policy: str, outcomes: Sequence[str], level: str = "city",
     rule: str = "calendar", cutoff_month: int = 7, years: tuple[int, int] | None = None,
-    balanced: bool = True, log_outcomes: bool = False, **exclusions: object,
+    balanced: bool = True, log_outcomes: bool = False, provinces: Sequence[str] = (),
+    exclude_provinces: Sequence[str] = (), **exclusions: object,
 ) -> PolicySample:
     """Read fct_<level>_year, attach treatment timing, and (by default) keep a balanced panel.
 
     Units missing an outcome in any year are dropped when `balanced`, and listed in `dropped`, so the
     sample is an explicit choice. With `log_outcomes`, outcomes are replaced by their natural log.
+    `provinces` keeps only units of those provinces (a restricted comparison sample, as paper 000's
+    Sichuan–Chongqing–Guangxi–Hunan runs); `exclude_provinces` drops units of those provinces.
     """
     key = KEYS[level]
     table = f"fct_{level}_year"
@@ -54,6 +57,15 @@ def policy_sample(
         f"""select f.{key}, f.year, {', '.join(f'f.{c}' for c in outcomes)}, d.province_code, {flags}
             from {table} as f inner join dim_{level} as d using ({key}) {where}"""
     ).df()
+    known = set(panel["province_code"])
+    unknown = sorted(set(provinces) - known) + sorted(set(exclude_provinces) - known)
+    if unknown:
+        raise DIDError(f"province {unknown[0]} has no unit in {table}; use 6-digit province codes, e.g. 510000")
+    outside = panel["province_code"].isin(set(exclude_provinces))
+    if provinces:
+        outside |= ~panel["province_code"].isin(set(provinces))
+    dropped = [(u, "outside the chosen provinces") for u in sorted(set(panel.loc[outside, key]))]
+    panel = panel[~outside]
     events = policy_events(con, policy, level)
     data = treatment_panel(events, panel, key, rule=rule, cutoff_month=cutoff_month, **exclusions)
     data = data.rename(columns={key: "unit"})
@@ -63,7 +75,8 @@ def policy_sample(
         raise DIDError(f"policy {policy!r} stops for {ended['unit'].nunique()} units inside the sample years (first: "
                        f"{first['unit']} in {first['year']}); the staggered-DID estimators need a treatment that "
                        "stays on: end the sample before that year, or clear end_date to estimate intention-to-treat")
-    dropped = [(u, "excluded or partially covered by the policy") for u in sorted(set(panel[key]) - set(data["unit"]))]
+    dropped += [(u, "excluded or partially covered by the policy")
+                for u in sorted(set(panel[key]) - set(data["unit"]))]
     if log_outcomes:
         for c in outcomes:
             bad = data[c] <= 0

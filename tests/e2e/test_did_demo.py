@@ -190,3 +190,14 @@ def test_cli_exclusions_and_cutoff_month_reach_the_treatment_table(demo, tmp_pat
     assert spec["exclude_groups"] == ["wanjiang"] and spec["cutoff_month"] == 10
     bad = runner.invoke(app, [*base, "--rule", "cutoff", "--cutoff-month", "13"])
     assert bad.exit_code == 1 and "cutoff month 13 must be 1–12" in bad.output
+    # paper 000's restricted comparison sample: Sichuan, Chongqing, Guangxi and Hunan only
+    res = runner.invoke(app, [*base, "--provinces", "510000,500000,450000,430000"])
+    assert res.exit_code == 0, res.output
+    with connection(copy, read_only=True) as con:
+        units = {r[0] for r in con.execute("select distinct unit from analysis.treat_demonstration_zone_city_year")
+                 .fetchall()}
+    assert units and {u[:2] for u in units} == {"51", "45", "43"}  # 重庆 is only partly in its zone: left out
+    dropped = pd.read_csv(tmp_path / "out" / "dropped_units.csv", dtype=str)
+    assert (dropped["reason"] == "outside the chosen provinces").sum() > 250
+    bad = runner.invoke(app, [*base, "--exclude-provinces", "990000"])
+    assert bad.exit_code == 1 and "province 990000 has no unit in fct_city_year" in bad.output
