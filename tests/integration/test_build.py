@@ -16,18 +16,24 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture
-def broken_project(tmp_path, monkeypatch) -> Path:
-    """A copy of the dbt project with one model that fails after the registry models succeed."""
+def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the dbt project that builds use instead of the real one."""
     root = Path(build.PROJECT_DIR)
     project = tmp_path / "project"
     project.mkdir()
     for name in ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds"):
         src = root / name
         (shutil.copytree if src.is_dir() else shutil.copyfile)(src, project / name)
+    monkeypatch.setattr(build, "PROJECT_DIR", project)
+    return project
+
+
+@pytest.fixture
+def broken_project(tmp_path, monkeypatch) -> Path:
+    """A copy of the dbt project with one model that fails after the registry models succeed."""
+    project = project_copy(tmp_path, monkeypatch)
     (project / "models" / "marts" / "zz_broken.sql").write_text(
         "select * from {{ ref('dim_city') }} where no_such_column > 0\n", encoding="utf-8")
-    monkeypatch.setattr(build, "PROJECT_DIR", project)
     return project
 
 
@@ -63,17 +69,10 @@ def test_queries_read_the_previous_file_while_a_build_runs(warehouse):
 
 def test_a_new_seed_column_reaches_an_existing_warehouse(warehouse, tmp_path, monkeypatch):
     """Users extend seeds (policy_pilots gained end_date): a rebuild recreates the seed table, not fails on it."""
-    root = Path(build.PROJECT_DIR)
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds"):
-        src = root / name
-        (shutil.copytree if src.is_dir() else shutil.copyfile)(src, project / name)
-    seed = project / "seeds" / "policy_pilots.csv"
+    seed = project_copy(tmp_path, monkeypatch) / "seeds" / "policy_pilots.csv"
     lines = seed.read_text(encoding="utf-8").splitlines()
     seed.write_text("\n".join([lines[0] + ",document_url"] + [line + "," for line in lines[1:]]) + "\n",
                     encoding="utf-8")
-    monkeypatch.setattr(build, "PROJECT_DIR", project)
     result = build.run_dbt(["seed", "--select", "policy_pilots"], db=warehouse, progress=lambda m: None)
     assert result.success, result.failures
     with connection(warehouse, read_only=True) as con:
