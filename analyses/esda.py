@@ -45,6 +45,7 @@ from scipy import sparse, stats
 
 from geo.weights import SpatialWeights, load_weights
 from geo.weights.core import _preview
+from warehouse.db import insert_frame, transaction
 
 DEFAULT_SEED = 12345
 CORRECTIONS = (None, "none", "bonferroni", "fdr")
@@ -937,15 +938,8 @@ def _save(con, table: str, frame: pd.DataFrame, ddl: str, run: _Run, kind: str) 
     con.execute(f"create table if not exists analysis.{table} ({ddl})")
     con.execute(f"create table if not exists analysis.esda_runs ({RUNS_DDL})")
     cols = [c.strip().split()[0] for c in ddl.split(",")]
-    con.execute("begin transaction")
-    try:
-        con.register("_geopanel_rows", frame[cols])
-        con.execute(f"insert into analysis.{table} ({', '.join(cols)}) select {', '.join(cols)} from _geopanel_rows")
-        con.unregister("_geopanel_rows")
+    with transaction(con):
+        insert_frame(con, f"analysis.{table}", frame[cols])
         con.execute("insert into analysis.esda_runs values (?, ?, ?, ?, ?)",
                     [run.run_id, kind, run.computed_at, len(frame),
                      json.dumps(run.params, ensure_ascii=False, default=str)])
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise

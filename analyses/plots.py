@@ -113,14 +113,16 @@ def ensure_renderable(*texts: str) -> None:
         raise FontError(f"no installed font can draw {''.join(missing[:20])!r}; {INSTALL_HINT}")
 
 
-def _save(fig, path) -> None:
+def save_figure(fig, path: str | Path | None) -> Path | None:
+    """Write `fig` as .png/.svg/.pdf at 150 dpi (folders created); None writes nothing."""
     if path is None:
-        return
+        return None
     path = Path(path)
     if path.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise ValueError(f"{path}: write .png, .svg or .pdf")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=150, bbox_inches="tight")
+    return path
 
 
 _SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "省", "市")
@@ -177,7 +179,7 @@ def moran_scatter(y: np.ndarray, w, labels: Sequence[str] | None = None, title: 
     for q, (hx, hy) in (("HH", (0.98, 0.98)), ("LH", (0.02, 0.98)), ("LL", (0.02, 0.02)), ("HL", (0.98, 0.02))):
         ax.text(hx, hy, f"{q} ({counts[q]})", transform=ax.transAxes, ha="right" if hx > 0.5 else "left",
                 va="top" if hy > 0.5 else "bottom", fontsize=9, color="#555555")
-    _save(fig, path)
+    save_figure(fig, path)
     return fig
 
 
@@ -201,6 +203,16 @@ def _map_extent(gdf, china: bool):
     far = gdf["code"].astype(str).str.startswith("4603")  # 三沙市 and its districts
     main = gdf[~far] if (~far).any() else gdf
     return main.total_bounds, gdf[far]
+
+
+def _frame_mainland(ax, gdf, china: bool, plot_fn) -> None:
+    """Zoom `ax` to the mainland and draw the far islands into an inset with `plot_fn`."""
+    extent = _map_extent(gdf, china)
+    if extent is not None:
+        (minx, miny, maxx, maxy), far = extent
+        ax.set_xlim(minx, maxx)
+        ax.set_ylim(miny, maxy)
+        _draw_inset(ax, far, plot_fn)
 
 
 def _draw_inset(ax, far, plot_fn) -> None:
@@ -235,12 +247,7 @@ def lisa_cluster_map(gdf, title: str = "", path=None, cluster_column: str = "clu
                           hatch="///" if cl in ("island", "no data") else None)
 
     draw(ax)
-    extent = _map_extent(gdf, china)
-    if extent is not None:
-        (minx, miny, maxx, maxy), far = extent
-        ax.set_xlim(minx, maxx)
-        ax.set_ylim(miny, maxy)
-        _draw_inset(ax, far, draw)
+    _frame_mainland(ax, gdf, china, draw)
     from matplotlib.patches import Patch
 
     counts = gdf["_cluster"].value_counts()
@@ -249,7 +256,7 @@ def lisa_cluster_map(gdf, title: str = "", path=None, cluster_column: str = "clu
     ax.legend(handles=handles, loc="lower left", fontsize=8, frameon=False)
     ax.set_axis_off()
     ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
     return fig
 
 
@@ -284,15 +291,10 @@ def choropleth(gdf, column: str, scheme: str = "quantiles", k: int = 5, title: s
                               "title": legend_title or column, "fmt": "{:.4g}"} if legend else None)
 
     draw(ax, legend=True)
-    extent = _map_extent(gdf, china)
-    if extent is not None:
-        (minx, miny, maxx, maxy), far = extent
-        ax.set_xlim(minx, maxx)
-        ax.set_ylim(miny, maxy)
-        _draw_inset(ax, far, draw)
+    _frame_mainland(ax, gdf, china, draw)
     ax.set_axis_off()
     ax.set_title(title or f"{column} ({scheme}, k = {k})")
-    _save(fig, path)
+    save_figure(fig, path)
     return fig
 
 
@@ -318,5 +320,5 @@ def moran_over_years(table: pd.DataFrame, path=None, alpha: float = 0.05, title:
     ax.set_title(title or f"Moran's I by year (filled: p ≤ {alpha})")
     ax.legend(fontsize=8, frameon=False)
     ax.xaxis.get_major_locator().set_params(integer=True)
-    _save(fig, path)
+    save_figure(fig, path)
     return fig

@@ -12,6 +12,8 @@ from importlib.metadata import PackageNotFoundError, version
 import duckdb
 import pandas as pd
 
+from warehouse.db import insert_frame, transaction
+
 DDL = {
     "model_runs": """run_id varchar primary key, kind varchar, model varchar, effects varchar, lee_yu boolean,
         formula varchar, dependent varchar, data_source varchar, w_source varchar, unit_column varchar,
@@ -44,8 +46,7 @@ def store_run(
         "model_effects": effects if effects is not None else pd.DataFrame(),
         "model_tests": tests if tests is not None else pd.DataFrame(),
     }
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         for table, ddl in DDL.items():
             con.execute(f"create table if not exists analysis.{table} ({ddl})")
             frame = frames[table].copy()
@@ -53,11 +54,5 @@ def store_run(
                 continue
             if "run_id" not in frame.columns:
                 frame.insert(0, "run_id", run_id)
-            con.register("_rows", frame)
-            con.execute(f"insert into analysis.{table} by name select * from _rows")
-            con.unregister("_rows")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+            insert_frame(con, f"analysis.{table}", frame)
     return run_id

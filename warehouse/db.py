@@ -66,6 +66,28 @@ def connection(path: str | Path | None = None, read_only: bool = False) -> Itera
         con.close()
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """`with transaction(con):` — commit if the block finishes, roll back if it raises."""
+    con.execute("begin transaction")
+    try:
+        yield con
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame, columns: list[str] | None = None) -> None:
+    """Append a pandas frame to `table`, matching columns by name (all of the frame's, or `columns`)."""
+    cols = ", ".join(columns or list(frame.columns))
+    con.register("_geopanel_frame", frame)
+    try:
+        con.execute(f"insert into {table} ({cols}) select {cols} from _geopanel_frame")
+    finally:
+        con.unregister("_geopanel_frame")
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     """Whether schema.table (or a view of that name) exists."""
     schema, _, name = qualified.rpartition(".")

@@ -66,7 +66,7 @@ class EventStudyResult:
         """Coefficient plot with 95% intervals, the reference period at zero and a line at treatment."""
         import matplotlib.pyplot as plt
 
-        from analyses.plots import ensure_renderable
+        from analyses.plots import ensure_renderable, save_figure
 
         ensure_renderable(title)  # Chinese titles need the CJK font; never boxes
 
@@ -81,8 +81,7 @@ class EventStudyResult:
         ax.set_ylabel("coefficient")
         ax.set_title(title)
         fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=150)
+        save_figure(fig, path)
         plt.close(fig)
         return path
 

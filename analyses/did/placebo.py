@@ -37,7 +37,7 @@ class PlaceboResult:
         """Density (histogram) of the placebo estimates with the true estimate marked."""
         import matplotlib.pyplot as plt
 
-        from analyses.plots import ensure_renderable
+        from analyses.plots import ensure_renderable, save_figure
 
         ensure_renderable(title)  # Chinese titles need the CJK font; never boxes
 
@@ -51,8 +51,7 @@ class PlaceboResult:
         ax.set_title(title)
         ax.legend()
         fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=150)
+        save_figure(fig, path)
         plt.close(fig)
         return path
 

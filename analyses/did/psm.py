@@ -32,7 +32,7 @@ class PSMResult:
         """Propensity-score densities of treated and controls, before and after matching."""
         import matplotlib.pyplot as plt
 
-        from analyses.plots import ensure_renderable
+        from analyses.plots import ensure_renderable, save_figure
 
         ensure_renderable(title)  # Chinese titles need the CJK font; never boxes
 
@@ -49,8 +49,7 @@ class PSMResult:
         axes[0].legend()
         fig.suptitle(title)
         fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=150)
+        save_figure(fig, path)
         plt.close(fig)
         return path
 

@@ -27,6 +27,7 @@ import pandas as pd
 from geo.weights import build as builders
 from geo.weights.core import SpatialWeights, SubsetReport, WeightsError, _preview
 from geo.weights.io import check_codes, read_matrix_file
+from warehouse.db import insert_frame, transaction
 
 LEVELS = ("province", "city", "county")
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
@@ -79,34 +80,21 @@ def write_w(con: duckdb.DuckDBPyConnection, w, name: str, description: str | Non
     edges.insert(0, "w_name", name)
     units = pd.DataFrame({"w_name": name, "position": np.arange(w.n, dtype=np.int32), "code": w.ids})
     catalog = pd.DataFrame([{c: row.get(c) for c in CATALOG_COLUMNS}])
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         for table in DDL:
             con.execute(f"delete from weights.{table} where w_name = ?", [name])
         for table, frame in (("w_edges", edges), ("w_units", units), ("w_catalog", catalog)):
-            con.register("_geopanel_frame", frame)
-            cols = ", ".join(frame.columns)
-            con.execute(f"insert into weights.{table} ({cols}) select {cols} from _geopanel_frame")
-            con.unregister("_geopanel_frame")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+            insert_frame(con, f"weights.{table}", frame)
     return row
 
 
 def drop_w(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Delete a stored matrix (all three tables, one transaction)."""
     _require(con, name)
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         for table in DDL:
             if _table_exists(con, table):
                 con.execute(f"delete from weights.{table} where w_name = ?", [name])
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
 
 
 def _text(value) -> str:
