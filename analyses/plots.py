@@ -113,6 +113,18 @@ def ensure_renderable(*texts: str) -> None:
         raise FontError(f"no installed font can draw {''.join(missing[:20])!r}; {INSTALL_HINT}")
 
 
+def density_line(ax, values, color: str, label: str | None = None) -> None:
+    """A Gaussian kernel density (Scott's bandwidth, scipy) of `values` over their range, as a line."""
+    from scipy.stats import gaussian_kde
+
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < 2 or np.ptp(values) == 0:
+        return
+    grid = np.linspace(values.min(), values.max(), 256)
+    ax.plot(grid, gaussian_kde(values)(grid), color=color, lw=1.6, label=label)
+
+
 def save_figure(fig, path: str | Path | None) -> Path | None:
     """Write `fig` as .png/.svg/.pdf at 150 dpi (folders created); None writes nothing."""
     if path is None:

@@ -34,16 +34,17 @@ class PlaceboResult:
         return float(np.mean(np.abs(self.estimates) >= abs(self.true_estimate)))
 
     def plot(self, path: str | Path, title: str = "安慰剂检验") -> Path:
-        """Density (histogram) of the placebo estimates with the true estimate marked."""
+        """Histogram and kernel density of the placebo estimates with the true estimate marked (001, Fig. 2)."""
         import matplotlib.pyplot as plt
 
-        from analyses.plots import ensure_renderable, save_figure
+        from analyses.plots import density_line, ensure_renderable, save_figure
 
         ensure_renderable(title)  # Chinese titles need the CJK font; never boxes
 
         path = Path(path)
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.hist(self.estimates, bins=40, density=True, color="#9dc3e6", edgecolor="white")
+        density_line(ax, self.estimates, "#1f4e79", label="kernel density")
         ax.axvline(self.true_estimate, color="firebrick", ls="--", label=f"estimate {self.true_estimate:.4f}")
         ax.axvline(0, color="grey", lw=0.8)
         ax.set_xlabel("placebo coefficient")

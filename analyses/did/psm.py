@@ -29,10 +29,11 @@ class PSMResult:
     scores: pd.DataFrame   # unit, year, ever_treated, pscore, matched
 
     def plot(self, path: str | Path, title: str = "倾向得分匹配前后的核密度") -> Path:
-        """Propensity-score densities of treated and controls, before and after matching."""
+        """Propensity-score kernel densities (over faint histograms) of treated and controls, before and after
+        matching."""
         import matplotlib.pyplot as plt
 
-        from analyses.plots import ensure_renderable, save_figure
+        from analyses.plots import density_line, ensure_renderable, save_figure
 
         ensure_renderable(title)  # Chinese titles need the CJK font; never boxes
 
@@ -42,8 +43,8 @@ class PSMResult:
                                       strict=True):
             for treated, colour in ((True, "firebrick"), (False, "#1f4e79")):
                 values = frame.loc[frame["ever_treated"] == treated, "pscore"]
-                ax.hist(values, bins=30, density=True, alpha=0.5, color=colour,
-                        label="treated" if treated else "control")
+                ax.hist(values, bins=30, density=True, alpha=0.25, color=colour)
+                density_line(ax, values, colour, label="treated" if treated else "control")
             ax.set_title(label)
             ax.set_xlabel("propensity score")
         axes[0].legend()

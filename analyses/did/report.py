@@ -200,6 +200,8 @@ def run_battery(
     makers = {"did_table": did_table, "did_robustness": robustness_table}
     if flags is not None:
         makers["did_heterogeneity"] = heterogeneity_table
+    for stale in out_dir.glob("did_heterogeneity.*") if flags is None else ():  # from an earlier run with --by
+        stale.unlink()
     tables = []
     for name, make in makers.items():
         for suffix, fmt in (("tex", "latex"), ("html", "html")):
