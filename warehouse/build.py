@@ -68,7 +68,23 @@ def init_warehouse(
     # cautious: leave out tests that also need models outside the registry (staging of raw tables)
     args = ["build", "--select", *REGISTRY_SELECTOR.split(), "--indirect-selection", "cautious"]
     result = run_dbt(args, db=db, progress=progress)
+    if result.success:
+        build_standard_weights(db, progress)
     return {lv: rep for lv, (_, rep) in layers.items()}, result
+
+
+def build_standard_weights(db: str | Path | None = None, progress: Callable[[str], None] = print) -> None:
+    """The queen matrices queen_province / queen_city / queen_county (islands linked by seeds/manual_links.csv)
+    that the standard ESDA table ind_moran_year uses; rebuilt from the dims, replacing any of those names."""
+    from geo.weights.store import build_weights, write_w
+
+    with connection(db) as con:
+        for level in ("province", "city", "county"):
+            w = build_weights(con, "queen", level, islands="manual")
+            write_w(con, w, f"queen_{level}", description=f"standard queen contiguity of dim_{level} "
+                    "(geopanel init; islands linked per seeds/manual_links.csv)")
+            progress(f"weights queen_{level}: {w.n} units, {w.summary()['n_links']} links, "
+                     f"{len(w.islands_linked)} islands linked")
 
 
 def run_dbt(args: Sequence[str], db: str | Path | None = None, progress: Callable[[str], None] = print) -> BuildResult:

@@ -172,3 +172,34 @@ def test_an_indicator_layer_by_year_without_tibet(db):
     assert (t["n"] == 30).all() and (t["n_missing"] == 1).all() and (t["level"] == "province").all()
     assert res.prepared.slices[0].w.transform == "R"
     np.testing.assert_allclose(np.asarray(res.prepared.slices[0].w.matrix.sum(axis=1)).ravel(), 1.0)
+
+
+def test_dbt_refreshes_the_standard_moran_table_equal_to_esda(demo, tmp_path):
+    """ind_moran_year (a dbt Python model) against PySAL's esda.Moran on the same values, matrix and seed."""
+    import esda
+
+    with duckdb.connect(str(demo[0]), read_only=True) as con:
+        table = con.execute("select * from ind_moran_year").df()
+        values = con.execute("select province_code, segmentation from ind_market_segmentation_province_year "
+                             "where year = 2015").df().set_index("province_code")["segmentation"]
+        w = read_w(con, "queen_province")
+    assert set(table["layer"]) == {"ind_nqp_city_year", "ind_digital_real_province_year", "ind_ntl_gini_city_year",
+                                   "ind_market_segmentation_province_year", "ind_coagglomeration_city_year",
+                                   "ind_nightlight_county_year"}
+    row = table[(table["layer"] == "ind_market_segmentation_province_year") & (table["year"] == 2015)].iloc[0]
+    assert row["n"] == w.n == 31 and row["n_missing"] == 0
+    np.random.seed(12345)
+    ref = esda.Moran(values.loc[w.id_order].to_numpy(float), w, permutations=999)
+    assert row["moran_i"] == pytest.approx(ref.I, rel=1e-12)
+    assert row["p_sim"] == pytest.approx(ref.p_sim, rel=1e-12) and row["z_norm"] == pytest.approx(ref.z_norm)
+    # without its standard matrix the model stops with what to run, and the warehouse stays as it was
+    import warehouse.build as build
+
+    copy = tmp_path / "geopanel.duckdb"
+    shutil.copyfile(demo[0], copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("delete from weights.w_catalog where w_name = 'queen_county'")
+    result = build.run_dbt(["run", "--select", "ind_moran_year"], db=copy, progress=lambda m: None)
+    assert not result.success
+    assert any("geopanel weights build queen_county --kind queen --level county" in message
+               for _, message in result.failures)
