@@ -70,7 +70,8 @@ class DIDBattery:
             f"(adoption years {', '.join(map(str, s.adoption_years))}); {len(s.dropped)} units left out "
             "(listed in dropped_units.csv).", "",
             *([f"Controls {', '.join(self.controls)} enter TWFE, the event study, the Bacon decomposition and the "
-               "robustness checks; the heterogeneity-robust estimators, the placebo and PSM-DID are unconditional.",
+               "robustness checks; the heterogeneity-robust estimators, placebo, PSM-DID, heterogeneity, "
+               "mechanisms and the spatial DID are unconditional.",
                ""] if self.controls else []),
             did_table(self), "",
             "## Event study", "", self.event_study.table.round(4).to_markdown(index=False), "",
@@ -165,7 +166,8 @@ def run_battery(
     by_event_time = dynamic_by_estimator(data, outcome, dynamic, stacked)
     checks = robustness(data, outcome, base, controls)
     if concurrent:
-        with_dummies = concurrent_dummies(con, data, concurrent, level=level, rule=rule)
+        with_dummies = concurrent_dummies(con, data, concurrent, level=level, rule=rule,
+                                          cutoff_month=int(timing.get("cutoff_month", 7)))
         names = [f"concurrent_{p}" for p in concurrent]
         checks = pd.concat([checks, concurrent_policy_controls(with_dummies, outcome, names).iloc[1:]],
                            ignore_index=True)
