@@ -58,9 +58,11 @@ def did(
         "--allow-failing-checks", help="Run even if `geopanel check` failed or is out of date (recorded).")] = False,
     db: Annotated[Path | None, typer.Option("--db", help="Warehouse file.")] = None,
 ) -> None:
-    """Staggered DID of a policy: TWFE, event study, Bacon decomposition and placebo, with plots.
+    """Staggered DID of a policy: TWFE, event study, Bacon, Callaway–Sant'Anna, Sun–Abraham, imputation and
+    stacked DID, robustness checks and placebo, with plots and paper-style tables; on request PSM-DID,
+    heterogeneity by city flags, mediation, moderation and a spatial DID.
 
-    Example: geopanel did gdp --log --rule july --placebo 500
+    Example: geopanel did gdp --log --rule july --by is_resource_based --mediator patent_app_invention --w queen_city
     """
     bounds, stacked_bounds = _window("--window", window), _window("--stacked-window", stacked_window)
     try:
