@@ -18,7 +18,8 @@ class DIDError(ValueError):
 
 @dataclass
 class TWFEResult:
-    """TWFE DID: `coef`, `se`, `pvalue` of the treatment dummy, `nobs`, and pyfixest's tidy `table`."""
+    """TWFE DID: `coef`, `se`, `pvalue` of the treatment dummy, `nobs`, pyfixest's tidy `table`, and the
+    R² with the fixed effects (LSDV, as the papers print it) and within them."""
 
     coef: float
     se: float
@@ -26,6 +27,8 @@ class TWFEResult:
     nobs: int
     table: pd.DataFrame
     formula: str
+    r2: float = float("nan")
+    r2_within: float = float("nan")
 
 
 def _cluster(cluster: str | None, unit: str) -> dict[str, str]:
@@ -45,7 +48,18 @@ def twfe(
     return TWFEResult(
         coef=float(tidy.loc[treat, "Estimate"]), se=float(tidy.loc[treat, "Std. Error"]),
         pvalue=float(tidy.loc[treat, "Pr(>|t|)"]), nobs=int(fit._N), table=tidy.reset_index(), formula=formula,
+        r2=float(fit._r2), r2_within=float(fit._r2_within),
     )
+
+
+def stepwise(
+    data: pd.DataFrame, y: str, controls: Sequence[str], treat: str = "treated", unit: str = "unit",
+    time: str = "year",
+) -> list[TWFEResult]:
+    """TWFE without controls, then adding `controls` one at a time (001, Table 3, columns 1–6), on the rows
+    complete in every control so that N stays the same across columns."""
+    frame = data.dropna(subset=[y, *controls])
+    return [twfe(frame, y, treat, unit, time, controls=list(controls[:k])) for k in range(len(controls) + 1)]
 
 
 @dataclass

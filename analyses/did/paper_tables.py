@@ -76,3 +76,31 @@ def heterogeneity_table(battery: DIDBattery, fmt: str = "markdown") -> str:
     grid = pd.DataFrame(columns, index=["treated", "treated ", "N", "difference 1 − 0"])
     return render(grid, fmt, NOTE + " Each column is a TWFE DID on one group; the difference is tested by z and by "
                              "permuting the flag over units.")
+
+
+def stepwise_table(battery: DIDBattery, fmt: str = "markdown") -> str:
+    """Baseline with controls added one at a time (001, Table 3): every coefficient with stars and SE, N,
+    R² (with the fixed effects) and within R²."""
+    fits = battery.stepwise
+    if not fits:
+        raise ValueError("the battery was run without --controls")
+    terms = ["treated", *battery.controls]
+    rows: dict[str, list[str]] = {}
+    for term in terms:
+        cells, ses = [], []
+        for fit in fits:
+            table = fit.table.set_index("Coefficient")
+            if term in table.index:
+                coef, se = float(table.loc[term, "Estimate"]), float(table.loc[term, "Std. Error"])
+                cells.append(_coef(coef, se))
+                ses.append(f"({se:.4f})")
+            else:
+                cells.append("")
+                ses.append("")
+        rows[term], rows[f"{term} "] = cells, ses
+    rows["N"] = [str(f.nobs) for f in fits]
+    rows["R²"] = [f"{f.r2:.4f}" for f in fits]
+    rows["within R²"] = [f"{f.r2_within:.4f}" for f in fits]
+    rows["unit FE / year FE"] = ["yes"] * len(fits)
+    grid = pd.DataFrame.from_dict(rows, orient="index", columns=[f"({i + 1})" for i in range(len(fits))])
+    return render(grid, fmt, NOTE)

@@ -19,12 +19,13 @@ from analyses.did.estimators import (
     TWFEResult,
     event_study,
     imputation,
+    stepwise,
     sun_abraham,
     twfe,
 )
 from analyses.did.heterogeneity import attach_flags, concurrent_dummies, concurrent_policy_controls, heterogeneity
 from analyses.did.mechanisms import MediationResult, mediation, moderation
-from analyses.did.paper_tables import did_table, heterogeneity_table, robustness_table
+from analyses.did.paper_tables import did_table, heterogeneity_table, robustness_table, stepwise_table
 from analyses.did.placebo import PlaceboResult, placebo
 from analyses.did.psm import PSMResult, psm_did
 from analyses.did.sample import PolicySample, policy_sample
@@ -59,6 +60,7 @@ class DIDBattery:
     moderation: pd.DataFrame | None = None  # term, coef, se, pvalue, nobs of treat × centred moderator
     moderator: str | None = None
     spatial: SpatialPanelResult | None = None
+    stepwise: list[TWFEResult] | None = None  # TWFE adding the controls one at a time
 
     def markdown(self, outcome: str) -> str:
         """A paper-style summary: baseline, event study, Bacon weights, placebo."""
@@ -74,6 +76,7 @@ class DIDBattery:
                "mechanisms and the spatial DID are unconditional.",
                ""] if self.controls else []),
             did_table(self), "",
+            *(["Adding the controls one at a time:", "", stepwise_table(self), ""] if self.stepwise else []),
             "## Event study", "", self.event_study.table.round(4).to_markdown(index=False), "",
             "## Heterogeneity-robust estimators", "", self.robust.round(4).to_markdown(index=False), "",
             "Dynamic effects by estimator (event time 0 = adoption year; Callaway–Sant'Anna pre-periods use the "
@@ -196,14 +199,18 @@ def run_battery(
     sample.dropped.to_csv(out_dir / "dropped_units.csv", index=False)
     battery = DIDBattery(sample, base, dynamic, decomposition, robust, by_event_time, checks, pseudo, matched, gate,
                          files, stacked=stacked, controls=tuple(controls), heterogeneity=flags, mediation=mediated,
-                         mediator=mediator, moderation=moderated, moderator=moderator, spatial=spatial)
+                         mediator=mediator, moderation=moderated, moderator=moderator, spatial=spatial,
+                         stepwise=stepwise(data, outcome, controls) if controls else None)
     report = out_dir / "did_report.md"
     report.write_text(battery.markdown(outcome), encoding="utf-8")
     makers = {"did_table": did_table, "did_robustness": robustness_table}
-    if flags is not None:
-        makers["did_heterogeneity"] = heterogeneity_table
-    for stale in out_dir.glob("did_heterogeneity.*") if flags is None else ():  # from an earlier run with --by
-        stale.unlink()
+    optional = {"did_heterogeneity": (heterogeneity_table, flags is not None),
+                "did_stepwise": (stepwise_table, bool(controls))}
+    for name, (make, wanted) in optional.items():
+        if wanted:
+            makers[name] = make
+        for stale in () if wanted else out_dir.glob(f"{name}.*"):  # left by an earlier run with that option
+            stale.unlink()
     tables = []
     for name, make in makers.items():
         for suffix, fmt in (("tex", "latex"), ("html", "html")):

@@ -150,6 +150,8 @@ def test_cli_runs_the_whole_battery_with_flags_mechanism_concurrent_policy_and_s
     assert "stacked DID:" in res.output and "spatial DID: direct" in res.output
     report = (out / "did_report.md").read_text(encoding="utf-8")
     assert (out / "did_heterogeneity.tex").exists()
+    stepwise = (out / "did_stepwise.html").read_text(encoding="utf-8")  # 001, Table 3: controls added in turn
+    assert "<th>(2)</th>" in stepwise and "within R²" in stepwise
     het = (out / "did_heterogeneity.html").read_text(encoding="utf-8")
     assert "is_resource_based = 1" in het and "is_large_city = 0" in het and "perm. p" in het
     for section in ("## Stacked DID", "## Heterogeneity by city flags", "## Mechanism: patent_app_invention",

@@ -159,3 +159,22 @@ def test_sun_abraham_equals_callaway_santanna_after_adoption():
     post = [e for e in sa.index if e >= 0]
     assert len(post) >= 5
     assert sa[post].to_numpy() == pytest.approx(cs[post].to_numpy(), abs=1e-8)
+
+
+def test_stepwise_controls_equal_dummy_ols_with_the_same_rows():
+    import statsmodels.formula.api as smf
+
+    from analyses.did.estimators import stepwise
+
+    data = staggered_panel()
+    rng = np.random.default_rng(8)
+    data["x1"], data["x2"] = rng.normal(size=len(data)), rng.normal(size=len(data))
+    data.loc[data.index[:5], "x2"] = np.nan  # every column uses the rows complete in both controls
+    fits = stepwise(data, "y", ["x1", "x2"])
+    assert [f.nobs for f in fits] == [len(data) - 5] * 3
+    frame = data.dropna(subset=["x2"])
+    for fit, rhs in zip(fits, ["treated", "treated + x1", "treated + x1 + x2"], strict=True):
+        ols = smf.ols(f"y ~ {rhs} + C(unit) + C(year)", data=frame).fit()  # LSDV: the papers' R²
+        assert fit.coef == pytest.approx(ols.params["treated"], rel=1e-9)
+        assert fit.r2 == pytest.approx(ols.rsquared, rel=1e-9)
+    assert 0 < fits[2].r2_within < fits[2].r2
