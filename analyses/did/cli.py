@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,7 @@ from analyses.did.report import run_battery, store_battery, store_treatment
 from analyses.did.treatment import TreatmentError
 from analyses.plots import FontError
 from analyses.spatial_panel.panel import SpatialPanelError
+from geo.weights import WeightsSubsetWarning
 from warehouse.db import WarehouseError, connection
 from warehouse.settings import DATA_DIR
 
@@ -81,7 +83,9 @@ def did(
             "stacked_window": stacked_bounds, "concurrent": concurrent, "by": by, "mediator": mediator,
             "moderator": moderator, "w": w, "boot": boot, **timing}
     try:
-        with connection(db, read_only=True) as con, Progress(console=console, transient=True) as bar:
+        with (connection(db, read_only=True) as con, Progress(console=console, transient=True) as bar,
+              warnings.catch_warnings(record=True) as caught):
+            warnings.simplefilter("always", WeightsSubsetWarning)  # the spatial DID's W restricted to the sample
             task = bar.add_task("placebo", total=max(placebo, 1))
             battery = run_battery(con, outcome, out, policy=policy, level=level, rule=rule, log_outcome=log,
                                   window=bounds, reference=reference, placebo_reps=placebo, seed=seed,
@@ -96,6 +100,9 @@ def did(
     except (DIDError, TreatmentError, WarehouseError, FontError, SpatialPanelError) as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(1) from None
+    for note in caught:
+        if issubclass(note.category, WeightsSubsetWarning):
+            console.print(f"[yellow]note:[/] {note.message}", highlight=False)
     t = battery.twfe
     if not battery.quality.passed:
         console.print(f"[yellow]quality gate: {battery.quality.status}[/] — " + "; ".join(battery.quality.problems()),
