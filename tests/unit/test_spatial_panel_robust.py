@@ -40,6 +40,8 @@ def demean(a: np.ndarray, effects: str) -> np.ndarray:
     """Plain within transformation of a (T, N, ...) array."""
     if effects == "individual":
         return a - a.mean(axis=0)
+    if effects == "time":
+        return a - a.mean(axis=1, keepdims=True)
     return a - a.mean(axis=0) - a.mean(axis=1, keepdims=True) + a.mean(axis=(0, 1))
 
 
@@ -70,9 +72,12 @@ def row_loglik(p: pd.Series, model: str, effects: str, lee_yu: bool, y: np.ndarr
             e = (yd - p["lambda"] * wyd) - (xd - p["lambda"] * wxd) @ beta
         else:  # sac
             e = (yd - p["lambda"] * wyd) - p["rho"] * (wyd - p["lambda"] * wwy) - (xd - p["lambda"] * wxd) @ beta
-        # direct approach: log-determinants counted T times, n = NT; Lee–Yu two-way: T − 1 times, (N−1)(T−1),
-        # minus log(1 − ρ) (row-standardised W)
-        a, n_eff, s = (t - 1, (n - 1) * (t - 1), 1) if lee_yu else (t, nt, 0)
+        # direct approach: log-determinants counted T times, n = NT; Lee–Yu (2010) transformation approach:
+        # individual T − 1 times, n = N(T−1); time T times, n = (N−1)T, minus log(1 − ρ); two-way T − 1 times,
+        # n = (N−1)(T−1), minus log(1 − ρ) (row-standardised W)
+        lee_yu_conventions = {"individual": (t - 1, n * (t - 1), 0), "time": (t, (n - 1) * t, 1),
+                              "twoways": (t - 1, (n - 1) * (t - 1), 1)}
+        a, n_eff, s = lee_yu_conventions[effects] if lee_yu else (t, nt, 0)
         const = sum(a * (v - s * np.log(1 - p[r])) for r, v in ld.items())
     s2 = p["sigma2"]
     return (-n_eff / nt / 2 * np.log(2 * np.pi * s2) + const / nt - e.ravel() ** 2 / (2 * s2))
@@ -104,8 +109,9 @@ def numerical_hessian(p: pd.Series, fun) -> np.ndarray:
     return out
 
 
-CASES = [("sdm", "twoways", False), ("sar", "twoways", True), ("sem", "individual", False),
-         ("sac", "individual", False), ("sar", "random", False), ("sdm", "random", False)]
+CASES = [("sdm", "twoways", False), ("sar", "twoways", True), ("sdm", "individual", True), ("sem", "time", True),
+         ("sem", "individual", False), ("sac", "individual", False), ("sar", "random", False),
+         ("sdm", "random", False)]
 
 
 @pytest.fixture(scope="module")
