@@ -28,7 +28,7 @@ from analyses.did.mechanisms import MediationResult, mediation, moderation
 from analyses.did.paper_tables import did_table, heterogeneity_table, robustness_table, stepwise_table
 from analyses.did.placebo import PlaceboResult, placebo
 from analyses.did.psm import PSMResult, psm_did
-from analyses.did.sample import PolicySample, policy_sample
+from analyses.did.sample import PolicySample, policy_sample, require_never_treated
 from analyses.did.spatial import spatial_did
 from analyses.did.stacked import StackedResult, stacked_did
 from analyses.runs import store_run
@@ -161,6 +161,7 @@ def run_battery(
     columns = list(dict.fromkeys([outcome, *covariates, *controls, *extra]))
     sample = policy_sample(con, policy, columns, level=level, rule=rule, log_outcomes=log_outcome, **timing)
     data = sample.data
+    require_never_treated(data)
     base = twfe(data, outcome, controls=controls)
     dynamic = event_study(data, outcome, window=window, reference=reference, controls=controls)
     decomposition = bacon(data, outcome, controls=controls)

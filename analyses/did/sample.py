@@ -93,3 +93,14 @@ def policy_sample(
     if not data["ever_treated"].any():
         raise DIDError(f"no treated unit of policy {policy!r} is left in the sample")
     return PolicySample(data=data, dropped=pd.DataFrame(dropped, columns=["unit", "reason"]), rule=rule, policy=policy)
+
+
+def require_never_treated(data: pd.DataFrame) -> None:
+    """The battery compares with never-treated units (Callaway–Sant'Anna, Sun–Abraham, stacked DID); say what
+    to do when the sample has none."""
+    ever = data.groupby("unit")["ever_treated"].first()
+    if ever.all():
+        last = int(data["cohort"].max())
+        raise DIDError(f"every unit of the sample is treated by {last}: the estimators need never-treated units; "
+                       f"end the sample before {last} (its units then count as not yet treated), or leave that "
+                       "cohort out with --exclude-batches / --exclude-zones")

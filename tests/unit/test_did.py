@@ -178,3 +178,15 @@ def test_stepwise_controls_equal_dummy_ols_with_the_same_rows():
         assert fit.coef == pytest.approx(ols.params["treated"], rel=1e-9)
         assert fit.r2 == pytest.approx(ols.rsquared, rel=1e-9)
     assert 0 < fits[2].r2_within < fits[2].r2
+
+
+def test_a_sample_without_never_treated_units_is_refused_with_what_to_do():
+    from analyses.did.sample import require_never_treated
+
+    data = staggered_panel()
+    data["cohort"] = data["year"].where(data["treated"] == 1).groupby(data["unit"]).transform("min")
+    data["ever_treated"] = data["cohort"].notna()
+    require_never_treated(data)  # the panel has never-treated units
+    everyone = data[data["ever_treated"]]
+    with pytest.raises(DIDError, match=r"every unit of the sample is treated by 2008: .*end the sample before 2008"):
+        require_never_treated(everyone)
