@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 
 from analyses.did.bacon import BaconResult, bacon
-from analyses.did.callaway_santanna import callaway_santanna
+from analyses.did.callaway_santanna import CSResult, callaway_santanna
 from analyses.did.estimators import (
     DIDError,
     EventStudyResult,
@@ -61,6 +61,8 @@ class DIDBattery:
     moderator: str | None = None
     spatial: SpatialPanelResult | None = None
     stepwise: list[TWFEResult] | None = None  # TWFE adding the controls one at a time
+    cs_by_cohort: pd.DataFrame | None = None  # Callaway–Sant'Anna (never treated) by adoption cohort
+    cs_by_year: pd.DataFrame | None = None  # … and by calendar year
 
     def markdown(self, outcome: str) -> str:
         """A paper-style summary: baseline, event study, Bacon weights, placebo."""
@@ -82,6 +84,7 @@ class DIDBattery:
             "Dynamic effects by estimator (event time 0 = adoption year; Callaway–Sant'Anna pre-periods use the "
             "varying base t−1, so they are one-year differences, not differences from t = −1):", "",
             self.dynamic.round(4).to_markdown(index=False), "",
+            *self._cs_lines(),
             *(self._stacked_lines()),
             "## Robustness", "", robustness_table(self), "",
             "## Goodman-Bacon decomposition", "", self.bacon.by_type().round(4).to_markdown(index=False), "",
@@ -122,6 +125,13 @@ class DIDBattery:
                       "included), indirect = spillover to neighbours (LeSage–Pace, SEs by simulation).", "",
                       effects[["effect", "estimate", "std_error", "p_value"]].round(4).to_markdown(index=False), ""]
         return "\n".join(lines)
+
+    def _cs_lines(self) -> list[str]:
+        if self.cs_by_cohort is None or self.cs_by_year is None:
+            return []
+        return ["Callaway–Sant'Anna (never-treated controls) by adoption cohort and by calendar year:", "",
+                self.cs_by_cohort.round(4).to_markdown(index=False), "",
+                self.cs_by_year.round(4).to_markdown(index=False), ""]
 
     def _stacked_lines(self) -> list[str]:
         if self.stacked is None:
@@ -166,8 +176,9 @@ def run_battery(
     dynamic = event_study(data, outcome, window=window, reference=reference, controls=controls)
     decomposition = bacon(data, outcome, controls=controls)
     stacked = stacked_did(data, outcome, window=stacked_window)
-    robust = robust_estimates(data, outcome, base, stacked)
-    by_event_time = dynamic_by_estimator(data, outcome, dynamic, stacked)
+    cs = {control: callaway_santanna(data, outcome, control=control) for control in ("never", "notyet")}
+    robust = robust_estimates(data, outcome, base, cs, stacked)
+    by_event_time = dynamic_by_estimator(data, outcome, dynamic, cs["never"], stacked)
     checks = robustness(data, outcome, base, controls)
     if concurrent:
         with_dummies = concurrent_dummies(con, data, concurrent, level=level, rule=rule,
@@ -201,7 +212,8 @@ def run_battery(
     battery = DIDBattery(sample, base, dynamic, decomposition, robust, by_event_time, checks, pseudo, matched, gate,
                          files, stacked=stacked, controls=tuple(controls), heterogeneity=flags, mediation=mediated,
                          mediator=mediator, moderation=moderated, moderator=moderator, spatial=spatial,
-                         stepwise=stepwise(data, outcome, controls) if controls else None)
+                         stepwise=stepwise(data, outcome, controls) if controls else None,
+                         cs_by_cohort=cs["never"].aggregate("group"), cs_by_year=cs["never"].aggregate("calendar"))
     report = out_dir / "did_report.md"
     report.write_text(battery.markdown(outcome), encoding="utf-8")
     makers = {"did_table": did_table, "did_robustness": robustness_table}
@@ -221,12 +233,13 @@ def run_battery(
     return battery
 
 
-def robust_estimates(data: pd.DataFrame, outcome: str, base: TWFEResult, stacked: StackedResult) -> pd.DataFrame:
+def robust_estimates(data: pd.DataFrame, outcome: str, base: TWFEResult, cs: dict[str, CSResult],
+                     stacked: StackedResult) -> pd.DataFrame:
     """Overall ATT by estimator: TWFE, Callaway–Sant'Anna (never / not-yet treated), two-stage imputation,
     weighted stacked DID."""
     rows = [{"estimator": "TWFE", "att": base.coef, "se": base.se}]
     for control, label in (("never", "never treated"), ("notyet", "not-yet treated")):
-        simple = callaway_santanna(data, outcome, control=control).aggregate("simple").iloc[0]
+        simple = cs[control].aggregate("simple").iloc[0]
         rows.append({"estimator": f"Callaway–Sant'Anna ({label})", "att": simple["att"], "se": simple["se"]})
     two_stage = imputation(data, outcome)
     rows.append({"estimator": "two-stage imputation (Gardner)", "att": two_stage.coef, "se": two_stage.se})
@@ -234,11 +247,11 @@ def robust_estimates(data: pd.DataFrame, outcome: str, base: TWFEResult, stacked
     return pd.DataFrame(rows)
 
 
-def dynamic_by_estimator(data: pd.DataFrame, outcome: str, twfe_es: EventStudyResult,
+def dynamic_by_estimator(data: pd.DataFrame, outcome: str, twfe_es: EventStudyResult, cs_never: CSResult,
                          stacked: StackedResult) -> pd.DataFrame:
     """Event-time effects side by side: binned TWFE event study, Callaway–Sant'Anna (never treated), Sun–Abraham,
     stacked DID (inside its own window)."""
-    cs = callaway_santanna(data, outcome, control="never").aggregate("dynamic")
+    cs = cs_never.aggregate("dynamic")
     sa = sun_abraham(data, outcome)
     low, high = twfe_es.window
     frame = twfe_es.table[["rel_time", "coef"]].rename(columns={"rel_time": "event_time", "coef": "TWFE event study"})

@@ -154,7 +154,8 @@ def test_cli_runs_the_whole_battery_with_flags_mechanism_concurrent_policy_and_s
     assert "<th>(2)</th>" in stepwise and "within R²" in stepwise
     het = (out / "did_heterogeneity.html").read_text(encoding="utf-8")
     assert "is_resource_based = 1" in het and "is_large_city = 0" in het and "perm. p" in het
-    for section in ("## Stacked DID", "## Heterogeneity by city flags", "## Mechanism: patent_app_invention",
+    for section in ("## Stacked DID", "## Heterogeneity by city flags",
+                    "by adoption cohort and by calendar year", "## Mechanism: patent_app_invention",
                     "## Spatial DID", "controlling for concurrent policies: info_consumption_pilot",
                     "Controls pop enter TWFE", "## Moderation by fai"):
         assert section in report
