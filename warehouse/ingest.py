@@ -22,6 +22,7 @@ import pandas as pd
 import yaml
 
 from warehouse.db import table_exists
+from warehouse.errors import IngestError
 
 LEVELS = ("province", "city", "county")
 SHAPES = ("long", "wide", "sheets")
@@ -52,10 +53,6 @@ LOG_COLUMNS = """
     rows_loaded integer, rows_duplicate integer, rows_rejected integer, cells_empty integer,
     _loaded_at timestamp, _synthetic boolean, mapping varchar
 """
-
-
-class IngestError(ValueError):
-    """The file or mapping cannot be loaded as given; the message names where and what to do."""
 
 
 @dataclass(frozen=True)

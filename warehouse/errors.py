@@ -1,0 +1,8 @@
+"""The error types of the warehouse layer, in one module so that any module can raise them without
+importing another (ingest, resolution, export, the data contract)."""
+
+from __future__ import annotations
+
+
+class IngestError(ValueError):
+    """The file or mapping cannot be loaded as given; the message names where and what to do."""
