@@ -6,3 +6,7 @@ from __future__ import annotations
 
 class IngestError(ValueError):
     """The file or mapping cannot be loaded as given; the message names where and what to do."""
+
+
+class DataError(ValueError):
+    """The data of an analysis cannot be read or matched as given (file, column, ids); the message says what to do."""
