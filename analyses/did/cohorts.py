@@ -1,0 +1,131 @@
+"""Treatment cohorts (first treated period) in whatever coding the data came with.
+
+Never-treated units are coded 0 by R `did`, `csdid`, `moderndid` and the mpdta data, left empty by most
+spreadsheets, set to ±inf by some Stata code, and given a year after the panel by others. The estimators
+here want one coding: the cohort as a float, NaN = never treated. `normalise_cohorts` recognises those
+codes, says which it found and how many units each cohort has, and refuses anything else with the values
+named. Units treated in or before the first panel period have no pre-period to compare with: R `did`
+(pre_process_did) drops them, and so does this function, saying how many.
+
+    frame, coding = normalise_cohorts(mpdta, "first.treat", "countyreal", "year", source="mpdta.csv")
+    coding.message   # "mpdta.csv: first.treat: never treated coded 0 (309 units); cohorts 2004 (20), ..."
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analyses.did.estimators import DIDError
+
+NEVER = "never"
+
+
+@dataclass(frozen=True)
+class CodingReport:
+    """How a cohort column was read: `never_code` (the never-treated codes found, e.g. "0" or "empty and inf";
+    "none" when every unit is treated), `counts` (units by cohort: "never", then each first-treated period),
+    `dropped` (units treated in or before the first panel period, dropped as R `did` does) and `message`
+    (one line saying all of it)."""
+
+    never_code: str
+    counts: dict[object, int]
+    dropped: tuple = ()
+    first_period: float | None = None
+    message: str = ""
+    recoded: dict[str, int] = field(default_factory=dict)  # never-treated code -> units so coded
+
+
+def normalise_cohorts(
+    frame: pd.DataFrame, cohort: str, unit: str, time: str, *, source: str = "",
+) -> tuple[pd.DataFrame, CodingReport]:
+    """Return `frame` with `cohort` as float (NaN = never treated), its rows of units treated in or before the
+    first panel period dropped (as R `did` drops them), and a CodingReport.
+
+    Never-treated codes accepted: 0, empty / NaN, ±inf, and any period after the panel's last one (R `did`
+    recodes those to 0). Any other value outside the panel's periods raises DIDError naming it; so does a
+    cohort that changes within a unit. `source` (a file or table name) prefixes the messages.
+    """
+    prefix = f"{source}: " if source else ""
+    for column in (cohort, unit, time):
+        if column not in frame.columns:
+            raise DIDError(f"{prefix}column {column!r} is not in the data; columns are: "
+                           f"{', '.join(map(str, frame.columns))}")
+    raw = frame[cohort]
+    empty = raw.isna() | raw.astype(str).str.strip().isin(["", "NA", "nan", "NaN", "."])
+    values = pd.to_numeric(raw.where(~empty), errors="coerce")
+    unreadable = sorted(set(raw[values.isna() & ~empty].astype(str)))
+    if unreadable:
+        raise DIDError(f"{prefix}{cohort} holds {_listing(unreadable)}, which are not periods: write the first "
+                       f"treated period as a number, and leave never-treated units empty or 0")
+    periods = pd.to_numeric(frame[time], errors="coerce")
+    if periods.isna().any():
+        raise DIDError(f"{prefix}{time} has missing or non-numeric values: the time column must hold periods")
+    first, last = float(periods.min()), float(periods.max())
+    values = values.astype(float)
+    if first <= 0 <= last and (values == 0).any():
+        raise DIDError(f"{prefix}{cohort} holds 0 and {time} runs from {first:g} to {last:g}, so 0 could be a "
+                       "period or the never-treated code: code never-treated units empty")
+    codes = {"empty": empty, "0": values == 0, "inf": values == np.inf, "-inf": values == -np.inf,
+             f"after the panel (> {last:g})": np.isfinite(values) & (values > last)}
+    never = np.logical_or.reduce([np.asarray(mask) for mask in codes.values()])
+    before = ~never & (values < first)
+    bad = before & ~_looks_like_period(values, first)
+    bad |= ~never & (values % 1 != 0)
+    if bad.any():
+        found = sorted(set(values[~never & ~bad]))
+        wrong = sorted(set(values[bad]))
+        raise DIDError(f"{prefix}{cohort} holds {_listing([*map(_fmt, found), *map(_fmt, wrong)])}; "
+                       f"{_listing(list(map(_fmt, wrong)))} {'is' if len(wrong) == 1 else 'are'} neither a panel "
+                       f"period ({_fmt(first)}–{_fmt(last)}) nor a never-treated code (0, empty, inf): recode it")
+    out = frame.copy()
+    out[cohort] = values.where(~never, np.nan)
+    per_unit = out.groupby(unit, sort=False)[cohort].agg(lambda s: s.nunique(dropna=False))
+    changing = per_unit[per_unit > 1]
+    if not changing.empty:
+        u = changing.index[0]
+        held = ", ".join(_fmt(v) if v == v else "never" for v in out.loc[out[unit] == u, cohort].unique())
+        others = f" and {_units(len(changing) - 1)} more" if len(changing) > 1 else ""
+        raise DIDError(f"{prefix}{cohort} changes within unit {u} ({held}){others}: the cohort is the first treated "
+                       "period, one value per unit; give every row of a unit the same first treated period")
+    recoded = {code: int(frame.loc[np.asarray(mask), unit].nunique()) for code, mask in codes.items()
+               if np.asarray(mask).any()}
+    early = out[cohort] <= first
+    dropped = tuple(pd.unique(out.loc[early, unit]))
+    out = out[~early].reset_index(drop=True)
+    by_unit = out.groupby(unit, sort=False)[cohort].first()
+    counts: dict[object, int] = {NEVER: int(by_unit.isna().sum())}
+    counts.update({int(g) if float(g).is_integer() else g: int(n)
+                   for g, n in by_unit.dropna().value_counts().sort_index().items()})
+    never_code = " and ".join(recoded) if recoded else "none"
+    parts = [f"never treated coded {never_code} ({_units(counts[NEVER])})" if recoded else "no never-treated units",
+             "cohorts " + ", ".join(f"{g} ({n})" for g, n in counts.items() if g != NEVER)]
+    if dropped:
+        parts.append(f"{_units(len(dropped))} treated in or before the first period {_fmt(first)} dropped "
+                     "(no pre-period; as R did)")
+    message = f"{prefix}{cohort}: " + "; ".join(parts)
+    return out, CodingReport(never_code=never_code, counts=counts, dropped=dropped, first_period=first,
+                             message=message, recoded=recoded)
+
+
+def _looks_like_period(values: pd.Series, first: float) -> pd.Series:
+    """A value before the panel is read as an early adoption when it is on the time column's scale: positive,
+    and a four-digit year when the panel's periods are years."""
+    return (values > 0) & ((first < 1000) | (values >= 1000))
+
+
+def _units(n: int) -> str:
+    return f"{n} unit" if n == 1 else f"{n} units"
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _listing(items: list[str]) -> str:
+    items = list(items)
+    if len(items) > 10:
+        items = [*items[:9], f"… ({len(items) - 9} more)"]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
