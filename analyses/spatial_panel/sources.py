@@ -1,14 +1,16 @@
-"""Where data and W come from: a DataFrame, a CSV/Parquet file or a warehouse table; a libpysal W, a
+"""Where data and W come from. Data: anything `warehouse.panel_data.read_panel` reads (a DataFrame, a
+warehouse table or view, a SQL query, a .csv/.parquet/.xlsx/.dta file), ids as text. W: a libpysal W, a
 weights file (GAL, GWT, .mat, CSV edge list, dense CSV) or a warehouse matrix by name.
 
-Id-less formats (.mat, a dense CSV without ids) carry no unit ids: their rows are taken to be the data's
-units in ascending order (Elhorst's cigarette matrix is ordered by ascending state code), and the
-returned description says so.
+Id-less formats (.mat, a dense CSV without ids) carry no unit ids and are never matched to the data by an
+assumed order: the order is said explicitly (`WFile(path, order='ascending-numeric')`, `w_order=`, or
+`--w-order` on the command line: 'ascending-text', 'ascending-numeric' or a file with one id per line).
+A W with ids must have exactly the data's unit ids, compared as text.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,55 +19,50 @@ import scipy.sparse as sp
 
 from analyses.spatial_panel.panel import SpatialPanelError
 
-W_SUFFIXES = (".gal", ".gwt", ".mat", ".csv")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+W_SUFFIXES = (".gal", ".gwt", ".mat", ".csv", ".txt")
 
 
-def load_data(data, con=None, where: str | None = None) -> tuple[pd.DataFrame, str, bool]:
-    """(frame, description, from_warehouse) for a DataFrame, a .csv/.parquet path, or a warehouse table/view.
+@dataclass(frozen=True)
+class WFile:
+    """A weights file with the row order of an id-less matrix: 'ascending-text' | 'ascending-numeric' | a path
+    to a file with one id per line. `spatial_panel(f, data, WFile("spat-sym-us.mat", "ascending-numeric"), …)`"""
 
-    `where` (warehouse tables only) is an SQL condition selecting the rows to use, e.g. an explicit
-    balanced subset: "year between 2011 and 2022 and city_code not in ('460300', '341400')".
+    path: str | Path
+    order: str | Path | None = None
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+
+def load_data(data, con=None, where: str | None = None, unit: str | None = None,
+              time: str | None = None) -> tuple[pd.DataFrame, str, bool]:
+    """(frame, description, from_warehouse) through `read_panel`: ids as text, wide-by-year files melted.
+
+    `where` is an SQL condition selecting the rows to use (any source), e.g. an explicit balanced subset:
+    "year between 2011 and 2022 and city_code not in ('460300', '341400')".
     """
-    if where is not None and (isinstance(data, pd.DataFrame) or Path(str(data)).suffix.lower() in (".csv",
-                                                                                                  ".parquet")):
-        raise SpatialPanelError("a row filter (--where) applies to warehouse tables; filter the file or frame first")
-    if isinstance(data, pd.DataFrame):
-        return data, "DataFrame", False
-    text = str(data)
-    path = Path(text)
-    if path.suffix.lower() in (".csv", ".parquet"):
-        if not path.exists():
-            raise SpatialPanelError(f"{path}: data file not found; check the path")
-        frame = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
-        return frame, str(path), False
-    if con is None:
-        raise SpatialPanelError(f"data {text!r}: not a .csv/.parquet file; to read a warehouse table pass a "
-                                "connection (or --db on the command line)")
-    if not _IDENT.match(text):
-        raise SpatialPanelError(f"data {text!r}: give a table or view name like fct_city_year or schema.view")
-    from warehouse.db import table_exists
+    from warehouse.errors import DataError
+    from warehouse.panel_data import read_panel
 
-    if not table_exists(con, text):
-        raise SpatialPanelError(f"data {text!r}: no such table or view in the warehouse; "
-                                "see `geopanel status` for the tables")
-    if where is None:
-        return con.table(text).df(), text, True
     try:
-        frame = con.sql(f"select * from {text} where ({where})").df()
-    except Exception as exc:  # duckdb parser/binder errors: show the first line
-        raise SpatialPanelError(f"--where {where!r}: {str(exc).splitlines()[0]}") from exc
-    return frame, f"{text} where {where}", True
+        panel = read_panel(data, con=con, unit=unit, time=time, where=where, require_unit=False)
+    except DataError as exc:
+        raise SpatialPanelError(str(exc)) from exc
+    return panel.frame, panel.source, panel.from_warehouse
 
 
-def load_w(w, units: list, con=None, transform: str | None = "r"):
-    """(libpysal-like W as (sparse matrix, ids), description) from any supported source.
+def load_w(w, units: list, con=None, transform: str | None = "r", w_order=None):
+    """((sparse matrix, ids), description) from any supported source, checked against the data's units.
 
-    `units` are the data's unit ids (as text), used to label id-less matrices in ascending order.
+    `units` are the data's unit ids (as text); a W with ids must have exactly these (compared as text; ids that
+    differ only by zero padding are named as such). An id-less matrix needs `w_order` (or a `WFile`).
     `transform='r'` row-standardises (recorded in the description); None keeps the weights as given.
     """
     import libpysal
 
+    units = [str(u) for u in units]
+    if isinstance(w, WFile):
+        w, w_order = w.path, w.order if w.order is not None else w_order
     if isinstance(w, libpysal.weights.W):
         mat, ids, desc = w.sparse, list(w.id_order), "libpysal W"
     elif isinstance(w, tuple):
@@ -74,7 +71,7 @@ def load_w(w, units: list, con=None, transform: str | None = "r"):
         text = str(w)
         path = Path(text)
         if path.suffix.lower() in W_SUFFIXES:
-            mat, ids, desc = _read_w_file(path, units)
+            mat, ids, desc = _read_w_file(path, units, w_order)
         elif con is not None:
             mat, ids, desc = _read_w_warehouse(con, text, units)
         else:
@@ -84,55 +81,66 @@ def load_w(w, units: list, con=None, transform: str | None = "r"):
     if mat.shape[0] != mat.shape[1] or mat.shape[0] != len(ids):
         raise SpatialPanelError(f"W ({desc}) is {mat.shape[0]}×{mat.shape[1]} with {len(ids)} ids; it must be "
                                 "square with one id per row")
+    ids = [str(i).strip() for i in ids]
+    _check_ids(units, ids, desc)
     if transform == "r":
         rs = np.asarray(mat.sum(axis=1)).ravel()
         mat = sp.diags(np.divide(1.0, rs, out=np.zeros_like(rs), where=rs != 0)) @ mat
         desc += ", row-standardised"
     elif transform is not None:
         raise SpatialPanelError(f"W transform {transform!r}: use 'r' (row-standardise) or none")
-    return (sp.csr_matrix(mat), [str(i) for i in ids]), desc
+    return (sp.csr_matrix(mat), ids), desc
 
 
-def _read_w_file(path: Path, units: list):
-    import libpysal
+def _check_ids(units: list[str], ids: list[str], desc: str) -> None:
+    """Ids that differ only by zero padding are named as such here; any other difference is refused, with
+    both sides listed, when the panel is built (`build_panel`)."""
+    from warehouse.panel_data import padding_hint
+
+    data_set, w_set = set(units), set(ids)
+    hint = padding_hint(sorted(data_set - w_set), sorted(w_set - data_set))
+    if hint:
+        raise SpatialPanelError(f"the units of the data and of W ({desc}) differ: {hint}")
+
+
+def _read_w_file(path: Path, units: list, w_order):
+    from geo.weights.core import WeightsError
+    from geo.weights.io import order_ids, read_matrix_file
 
     if not path.exists():
         raise SpatialPanelError(f"{path}: weights file not found; check the path")
     suffix = path.suffix.lower()
-    if suffix in (".gal", ".gwt"):
-        w = libpysal.io.open(str(path)).read()
-        return w.sparse, list(w.id_order), f"{path.name}"
-    if suffix == ".mat":
-        w = libpysal.io.open(str(path)).read()
-        return w.sparse, _positional(w.n, units, path), f"{path.name} (ids: data units in ascending order)"
-    frame = pd.read_csv(path)
-    cols = [c.lower() for c in frame.columns]
-    if len(cols) == 3 and frame.shape[0] != 2:
-        ids = sorted(set(frame.iloc[:, 0].astype(str)) | set(frame.iloc[:, 1].astype(str)))
-        pos = {u: i for i, u in enumerate(ids)}
-        mat = sp.coo_matrix((frame.iloc[:, 2].to_numpy(float),
-                             (frame.iloc[:, 0].astype(str).map(pos), frame.iloc[:, 1].astype(str).map(pos))),
-                            shape=(len(ids),) * 2)
-        return mat, ids, f"{path.name} (edge list)"
-    if frame.shape[1] == frame.shape[0] + 1:  # first column holds the ids
-        return frame.iloc[:, 1:].to_numpy(float), frame.iloc[:, 0].astype(str).tolist(), f"{path.name} (dense)"
-    raw = np.loadtxt(path, delimiter=",", ndmin=2)
-    return raw, _positional(raw.shape[0], units, path), f"{path.name} (dense, ids: data units in ascending order)"
-
-
-def _positional(n: int, units: list, path: Path) -> list:
-    ordered = sorted(set(units), key=_natural)
-    if len(ordered) != n:
-        raise SpatialPanelError(f"{path.name} has {n} rows and no unit ids, but the data has {len(ordered)} units; "
-                                "give W with ids (GAL, GWT, edge list) or data for exactly its units")
-    return ordered
-
-
-def _natural(u: str):
     try:
-        return (0, float(u), "")
-    except ValueError:
-        return (1, 0.0, u)
+        if suffix in (".gal", ".gwt"):
+            w = read_matrix_file(path)
+            return w.matrix, w.ids, path.name
+        if suffix == ".mat":
+            import libpysal
+
+            n = libpysal.io.open(str(path)).read().n
+            ids = order_ids(w_order, units, n, path)
+            w = read_matrix_file(path, fmt="mat", ids=ids)
+            return w.matrix, w.ids, f"{path.name} (ids: {_order_desc(w_order)})"
+        frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", sep=None, engine="python")
+        if len(frame.columns) == 3 and frame.shape[0] != 2:  # an edge list: focal, neighbour, weight
+            cols = [str(c) for c in frame.columns]
+            w = read_matrix_file(path, fmt="edges", focal=cols[0], neighbor=cols[1], weight=cols[2])
+            return w.matrix, w.ids, f"{path.name} (edge list)"
+        raw = pd.read_csv(path, header=None, dtype=str, encoding="utf-8-sig", sep=None, engine="python")
+        numeric = raw.apply(lambda col: pd.to_numeric(col.str.strip(), errors="coerce"))
+        if numeric.iloc[0].isna().any() or numeric.iloc[:, 0].isna().any():  # a label row and a label column
+            w = read_matrix_file(path, fmt="dense")
+            return w.matrix, w.ids, f"{path.name} (dense)"
+        n = len(raw)
+        ids = order_ids(w_order, units, n, path)
+        w = read_matrix_file(path, fmt="dense", ids=ids)
+        return w.matrix, w.ids, f"{path.name} (dense, ids: {_order_desc(w_order)})"
+    except WeightsError as exc:
+        raise SpatialPanelError(str(exc)) from exc
+
+
+def _order_desc(order) -> str:
+    return f"data units in {order} order" if str(order).startswith("ascending") else f"listed in {Path(order).name}"
 
 
 def _read_w_warehouse(con, name: str, units: list):

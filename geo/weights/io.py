@@ -18,7 +18,10 @@ from scipy import sparse
 
 from geo.weights.core import SpatialWeights, WeightsError, _preview
 
-FORMATS = ("gal", "gwt", "edges", "dense")
+FORMATS = ("gal", "gwt", "edges", "dense", "mat")
+W_ORDERS = ("ascending-text", "ascending-numeric")
+ORDER_HELP = ("give the order of its rows: w_order='ascending-text' or 'ascending-numeric' (the data's unit ids "
+              "sorted as text or as numbers) or a file with one id per line (--w-order on the command line)")
 
 
 def normalise_code(code: object) -> str:
@@ -33,6 +36,8 @@ def detect_format(path: Path) -> str:
         return "gal"
     if suffix == ".gwt":
         return "gwt"
+    if suffix == ".mat":
+        return "mat"
     if suffix in (".csv", ".txt", ".tsv"):
         with path.open(encoding="utf-8-sig") as fh:
             header = fh.readline().lower()
@@ -47,6 +52,8 @@ def read_matrix_file(path: str | Path, fmt: str | None = None, level: str | None
 
     Dense matrices: a first column of row labels and a header of column labels (the same codes in the
     same order), or no labels at all when `ids` gives the order (a Stata `spmat export`-style square).
+    A MATLAB .mat matrix has no ids: `ids` must give them in row order (see `order_ids`); a file with ids
+    of its own is never re-ordered by position.
     """
     path = Path(path)
     if not path.exists():
@@ -59,6 +66,8 @@ def read_matrix_file(path: str | Path, fmt: str | None = None, level: str | None
         w = _read_edges(path, focal, neighbor, weight)
     elif fmt == "dense":
         w = _read_dense(path, None if ids is None else [normalise_code(i) for i in ids])
+    elif fmt == "mat":
+        w = _read_mat(path, None if ids is None else [normalise_code(i) for i in ids])
     else:
         raise WeightsError(f"format {fmt!r}: use one of {', '.join(FORMATS)}")
     w.kind, w.level = "import", level
@@ -107,6 +116,59 @@ def _read_edges(path: Path, focal: str, neighbor: str, weight: str | None) -> Sp
         raise WeightsError(f"{path}: {exc}") from exc
 
 
+def _read_mat(path: Path, ids: list[str] | None) -> SpatialWeights:
+    import libpysal
+
+    if ids is None:
+        raise WeightsError(f"{path}: a .mat matrix has no unit ids; {ORDER_HELP}")
+    try:
+        pw = libpysal.io.open(str(path)).read()
+    except Exception as exc:  # scipy/libpysal raise several types for malformed files
+        raise WeightsError(f"{path}: not a readable MATLAB weights file ({exc})") from exc
+    if pw.n != len(ids):
+        raise WeightsError(f"{path}: {pw.n} rows but {len(ids)} unit ids in the given order")
+    w = SpatialWeights.from_libpysal(pw, kind="import")
+    return SpatialWeights(ids=list(ids), matrix=w.matrix, kind="import", transform=w.transform)
+
+
+def order_ids(order, data_ids, n: int, path: str | Path = "W") -> list[str]:
+    """The ids of an id-less matrix (.mat, unlabelled dense CSV) in row order, said explicitly.
+
+    order: 'ascending-text' | 'ascending-numeric' (the data's distinct unit ids sorted as text / as numbers),
+    or a path to a file with one id per line. Never guessed: None is refused with how to give it.
+    """
+    name = Path(str(path)).name
+    if order is None:
+        raise WeightsError(f"{name}: the matrix has no unit ids; {ORDER_HELP}")
+    text = str(order)
+    units = sorted({normalise_code(u) for u in data_ids if u is not None and str(u) != "nan"})
+    if text == "ascending-text":
+        ids = units
+    elif text == "ascending-numeric":
+        bad = [u for u in units if not re.fullmatch(r"-?\d+(\.\d+)?", u)]
+        if bad:
+            raise WeightsError(f"{name}: w_order 'ascending-numeric' but unit ids such as {_preview(bad, 3)} are not "
+                               "numbers; use 'ascending-text' or a file with one id per line")
+        ids = sorted(units, key=float)
+    elif text in ("ascending", "sorted", "asc"):
+        raise WeightsError(f"w_order {text!r}: say how the ids sort, 'ascending-text' or 'ascending-numeric' "
+                           "(for 1, 2, 10: text gives 1, 10, 2)")
+    else:
+        file = Path(text)
+        if not file.exists():
+            raise WeightsError(f"w_order {text!r}: not 'ascending-text', 'ascending-numeric' or an existing file "
+                               "with one id per line")
+        ids = [normalise_code(line) for line in file.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise WeightsError(f"{file}: ids listed twice: {_preview(dup, 3)}")
+    if len(ids) != n:
+        source = "the data have" if text in W_ORDERS else f"{Path(text).name} lists"
+        raise WeightsError(f"{name} has {n} rows but {source} {len(ids)} unit ids; give the data for exactly the "
+                           "matrix's units, or a file with its ids in row order")
+    return ids
+
+
 def _read_dense(path: Path, ids: list[str] | None) -> SpatialWeights:
     raw = pd.read_csv(path, header=None, dtype=str, encoding="utf-8-sig", sep=None, engine="python")
     raw = raw.apply(lambda col: col.str.strip())
@@ -126,7 +188,8 @@ def _read_dense(path: Path, ids: list[str] | None) -> SpatialWeights:
         body = numeric
         if ids is None:
             raise WeightsError(f"{path}: a dense matrix without labels needs the unit codes in row order "
-                               "(--ids FILE, one code a line, or a label row and column in the file)")
+                               "(--ids FILE, one code a line, or a label row and column in the file; for an "
+                               "analysis: --w-order)")
     values = body.to_numpy(dtype=float)
     if values.shape[0] != values.shape[1]:
         raise WeightsError(f"{path}: the matrix is {values.shape[0]}×{values.shape[1]}, not square")

@@ -12,6 +12,7 @@ from scipy.optimize import minimize_scalar
 
 from analyses.spatial_panel import spatial_panel
 from analyses.spatial_panel.panel import demean
+from analyses.spatial_panel.sources import WFile
 
 FORMULA = "logc ~ logp + logy"
 
@@ -46,7 +47,8 @@ def spreg_data(cigar):
 
 def fit(cigar, w_path, **kw):
     kw.setdefault("draws", 200)
-    return spatial_panel(FORMULA, cigar, w_path, "state", "year", **kw)
+    # Elhorst's matrix has no ids: its rows are the states in ascending numeric code order, said explicitly
+    return spatial_panel(FORMULA, cigar, WFile(w_path, order="ascending-numeric"), "state", "year", **kw)
 
 
 def test_lr_tests_of_fixed_effects_match_elhorst(cigar, w_path):
