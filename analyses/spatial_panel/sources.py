@@ -105,42 +105,31 @@ def _check_ids(units: list[str], ids: list[str], desc: str) -> None:
 
 def _read_w_file(path: Path, units: list, w_order):
     from geo.weights.core import WeightsError
-    from geo.weights.io import order_ids, read_matrix_file
+    from geo.weights.io import read_matrix_file, read_w_file
 
     if not path.exists():
         raise SpatialPanelError(f"{path}: weights file not found; check the path")
-    suffix = path.suffix.lower()
     try:
-        if suffix in (".gal", ".gwt"):
-            w = read_matrix_file(path)
-            return w.matrix, w.ids, path.name
-        if suffix == ".mat":
-            import libpysal
-
-            n = libpysal.io.open(str(path)).read().n
-            ids = order_ids(w_order, units, n, path)
-            w = read_matrix_file(path, fmt="mat", ids=ids)
-            return w.matrix, w.ids, f"{path.name} (ids: {_order_desc(w_order)})"
-        frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", sep=None, engine="python")
-        if len(frame.columns) == 3 and frame.shape[0] != 2:  # an edge list: focal, neighbour, weight
-            cols = [str(c) for c in frame.columns]
-            w = read_matrix_file(path, fmt="edges", focal=cols[0], neighbor=cols[1], weight=cols[2])
-            return w.matrix, w.ids, f"{path.name} (edge list)"
-        raw = pd.read_csv(path, header=None, dtype=str, encoding="utf-8-sig", sep=None, engine="python")
-        numeric = raw.apply(lambda col: pd.to_numeric(col.str.strip(), errors="coerce"))
-        if numeric.iloc[0].isna().any() or numeric.iloc[:, 0].isna().any():  # a label row and a label column
-            w = read_matrix_file(path, fmt="dense")
-            return w.matrix, w.ids, f"{path.name} (dense)"
-        n = len(raw)
-        ids = order_ids(w_order, units, n, path)
-        w = read_matrix_file(path, fmt="dense", ids=ids)
-        return w.matrix, w.ids, f"{path.name} (dense, ids: {_order_desc(w_order)})"
+        if path.suffix.lower() in (".csv", ".txt"):
+            head = pd.read_csv(path, dtype=str, encoding="utf-8-sig", sep=None, engine="python", nrows=3)
+            if len(head.columns) == 3 and _csv_rows(path) != 3:  # an edge list: focal, neighbour, weight
+                cols = [str(c) for c in head.columns]
+                w = read_matrix_file(path, fmt="edges", focal=cols[0], neighbor=cols[1], weight=cols[2])
+                return w.matrix, w.ids, f"{path.name} (edge list)"
+            w = read_w_file(path, order=w_order, data_ids=units, fmt="dense")
+            kind = "dense"
+        else:
+            w = read_w_file(path, order=w_order, data_ids=units)
+            kind = ""
     except WeightsError as exc:
         raise SpatialPanelError(str(exc)) from exc
+    notes = ", ".join(x for x in (kind, f"ids: {w.params['ids']}" if "ids" in w.params else "") if x)
+    return w.matrix, w.ids, f"{path.name}" + (f" ({notes})" if notes else "")
 
 
-def _order_desc(order) -> str:
-    return f"data units in {order} order" if str(order).startswith("ascending") else f"listed in {Path(order).name}"
+def _csv_rows(path: Path) -> int:
+    with path.open(encoding="utf-8-sig") as fh:
+        return sum(1 for line in fh if line.strip())
 
 
 def _read_w_warehouse(con, name: str, units: list):

@@ -169,11 +169,49 @@ def order_ids(order, data_ids, n: int, path: str | Path = "W") -> list[str]:
     return ids
 
 
-def _read_dense(path: Path, ids: list[str] | None) -> SpatialWeights:
+def needs_order(path: str | Path, fmt: str | None = None) -> bool:
+    """True for a matrix file without unit ids (.mat, a dense CSV without a label row and column)."""
+    path = Path(path)
+    fmt = fmt or detect_format(path)
+    return fmt == "mat" or (fmt == "dense" and not _dense_labelled(_dense_raw(path)[1]))
+
+
+def read_w_file(path: str | Path, order=None, data_ids=None, fmt: str | None = None,
+                level: str | None = None) -> SpatialWeights:
+    """A weights file for an analysis: its own ids (GAL, GWT, edge list, labelled dense CSV), or for an id-less
+    matrix the ids `order_ids(order, data_ids, n)` gives — never an assumed order."""
+    path = Path(path)
+    if not path.exists():
+        raise WeightsError(f"{path}: weights file not found; check the path")
+    fmt = fmt or detect_format(path)
+    if not needs_order(path, fmt):
+        return read_matrix_file(path, fmt=fmt, level=level)
+    if fmt == "mat":
+        import libpysal
+
+        n = libpysal.io.open(str(path)).read().n
+    else:
+        n = len(_dense_raw(path)[0])
+    ids = order_ids(order, data_ids if data_ids is not None else [], n, path)
+    w = read_matrix_file(path, fmt=fmt, level=level, ids=ids)
+    how = f"data units in {order} order" if str(order) in W_ORDERS else f"listed in {Path(str(order)).name}"
+    w.params = {**w.params, "ids": how}
+    return w
+
+
+def _dense_raw(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     raw = pd.read_csv(path, header=None, dtype=str, encoding="utf-8-sig", sep=None, engine="python")
     raw = raw.apply(lambda col: col.str.strip())
-    numeric = raw.apply(pd.to_numeric, errors="coerce")
-    labelled = numeric.iloc[0].isna().any() or numeric.iloc[:, 0].isna().any()
+    return raw, raw.apply(pd.to_numeric, errors="coerce")
+
+
+def _dense_labelled(numeric: pd.DataFrame) -> bool:
+    return bool(numeric.iloc[0].isna().any() or numeric.iloc[:, 0].isna().any())
+
+
+def _read_dense(path: Path, ids: list[str] | None) -> SpatialWeights:
+    raw, numeric = _dense_raw(path)
+    labelled = _dense_labelled(numeric)
     if labelled:
         col_labels = [normalise_code(c) for c in raw.iloc[0, 1:]]
         row_labels = [normalise_code(c) for c in raw.iloc[1:, 0]]
