@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,8 +44,9 @@ def twfe(
     _require(data, [y, treat, unit, time, *controls])
     rhs = " + ".join([treat, *controls])
     formula = f"{y} ~ {rhs} | {unit} + {time}"
-    fit = pf.feols(formula, data=data, vcov=_cluster(cluster, unit))
-    tidy = fit.tidy()
+    with _restated("TWFE"):
+        fit = pf.feols(formula, data=data, vcov=_cluster(cluster, unit))
+        tidy = _tidy(fit, [treat])
     return TWFEResult(
         coef=float(tidy.loc[treat, "Estimate"]), se=float(tidy.loc[treat, "Std. Error"]),
         pvalue=float(tidy.loc[treat, "Pr(>|t|)"]), nobs=int(fit._N), table=tidy.reset_index(), formula=formula,
@@ -131,8 +133,9 @@ def event_study(
         frame[name] = (binned == k).fillna(False).astype(int)
     rhs = " + ".join([*names, *controls])
     formula = f"{y} ~ {rhs} | {unit} + {time}"
-    fit = pf.feols(formula, data=frame, vcov=_cluster(cluster, unit))
-    tidy = fit.tidy()
+    with _restated("event study"):
+        fit = pf.feols(formula, data=frame, vcov=_cluster(cluster, unit))
+        tidy = _tidy(fit, list(names))
     rows = [{"rel_time": k, "coef": tidy.loc[n, "Estimate"], "se": tidy.loc[n, "Std. Error"],
              "ci_low": tidy.loc[n, "2.5%"], "ci_high": tidy.loc[n, "97.5%"]} for n, k in names.items()]
     rows.append({"rel_time": reference, "coef": 0.0, "se": np.nan, "ci_low": 0.0, "ci_high": 0.0})
@@ -146,9 +149,12 @@ def imputation(
 ) -> TWFEResult:
     """Gardner's two-stage (imputation) DID via pyfixest.did2s: fixed effects fitted on untreated cells only."""
     _require(data, [y, treat, unit, time])
-    fit = pf.did2s(data, yname=y, first_stage=f"~ 0 | {unit} + {time}", second_stage=f"~ {treat}",
-                   treatment=treat, cluster=cluster or unit)
-    tidy = fit.tidy()
+    data = data.dropna(subset=[y])  # as feols drops them; did2s itself would fail on them
+    _imputable(data, y, treat, unit, time)
+    with _restated("two-stage imputation (pyfixest did2s)"):
+        fit = pf.did2s(data, yname=y, first_stage=f"~ 0 | {unit} + {time}", second_stage=f"~ {treat}",
+                       treatment=treat, cluster=cluster or unit)
+        tidy = _tidy(fit, [treat])
     return TWFEResult(coef=float(tidy.loc[treat, "Estimate"]), se=float(tidy.loc[treat, "Std. Error"]),
                       pvalue=float(tidy.loc[treat, "Pr(>|t|)"]), nobs=int(fit._N), table=tidy.reset_index(),
                       formula=f"did2s: {y} ~ {treat}; first stage ~ 0 | {unit} + {time}")
@@ -159,14 +165,20 @@ def sun_abraham(
 ) -> pd.DataFrame:
     """Sun & Abraham's interaction-weighted event study (pyfixest's saturated estimator, never-treated
     units as controls): one row per event time with coef and se (reference period −1 omitted)."""
+    from analyses.did.cohorts import normalise_cohorts  # cohorts imports DIDError from here
+
     _require(data, [y, unit, time, cohort])
-    frame = data.assign(_g=data[cohort].astype("Float64").fillna(0).astype(int))
-    with warnings.catch_warnings():
+    frame, coding = normalise_cohorts(data, cohort, unit, time)
+    if not frame[cohort].isna().any():
+        raise DIDError(f"Sun–Abraham compares with never-treated units and there are none ({coding.message}): "
+                       "keep some never-treated units in the sample, or end it before the last cohort adopts")
+    frame = frame.assign(_g=frame[cohort].fillna(0).astype(int))
+    with _restated("Sun–Abraham (pyfixest saturated event study)"), warnings.catch_warnings():
         # expected: the estimator is marked beta, and cohort × relative-time cells outside the panel are empty
         warnings.filterwarnings("ignore", message=".*SaturatedEventStudyClass is currently in beta")
         warnings.filterwarnings("ignore", message=r"(?s).*variables dropped due to multicollinearity.*rel_time::")
         fit = pf.event_study(frame, yname=y, idname=unit, tname=time, gname="_g", estimator="saturated", att=True)
-    agg = fit.aggregate(agg="period", weighting="shares")
+        agg = fit.aggregate(agg="period", weighting="shares")
     return pd.DataFrame({"event_time": agg.index.astype(float).astype(int),
                          "coef": agg["Estimate"].astype(float).to_numpy(),
                          "se": agg["Std. Error"].astype(float).to_numpy()})
@@ -178,3 +190,63 @@ def _require(data: pd.DataFrame, columns: Sequence[str]) -> None:
         raise DIDError(f"column {missing[0]!r} is not in the data; columns are: {', '.join(map(str, data.columns))}")
     if data.empty:
         raise DIDError("the estimation sample is empty")
+
+
+@contextmanager
+def _restated(estimator: str) -> Iterator[None]:
+    """Restate an exception of pyfixest (or numpy, formulaic, pandas beneath it) as one DIDError line that says
+    what to change; our own DIDErrors pass unchanged."""
+    try:
+        yield
+    except DIDError:
+        raise
+    except Exception as exc:  # the library's own types vary (ValueError, TypeError, KeyError, LinAlgError, ...)
+        raise DIDError(f"{estimator}: {_advice(exc)}") from exc
+
+
+def _advice(exc: Exception) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    lowered = text.lower()
+    if "collinear" in lowered:
+        return ("the treatment is collinear with the unit and year fixed effects (it never varies within a unit over "
+                "time, or every unit switches in the same year): check the treatment, unit and time columns")
+    if "must be numeric" in lowered or "could not convert" in lowered:
+        return f"a model column is not numeric ({text}): convert it to numbers"
+    if "could not be broadcast" in lowered:
+        return ("pyfixest lost rows between its stages (units or years with fewer than two untreated observations, "
+                "or missing values): drop such units or years, or rows with a missing outcome")
+    return f"{text}: check the outcome, unit, time and treatment columns"
+
+
+def _tidy(fit, terms: Sequence[str]) -> pd.DataFrame:
+    """pyfixest's tidy table, refusing when a wanted term was dropped as collinear."""
+    tidy = fit.tidy()
+    dropped = [t for t in terms if t not in tidy.index]
+    if dropped:
+        raise DIDError(f"{dropped[0]} was dropped as collinear with the fixed effects: it must vary within units "
+                       "over time and across units in the same year")
+    return tidy
+
+
+def _imputable(data: pd.DataFrame, y: str, treat: str, unit: str, time: str) -> None:
+    """Gardner's first stage fits unit and year effects on untreated rows; pyfixest drops singleton effects there
+    and then cannot impute those units' or years' treated rows (a raw numpy broadcast error)."""
+    frame = data
+    if frame[treat].isna().any():
+        raise DIDError(f"two-stage imputation: {treat} is missing in {int(frame[treat].isna().sum())} rows: it must be "
+                       "0 or 1 in every row")
+    untreated = frame[frame[treat] == 0]
+    units = untreated.groupby(unit).size().reindex(frame[unit].unique(), fill_value=0)
+    thin = units[units < 2]
+    if not thin.empty:
+        first = frame[frame[treat] != 0].groupby(unit)[time].min().reindex(thin.index)
+        cohorts = ", ".join(f"{int(g) if g == g else 'none'} ({n})" for g, n in first.value_counts(dropna=False)
+                            .sort_index().items())
+        raise DIDError(f"two-stage imputation: {len(thin)} units have fewer than two untreated periods (e.g. "
+                       f"{thin.index[0]}; first treated: {cohorts}); its first stage cannot fit their unit effects: "
+                       "leave these units or cohorts out of the sample, or start the panel earlier")
+    years = untreated.groupby(time).size().reindex(frame[time].unique(), fill_value=0)
+    thin = years[years < 2]
+    if not thin.empty:
+        raise DIDError(f"two-stage imputation: period {thin.index[0]} has fewer than two untreated units, so its "
+                       "period effect cannot be fitted: end the sample before every unit is treated")

@@ -86,3 +86,52 @@ def test_periods_not_years_use_the_time_scale():
 def test_missing_column_is_named():
     with pytest.raises(DIDError, match="data.csv: column 'cohort' is not in the data; columns are: unit, year"):
         normalise_cohorts(panel({"a": 2004})[["unit", "year"]], "cohort", "unit", "year", source="data.csv")
+
+
+# ---- library errors restated as one DIDError line with what to change (estimators.py) ----
+
+@pytest.fixture(scope="module")
+def mpdta_treated() -> pd.DataFrame:
+    from pathlib import Path
+
+    data = pd.read_csv(Path(__file__).parents[1] / "fixtures" / "mpdta.csv")
+    data = data.rename(columns={"countyreal": "unit", "first.treat": "cohort"})
+    return data.assign(treated=((data["cohort"] > 0) & (data["year"] >= data["cohort"])).astype(int))
+
+
+def test_imputation_names_units_with_a_single_untreated_period_instead_of_a_broadcast_error(mpdta_treated):
+    from analyses.did.estimators import imputation
+
+    # cohort 2004 in a panel from 2003: one untreated year each, singleton unit effects in pyfixest's first stage
+    with pytest.raises(DIDError, match=r"^two-stage imputation: 20 units have fewer than two untreated periods "
+                                       r"\(e\.g\. \d+; first treated: 2004 \(20\)\).*leave these units or cohorts out"):
+        imputation(mpdta_treated, "lemp")
+    later = mpdta_treated[mpdta_treated["cohort"] != 2004]
+    assert np.isfinite(imputation(later, "lemp").coef)
+    all_treated_2007 = later.assign(treated=later["treated"].where(later["year"] < 2007, 1))
+    with pytest.raises(DIDError, match="period 2007 has fewer than two untreated units"):
+        imputation(all_treated_2007, "lemp")
+
+
+def test_pyfixest_errors_are_restated_in_one_line(mpdta_treated):
+    from analyses.did.estimators import sun_abraham, twfe
+
+    with pytest.raises(DIDError, match=r"^TWFE: the treatment is collinear with the unit and year fixed effects"):
+        twfe(mpdta_treated.assign(treated=0), "lemp")
+    with pytest.raises(DIDError, match=r"^TWFE: a model column is not numeric"):
+        twfe(mpdta_treated.assign(lemp=mpdta_treated["lemp"].astype(str)), "lemp")
+    with pytest.raises(DIDError, match=r"^Sun–Abraham compares with never-treated units and there are none"):
+        sun_abraham(mpdta_treated[mpdta_treated["cohort"] > 0], "lemp")
+    with pytest.raises(DIDError) as err:
+        twfe(mpdta_treated.assign(treated=0), "lemp")
+    assert "\n" not in str(err.value)  # pyfixest's message spans lines; ours is one
+
+
+def test_sun_abraham_reads_never_treated_coded_zero_nan_or_inf_alike(mpdta_treated):
+    from analyses.did.estimators import sun_abraham
+
+    never = mpdta_treated["cohort"] == 0
+    fits = [sun_abraham(mpdta_treated.assign(cohort=mpdta_treated["cohort"].where(~never, code)), "lemp")
+            for code in (0, np.nan, np.inf)]
+    for other in fits[1:]:
+        pd.testing.assert_frame_equal(other, fits[0])
