@@ -92,6 +92,7 @@ class Prepared:
     w_transform: str
     slices: list[YearSlice]
     notes: list[str] = field(default_factory=list)
+    table: str | None = None  # the warehouse table or view read (for the quality gate), None for other sources
 
 
 def _connect(con, db, write: bool = False):
@@ -118,58 +119,35 @@ def _years_list(years) -> list[int] | None:
     return [int(v) for v in years]
 
 
-_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+def read_data(data, con=None, level: str | None = None, id_column: str | None = None, year_column: str = "year",
+              where: str | None = None, value_name: str | None = None):
+    """The panel through the one data contract (`warehouse.panel_data.read_panel`): a DataFrame, a table or
+    view (default fct_<level>_year), a SQL query or a file; unit ids as text. The unit column defaults to
+    <level>_code, then the finest *_code column."""
+    from warehouse.errors import DataError
+    from warehouse.panel_data import read_panel
 
-
-def _read_source(data, con, level: str | None) -> tuple[pd.DataFrame, str]:
-    """A DataFrame from a frame, a CSV/Parquet path or a warehouse table name (default fct_<level>_year)."""
-    if isinstance(data, pd.DataFrame):
-        return data.copy(), "DataFrame"
     if data is None:
         if level not in LEVELS:
-            raise EsdaError("name the data: a table (e.g. fct_city_year), a CSV/Parquet file, or a DataFrame")
+            raise EsdaError("name the data: a table (e.g. fct_city_year), a SQL query, a CSV/Parquet/Excel/Stata "
+                            "file, or a DataFrame")
         data = f"fct_{level}_year"
-    text = str(data)
-    path = Path(text)
-    if path.suffix.lower() in (".csv", ".parquet", ".pq") or path.exists():
-        if not path.exists():
-            raise EsdaError(f"{path}: file not found")
-        if path.suffix.lower() == ".csv":
-            frame = pd.read_csv(path, encoding="utf-8-sig", dtype_backend="numpy_nullable")
-        else:
-            frame = pd.read_parquet(path)
-        return frame, path.name
-    if not _TABLE.match(text):
-        raise EsdaError(f"{text!r} is not a table name or a file")
-    if con is None:
-        raise EsdaError(f"reading table {text} needs a warehouse connection")
-    schema, _, table = text.rpartition(".")
-    exists = con.execute("select count(*) from information_schema.tables where table_name = ? and "
-                         "(? = '' or table_schema = ?)", [table, schema, schema]).fetchone()[0]
-    if not exists:
-        like = [r[0] for r in con.execute(
-            "select distinct table_name from information_schema.tables where table_name like 'fct_%' "
-            "or table_name like 'ind_%' order by 1").fetchall()]
-        raise EsdaError(f"no table {text} in the warehouse; panels and indicator layers: {', '.join(like) or 'none'}")
-    return con.execute(f"select * from {text}").df(), text
-
-
-def _id_column(frame: pd.DataFrame, source: str, level: str | None, id_column: str | None) -> str:
-    if id_column:
-        if id_column not in frame.columns:
-            raise EsdaError(f"{source} has no column {id_column!r} (the unit-code column)")
-        return id_column
-    candidates = []
-    if level:
-        candidates.append(f"{level}_code")
-    m = re.search(r"(?:fct|ind_.+)_(province|city|county)_year$", source.split(".")[-1])
-    if m:
-        candidates.append(f"{m.group(1)}_code")
-    candidates += ["code", "unit_code"]
-    for c in candidates:
-        if c in frame.columns:
-            return c
-    raise EsdaError(f"cannot tell which column of {source} holds the unit codes; give id_column (--id-column)")
+    time = None if year_column == "year" else year_column
+    try:
+        panel = read_panel(data, con=con, unit=id_column, time=time, where=where, require_unit=False,
+                           value_name=value_name)
+        if id_column is None:
+            m = re.search(r"(?:fct|ind_.+)_(province|city|county)_year$", str(data).split(".")[-1])
+            wanted = [f"{x}_code" for x in (level, m.group(1) if m else None) if x]
+            pick = next((c for c in wanted if c in panel.frame.columns), panel.unit)
+            if pick is None:
+                raise EsdaError(f"cannot tell which column of {panel.source} holds the unit codes; give id_column "
+                                "(--unit)")
+            if pick != panel.unit:
+                panel = read_panel(panel, unit=pick, time=panel.time)
+    except DataError as exc:
+        raise EsdaError(str(exc)) from exc
+    return panel
 
 
 def _infer_level(source: str, w_level: str | None, level: str | None) -> str | None:
@@ -190,9 +168,27 @@ def _numeric(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
     return pd.to_numeric(s).astype("float64")
 
 
-def _resolve_w(w, con) -> tuple[SpatialWeights, str]:
+W_FILE_SUFFIXES = (".gal", ".gwt", ".mat", ".csv", ".txt", ".tsv")
+
+
+def _is_w_file(w) -> bool:
+    return hasattr(w, "order") and hasattr(w, "path") or (
+        isinstance(w, str | Path) and Path(str(w)).suffix.lower() in W_FILE_SUFFIXES)
+
+
+def _resolve_w(w, con, w_order=None, units=None) -> tuple[SpatialWeights, str]:
+    """The matrix: a SpatialWeights, a libpysal W/Graph, a stored matrix name, or a weights file (.gal, .gwt,
+    edge-list or dense CSV, .mat; row-standardised unless `transform` says otherwise). An id-less file (.mat,
+    unlabelled dense CSV) needs `w_order` and the data's unit ids."""
     if isinstance(w, SpatialWeights):
         return w, w.kind
+    if _is_w_file(w):
+        from geo.weights.io import read_w_file
+
+        path, order = (Path(str(w.path)), w.order if w.order is not None else w_order) if hasattr(w, "path") \
+            else (Path(str(w)), w_order)
+        full = read_w_file(path, order=order, data_ids=units)
+        return full.transformed("R") if full.transform != "R" else full, path.name
     if isinstance(w, str):
         if con is None:
             raise EsdaError(f"reading weight matrix {w!r} needs a warehouse connection")
@@ -201,25 +197,53 @@ def _resolve_w(w, con) -> tuple[SpatialWeights, str]:
     try:
         return SpatialWeights.from_libpysal(w), "pysal"
     except AttributeError as exc:
-        raise EsdaError("w must be a matrix name, a SpatialWeights or a libpysal W/Graph") from exc
+        raise EsdaError("w must be a matrix name, a weights file, a SpatialWeights or a libpysal W/Graph") from exc
+
+
+def needs_warehouse(data, w) -> bool:
+    """Whether reading `data` and `w` needs a warehouse connection (a table, view, SQL query or stored matrix)."""
+    from warehouse.panel_data import FILE_SUFFIXES
+
+    data_file = isinstance(data, pd.DataFrame) or hasattr(data, "frame") or (
+        isinstance(data, str | Path) and Path(str(data)).suffix.lower() in FILE_SUFFIXES)
+    w_local = not isinstance(w, str) or _is_w_file(w)
+    return not (data_file and w_local)
+
+
+def _w_needs_order(w) -> bool:
+    if not _is_w_file(w):
+        return False
+    from geo.weights.io import needs_order
+
+    path = Path(str(w.path)) if hasattr(w, "path") else Path(str(w))
+    return path.exists() and needs_order(path)
 
 
 def prepare(data, columns: str | Sequence[str], w, *, years=None, level: str | None = None,
             id_column: str | None = None, year_column: str = "year", transform: str | None = None,
-            unmatched: str = "error", con=None, column2: str | None = None) -> Prepared:
-    """Align every requested indicator-year with the matrix (see the module docstring for missing units)."""
+            unmatched: str = "error", con=None, column2: str | None = None, where: str | None = None,
+            w_order=None) -> Prepared:
+    """Align every requested indicator-year with the matrix (see the module docstring for missing units).
+
+    data: anything `warehouse.panel_data.read_panel` reads; where: an SQL condition on its rows; w_order: the
+    row order of an id-less matrix file ('ascending-text', 'ascending-numeric' or a file of ids).
+    """
     if unmatched not in ("error", "drop"):
         raise EsdaError("unmatched must be 'error' or 'drop'")
     columns = [columns] if isinstance(columns, str) else list(columns)
     if not columns:
         raise EsdaError("name at least one column")
-    full, w_name = _resolve_w(w, con)
+    value_name = columns[0] if len(columns) == 1 else None
+    if _w_needs_order(w):  # the matrix's ids come from the data's units, in the order the user said
+        panel = read_data(data, con, level, id_column, year_column, where, value_name)
+        full, w_name = _resolve_w(w, con, w_order, panel.frame[panel.unit].dropna().unique().tolist())
+    else:
+        full, w_name = _resolve_w(w, con, w_order)
+        panel = read_data(data, con, level or full.level, id_column, year_column, where, value_name)
     full = full.transformed(transform) if transform else full
-    frame, source = _read_source(data, con, level or full.level)
-    level = _infer_level(source, full.level, level)
-    key = _id_column(frame, source, level, id_column)
-    frame = frame.copy()
-    frame[key] = frame[key].map(lambda v: str(v).removesuffix(".0") if pd.notna(v) else None).astype(object)
+    frame, source, key = panel.frame, panel.source, panel.unit
+    level = _infer_level(str(data) if isinstance(data, str) and panel.from_warehouse else source, full.level, level)
+    _check_padding(frame[key].dropna().unique(), full, source, w_name)
     values = {c: _numeric(frame, c, source) for c in columns + ([column2] if column2 else [])}
     has_year = year_column in frame.columns
     wanted = _years_list(years)
@@ -270,10 +294,12 @@ def prepare(data, columns: str | Sequence[str], w, *, years=None, level: str | N
             bad = ok & ~in_w
             if bad.any() and unmatched == "error":
                 listed = [f"{c} {n}" for c, n in zip(codes_all[rows][bad], name_all[rows][bad], strict=True)]
+                w_only = sorted(set(full.ids) - set(codes_all[rows].tolist()))
                 raise EsdaError(
                     f"unit set does not match weight matrix {w_name!r} ({full.n} units): {int(bad.sum())} units of "
-                    f"{source} with {col}{_in(year)} have no row in it: {_preview(listed)}; use a matrix over these "
-                    "units, or leave them out (unmatched='drop', --drop-unmatched)")
+                    f"{source} with {col}{_in(year)} have no row in it: {_preview(listed)}; matrix units without "
+                    f"data: {_preview(w_only) if w_only else 'none'} (ids are matched as text); use a matrix over "
+                    "these units, or leave them out (unmatched='drop', --drop-unmatched)")
             use = np.flatnonzero(ok & in_w)
             use = use[np.argsort(pos[use], kind="stable")]  # matrix order
             ids = codes_all[rows][use].tolist()
@@ -295,7 +321,21 @@ def prepare(data, columns: str | Sequence[str], w, *, years=None, level: str | N
             if ws.islands:
                 notes.append(f"{col}{_in(year)}: {len(ws.islands)} units without neighbours in the restricted matrix "
                              f"({_preview(ws.islands)})")
-    return Prepared(source=source, level=level, w_name=w_name, w_transform=full.transform, slices=slices, notes=notes)
+    table = str(data) if isinstance(data, str) and panel.from_warehouse and not panel.source.startswith("query") \
+        else None
+    return Prepared(source=source, level=level, w_name=w_name, w_transform=full.transform, slices=slices, notes=notes,
+                    table=table)
+
+
+def _check_padding(codes, full: SpatialWeights, source: str, w_name: str) -> None:
+    """Data ids that differ from the matrix's only by zero padding ("1" vs "01") are an error, also with
+    unmatched='drop': they are the same units, read the wrong way."""
+    from warehouse.panel_data import padding_hint
+
+    data_set, w_set = {str(c) for c in codes}, set(full.ids)
+    hint = padding_hint(sorted(data_set - w_set), sorted(w_set - data_set))
+    if hint:
+        raise EsdaError(f"unit ids of {source} and weight matrix {w_name!r} do not match: {hint}")
 
 
 def _in(year) -> str:
@@ -666,13 +706,13 @@ def load_geometries(level: str | None, con=None, db=None):
 def _gate(con, w, prepared: Prepared, allow_failing_checks: bool) -> str:
     """Quality-gate status of a run (warehouse.quality.gate): a warehouse table and a stored matrix must
     have passed their latest `geopanel check` unless `allow_failing_checks`; files and frames are 'not-checked'."""
-    source = prepared.source
-    if con is None or source == "DataFrame" or Path(source).suffix.lower() in (".csv", ".parquet", ".pq"):
+    source = prepared.table
+    if con is None or source is None:
         return "not-checked"
     from warehouse.quality.gate import require_checked
 
     tables = [source if "." in source else f"main.{source}"]
-    if isinstance(w, str):
+    if isinstance(w, str) and not _is_w_file(w):
         tables.append(f"weights.w_edges:{w}")
     return require_checked(con, tables, allow_failing_checks=allow_failing_checks).status
 
@@ -694,7 +734,8 @@ def global_stats(data, columns: str | Sequence[str], w, *, years=None, statistic
                  permutations: int = 999, seed: int = DEFAULT_SEED, level: str | None = None,
                  id_column: str | None = None, year_column: str = "year", transform: str | None = None,
                  unmatched: str = "error", con=None, db=None, save: bool = False, column2: str | None = None,
-                 two_tailed: bool = True, allow_failing_checks: bool = False) -> GlobalResult:
+                 two_tailed: bool = True, allow_failing_checks: bool = False, where: str | None = None,
+                 w_order=None) -> GlobalResult:
     """Global statistics ('moran', 'geary', 'getis_ord', 'moran_bv' with column2) for each indicator-year.
 
     Moran's p_norm and p_rand are two-tailed by default, as in esda (`two_tailed=False`: one-tailed).
@@ -707,11 +748,11 @@ def global_stats(data, columns: str | Sequence[str], w, *, years=None, statistic
         raise EsdaError("bivariate Moran needs a second column (column2 / --with)")
     if permutations < 0:
         raise EsdaError("permutations must be 0 or more")
-    needs_db = save or isinstance(w, str) or not isinstance(data, pd.DataFrame)
-    c, close = _connect(con, db, write=save) if needs_db else (con, False)
+    c, close = _connect(con, db, write=save) if save or needs_warehouse(data, w) else (con, False)
     try:
         prepared = prepare(data, columns, w, years=years, level=level, id_column=id_column, year_column=year_column,
-                           transform=transform, unmatched=unmatched, con=c, column2=column2)
+                           transform=transform, unmatched=unmatched, con=c, column2=column2, where=where,
+                           w_order=w_order)
         quality = _gate(c, w, prepared, allow_failing_checks)
         run = _Run(_run_id(), datetime.now(UTC).replace(tzinfo=None),
                    _params(prepared, quality_status=quality, statistics=statistics, permutations=permutations,
@@ -824,7 +865,7 @@ def lisa(data, columns: str | Sequence[str], w, *, years=None, permutations: int
          correction: str | None = None, alpha: float = 0.05, gi_star: bool = True, level: str | None = None,
          id_column: str | None = None, year_column: str = "year", transform: str | None = None,
          unmatched: str = "error", con=None, db=None, save: bool = False,
-         allow_failing_checks: bool = False) -> LisaResult:
+         allow_failing_checks: bool = False, where: str | None = None, w_order=None) -> LisaResult:
     """Local Moran (LISA) by year with quadrants, seeded pseudo p-values, optional Bonferroni/FDR, and Gi*.
 
     `cluster` is the quadrant (HH, LH, LL, HL) where the (adjusted) pseudo p-value is at most `alpha`,
@@ -836,11 +877,10 @@ def lisa(data, columns: str | Sequence[str], w, *, years=None, permutations: int
         raise EsdaError("alpha must be between 0 and 1")
     if permutations < 1:
         raise EsdaError("LISA needs permutations (e.g. 999) for its pseudo p-values")
-    needs_db = save or isinstance(w, str) or not isinstance(data, pd.DataFrame)
-    c, close = _connect(con, db, write=save) if needs_db else (con, False)
+    c, close = _connect(con, db, write=save) if save or needs_warehouse(data, w) else (con, False)
     try:
         prepared = prepare(data, columns, w, years=years, level=level, id_column=id_column, year_column=year_column,
-                           transform=transform, unmatched=unmatched, con=c)
+                           transform=transform, unmatched=unmatched, con=c, where=where, w_order=w_order)
         quality = _gate(c, w, prepared, allow_failing_checks)
         run = _Run(_run_id(), datetime.now(UTC).replace(tzinfo=None),
                    _params(prepared, quality_status=quality, permutations=permutations, seed=seed,

@@ -54,7 +54,8 @@ class PanelData:
 
 def read_panel(data, *, con=None, unit: str | None = None, time: str | None = None, entity: str | None = None,
                where: str | None = None, w_ids: Iterable | None = None, columns: Sequence[str] | None = None,
-               w_match: str = "subset", require_unit: bool = True, sheet: str | int | None = None) -> PanelData:
+               w_match: str = "subset", require_unit: bool = True, sheet: str | int | None = None,
+               value_name: str | None = None) -> PanelData:
     """Read `data` (frame, table/view, SQL query or file) into a `PanelData` with ids as text.
 
     unit: the unit-id column (default: the finest *_code column, else code / unit_code / id); time: the
@@ -62,7 +63,8 @@ def read_panel(data, *, con=None, unit: str | None = None, time: str | None = No
     where: an SQL condition on the rows (any source). w_ids: the ids of a weight matrix to match the data's
     units against: 'subset' (every data unit must be in W), 'exact' (same units), 'drop' (units W lacks are
     left out and listed in `.dropped`; never when they differ from W's only by zero padding).
-    columns: keep only these columns (plus the id and time columns).
+    columns: keep only these columns (plus the id and time columns). value_name: the column the values of a
+    wide-by-year file go to (default: the one name in `columns`, else 'value').
     """
     if w_match not in W_MATCHES:
         raise DataError(f"w_match {w_match!r}: use one of {', '.join(W_MATCHES)}")
@@ -71,7 +73,7 @@ def read_panel(data, *, con=None, unit: str | None = None, time: str | None = No
     year_cols = [c for c in frame.columns if _YEAR_COL.match(str(c))]
     time_col = time or "year"
     if time_col not in frame.columns and len(year_cols) >= 2:
-        frame = _melt(frame, year_cols, time_col, columns)
+        frame = _melt(frame, year_cols, time_col, [value_name] if value_name else columns)
         notes.append(f"wide by year {_year(year_cols[0])}–{_year(year_cols[-1])} melted to long ({time_col})")
     elif time is not None and time not in frame.columns:
         raise DataError(f"{source}: no time column {time!r} (columns: {_cols(frame)}); name it with --time")

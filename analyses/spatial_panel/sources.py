@@ -10,7 +10,6 @@ A W with ids must have exactly the data's unit ids, compared as text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,20 +17,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from analyses.spatial_panel.panel import SpatialPanelError
+from geo.weights.io import WFile
+
+__all__ = ["WFile", "load_data", "load_w"]
 
 W_SUFFIXES = (".gal", ".gwt", ".mat", ".csv", ".txt")
-
-
-@dataclass(frozen=True)
-class WFile:
-    """A weights file with the row order of an id-less matrix: 'ascending-text' | 'ascending-numeric' | a path
-    to a file with one id per line. `spatial_panel(f, data, WFile("spat-sym-us.mat", "ascending-numeric"), …)`"""
-
-    path: str | Path
-    order: str | Path | None = None
-
-    def __str__(self) -> str:
-        return str(self.path)
 
 
 def load_data(data, con=None, where: str | None = None, unit: str | None = None,

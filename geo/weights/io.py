@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,18 @@ FORMATS = ("gal", "gwt", "edges", "dense", "mat")
 W_ORDERS = ("ascending-text", "ascending-numeric")
 ORDER_HELP = ("give the order of its rows: w_order='ascending-text' or 'ascending-numeric' (the data's unit ids "
               "sorted as text or as numbers) or a file with one id per line (--w-order on the command line)")
+
+
+@dataclass(frozen=True)
+class WFile:
+    """A weights file for an analysis, with the row order of an id-less matrix: 'ascending-text' |
+    'ascending-numeric' | a path to a file with one id per line. `WFile("spat-sym-us.mat", "ascending-numeric")`"""
+
+    path: str | Path
+    order: str | Path | None = None
+
+    def __str__(self) -> str:
+        return str(self.path)
 
 
 def normalise_code(code: object) -> str:
