@@ -1,7 +1,7 @@
 -- Resolves a unit label as it appears in a file (a code, a full or short name, current or
--- historical) in a given year to the unit code the warehouse uses. Ingest joins raw labels
--- against this table; a label with no row, or with several for the same level and year, is
--- rejected with the reason.
+-- historical, a 州 abbreviation, a standard alias from seeds/unit_aliases.csv) in a given year to the
+-- unit code the warehouse uses. warehouse/resolve.py joins raw labels against this table (plus the
+-- user aliases in raw.unit_aliases); a label with no row, or with several, is rejected with the reason.
 with
 
 units as (
@@ -21,7 +21,16 @@ changes as (
     select * from {{ ref('admin_changes') }}
 ),
 
-unit_aliases as (
+seed_aliases as (
+    select * from {{ ref('unit_aliases') }}
+),
+
+prefectures as (
+    select * from {{ ref('dim_city') }}
+    where unit_type = 'autonomous_prefecture' and name_short <> name_zh
+),
+
+unit_labels as (
     -- a unit is known by its code, its full name and its short name while it exists
     select level, unit_code as alias, 'code' as alias_kind, unit_code, parent_code,
            coalesce(valid_from, 1949) as valid_from, coalesce(valid_to, 9999) as valid_to,
@@ -58,11 +67,34 @@ change_aliases as (
     from carried_changes where old_name is not null and {{ short_name('old_name') }} <> old_name
 ),
 
+abbreviations as (
+    -- yearbooks write autonomous prefectures as 恩施州 / 恩施自治州 (short name + 州 / 自治州)
+    select 'city' as level, name_short || suffix as alias, 'abbreviation' as alias_kind, city_code as unit_code,
+           province_code as parent_code, coalesce(valid_from, 1949) as valid_from, coalesce(valid_to, 9999) as valid_to,
+           cast(null as varchar) as change_id
+    from prefectures
+    cross join (values ('州'), ('自治州')) as s (suffix)
+),
+
+standard_aliases as (
+    -- seeds/unit_aliases.csv: other labels yearbooks use (博州, 巴州, 伊犁州 …)
+    select level, alias, 'alias' as alias_kind, unit_code,
+           coalesce(valid_from, 1949) as valid_from, coalesce(valid_to, 9999) as valid_to
+    from seed_aliases
+),
+
 all_aliases as (
-    select level, alias, alias_kind, unit_code, parent_code, valid_from, valid_to, change_id from unit_aliases
+    select level, alias, alias_kind, unit_code, parent_code, valid_from, valid_to, change_id from unit_labels
     union all
     select a.level, a.alias, a.alias_kind, a.unit_code, u.parent_code, a.valid_from, a.valid_to, a.change_id
     from change_aliases as a
+    inner join units as u on u.level = a.level and u.unit_code = a.unit_code
+    union all
+    select * from abbreviations
+    union all
+    select a.level, a.alias, a.alias_kind, a.unit_code, u.parent_code,
+           greatest(a.valid_from, coalesce(u.valid_from, 1949)), least(a.valid_to, coalesce(u.valid_to, 9999)), null
+    from standard_aliases as a
     inner join units as u on u.level = a.level and u.unit_code = a.unit_code
 )
 
