@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import pandas as pd
 import typer
 
@@ -216,7 +217,7 @@ def weights_check(
     db: DbOption = None,
 ) -> None:
     """Compare a matrix's units with a panel's: what subsetting to the panel would drop, and what it lacks."""
-    from analyses.esda import _id_column, _read_source
+    from analyses.esda import read_data
     from geo.weights import load_weights
     from warehouse.db import connection
 
@@ -224,8 +225,8 @@ def weights_check(
     try:
         with connection(db, read_only=True) as con:
             full, _ = load_weights(con, name)
-            frame, source = _read_source(table, con, full.level)
-            key = _id_column(frame, source, full.level, id_column)
+            panel = read_data(table, con, full.level, id_column)
+            frame, key = panel.frame, panel.unit
             if year is not None:
                 frame = frame[frame["year"] == year]
             if column:
@@ -240,26 +241,124 @@ def weights_check(
 
 
 # ============================================================================ ESDA
+DataOpt = Annotated[str | None, typer.Option(
+    "--data", help="A table or view (e.g. ind_x_city_year), a SQL query (\"select …\") or a file "
+    "(.csv in UTF-8/GBK, .parquet, .xlsx, .dta; wide-by-year files are melted). Default fct_<level>_year.")]
+TableOpt = Annotated[str | None, typer.Option("--table", help="Same as --data with a table name (kept for "
+                                              "older scripts).")]
+UnitOpt = Annotated[str | None, typer.Option("--unit", "--id-column",
+                                             help="Unit-id column (default <level>_code); ids are read as text.")]
+TimeOpt = Annotated[str, typer.Option("--time", help="Year column.")]
+WhereOpt = Annotated[str | None, typer.Option(help="SQL condition selecting rows, e.g. \"year >= 2015\".")]
+WOpt = Annotated[str, typer.Option("--w", help="A stored weight matrix, or a .gal/.gwt/.mat/.csv weights file "
+                                   "(row-standardised).")]
+WOrderOpt = Annotated[str | None, typer.Option(
+    "--w-order", help="Row order of an id-less matrix (.mat, unlabelled dense CSV): ascending-text | "
+    "ascending-numeric (the data's unit ids sorted as text / as numbers) | a file with one id per line.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the results as JSON (every statistic with its "
+                                       "standard error and p-values).")]
+
+
+def _store_possible(data: str | None, w: str, db: Path | None, save: bool) -> bool:
+    """Whether to store the run: files-only runs without a warehouse are not stored (and say so)."""
+    from analyses.esda import needs_warehouse
+    from warehouse.settings import db_path
+
+    if not save:
+        return False
+    return needs_warehouse(data, w) or db_path(db).exists()
+
+
+def _clean(value):
+    """A JSON-safe scalar: NaN/NA → null, numpy → Python."""
+    if value is None:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def _se(var):
+    v = _clean(var)
+    return None if v is None or v < 0 else float(np.sqrt(v))
+
+
+def global_json(result, stored: bool) -> dict:
+    """Global statistics as plain data: one entry per indicator, year and statistic, with SEs and p-values."""
+    p = result.prepared
+    rows = []
+    for r in result.long.to_dict(orient="records"):
+        rows.append({
+            "statistic": r["statistic"], "indicator": r["indicator"], "indicator2": _clean(r["indicator2"]),
+            "year": _clean(r["year"]), "n": _clean(r["n"]), "n_missing": _clean(r["n_missing"]),
+            "n_unmatched": _clean(r["n_unmatched"]), "islands": _clean(r["islands"]), "value": _clean(r["value"]),
+            "expected": _clean(r["expected"]), "se_norm": _se(r["var_norm"]), "z_norm": _clean(r["z_norm"]),
+            "p_norm": _clean(r["p_norm"]), "se_rand": _se(r["var_rand"]), "z_rand": _clean(r["z_rand"]),
+            "p_rand": _clean(r["p_rand"]), "permutations": _clean(r["permutations"]), "seed": _clean(r["seed"]),
+            "mean_sim": _clean(r["mean_sim"]), "se_sim": _clean(r["sd_sim"]), "z_sim": _clean(r["z_sim"]),
+            "p_sim": _clean(r["p_sim"]), "p_z_sim": _clean(r["p_z_sim"]), "is_synthetic": _clean(r["is_synthetic"]),
+        })
+    return {"run_id": result.run_id, "stored": stored, "source": p.source, "level": p.level, "w": p.w_name,
+            "transform": p.w_transform, "notes": p.notes, "results": rows}
+
+
+def lisa_json(result, stored: bool) -> dict:
+    """LISA as plain data: one entry per unit, indicator and year (local I, its simulated SE, p-values, cluster)."""
+    p = result.prepared
+    keep = ["indicator", "year", "code", "name", "value", "local_i", "ei_sim", "sd_sim", "z_sim", "p_sim",
+            "p_z_sim", "p_adjusted", "quadrant", "cluster", "is_island", "gi_star", "gi_star_z", "gi_star_p_norm",
+            "gi_star_p_sim"]
+    rows = [{("se_sim" if k == "sd_sim" else k): _clean(v) for k, v in r.items()}
+            for r in result.table[keep].to_dict(orient="records")]
+    first = result.table.iloc[0] if len(result.table) else None
+    return {"run_id": result.run_id, "stored": stored, "source": p.source, "level": p.level, "w": p.w_name,
+            "transform": p.w_transform, "permutations": _clean(first["permutations"]) if first is not None else None,
+            "seed": _clean(first["seed"]) if first is not None else None,
+            "correction": first["correction"] if first is not None else None,
+            "alpha": _clean(first["alpha"]) if first is not None else None, "notes": p.notes,
+            "clusters": [{k: _clean(v) for k, v in r.items()} for r in result.clusters().to_dict(orient="records")],
+            "units": rows}
+
+
+def _write_table(frame: pd.DataFrame, out: Path) -> None:
+    from warehouse.export import write_frame
+
+    write_frame(frame, out)
+
+
 def moran(
     columns: Annotated[list[str], typer.Argument(help="Numeric column(s) of the panel, e.g. gdp.")],
-    w: Annotated[str, typer.Option("--w", help="Name of a stored weight matrix.")],
+    w: WOpt,
     level: Annotated[str | None, typer.Option(help="province | city | county (default: the matrix's).")] = None,
     years: Annotated[str | None, typer.Option(help="A year or a range, e.g. 2011-2022 (default: all).")] = None,
     permutations: Annotated[int, typer.Option(help="Permutations for pseudo p-values (0 = none).")] = 999,
     seed: Annotated[int, typer.Option(help="Seed of the permutations.")] = 12345,
-    table: Annotated[str | None, typer.Option(help="Table (default fct_<level>_year), e.g. ind_x_city_year.")] = None,
-    data: Annotated[Path | None, typer.Option(help="Your own panel CSV/Parquet instead of a table.")] = None,
-    id_column: Annotated[str | None, typer.Option(help="Unit-code column (default <level>_code).")] = None,
+    data: DataOpt = None,
+    table: TableOpt = None,
+    id_column: UnitOpt = None,
+    time: TimeOpt = "year",
+    where: WhereOpt = None,
+    w_order: WOrderOpt = None,
     geary: Annotated[bool, typer.Option("--geary/--no-geary", help="Also Geary's C (esda).")] = True,
     getis_ord: Annotated[bool, typer.Option("--getis-ord/--no-getis-ord", help="Also global G (esda).")] = True,
     with_column: Annotated[str | None, typer.Option("--with", help="Bivariate Moran of COLUMN with the lag of "
                                                     "this column.")] = None,
-    drop_unmatched: Annotated[bool, typer.Option(help="Leave out panel units the matrix lacks (reported).")] = False,
+    drop_unmatched: Annotated[bool, typer.Option(help="Leave out panel units the matrix lacks (reported; never "
+                                                 "units whose ids differ only by zero padding).")] = False,
     scatter: Annotated[Path | None, typer.Option(help="Write the Moran scatter plot (.png/.svg) of the last "
                                                  "year (or --scatter-year).")] = None,
     scatter_year: Annotated[int | None, typer.Option(help="Year of the scatter plot.")] = None,
     plot_years: Annotated[Path | None, typer.Option(help="Write Moran's I over the years (.png/.svg).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Also write the table to .csv.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the long table to .csv (UTF-8 with BOM), .xlsx, "
+                                             ".dta or .parquet.")] = None,
+    as_json: JsonOpt = False,
     save: Annotated[bool, typer.Option("--save/--no-save", help="Store in analysis.moran_global.")] = True,
     allow_failing_checks: Annotated[bool, typer.Option(
         "--allow-failing-checks", help="Run even if `geopanel check` failed or is out of date (recorded).")] = False,
@@ -268,25 +367,28 @@ def moran(
     """Global Moran's I by year (E[I], variance, z and p under normality and randomisation, permutation p),
     with Geary's C and Getis–Ord G; stored in analysis.moran_global with a run id.
 
-    Example: geopanel moran gdp --level city --w queen_city --years 2011-2022 --permutations 999 --scatter moran.png
+    Examples: geopanel moran gdp --level city --w queen_city --years 2011-2022 --scatter moran.png;
+    geopanel moran income --data usjoin.csv --unit STATE_FIPS --w states48.gal --json
     """
     from analyses.esda import global_stats
 
     cli = _cli()
     stats = ["moran"] + (["geary"] if geary else []) + (["getis_ord"] if getis_ord else []) + (
         ["moran_bv"] if with_column else [])
+    source = data or table
+    stored = _store_possible(source, w, db, save)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with cli.console.status("computing …"):
-                result = global_stats(str(data) if data else table, columns, w, years=years, statistics=stats,
+                result = global_stats(source, columns, w, years=years, statistics=stats,
                                       permutations=permutations, seed=seed, level=level, id_column=id_column,
-                                      unmatched="drop" if drop_unmatched else "error", db=db, save=save,
-                                      column2=with_column, allow_failing_checks=allow_failing_checks)
+                                      year_column=time, unmatched="drop" if drop_unmatched else "error", db=db,
+                                      save=stored, column2=with_column, allow_failing_checks=allow_failing_checks,
+                                      where=where, w_order=w_order)
         table_out = result.table
         if out:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            result.long.to_csv(out, index=False)
+            _write_table(result.long, out)
         if scatter:
             year = scatter_year if scatter_year is not None else result.prepared.slices[-1].year
             result.plot_scatter(year, column=columns[0], path=scatter)
@@ -294,13 +396,16 @@ def moran(
             result.plot_years(path=plot_years)
     except _user_errors() as exc:
         cli.fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(global_json(result, stored), ensure_ascii=False, indent=1))
+        return
     show = [c for c in ["indicator", "year", "n", "I", "EI", "z_norm", "p_norm", "z_rand", "p_rand", "p_sim", "C",
                         "p_sim_C", "G", "p_sim_G", "I_bv", "p_sim_I_bv"] if c in table_out.columns]
     cli._print_frame(table_out[show], 500)
-    _print_footer(result.prepared, save, result.run_id, [scatter, plot_years, out])
+    _print_footer(result.prepared, stored, result.run_id, [scatter, plot_years, out], asked=save)
 
 
-def _print_footer(prepared, saved: bool, run_id: str, files) -> None:
+def _print_footer(prepared, saved: bool, run_id: str, files, asked: bool = False) -> None:
     console = _cli().console
     slices = prepared.slices
     missing = max((s.n_missing for s in slices), default=0)
@@ -315,6 +420,8 @@ def _print_footer(prepared, saved: bool, run_id: str, files) -> None:
         console.print(f"note: {note}", highlight=False)
     if saved:
         console.print(f"run {run_id} stored (analysis.moran_global / analysis.lisa)", highlight=False)
+    elif asked:
+        console.print("not stored (no warehouse; pass --db to keep the run)", highlight=False)
     for f in files:
         if f:
             console.print(f"wrote {f}")
@@ -322,7 +429,7 @@ def _print_footer(prepared, saved: bool, run_id: str, files) -> None:
 
 def lisa(
     column: Annotated[str, typer.Argument(help="Numeric column of the panel, e.g. gdp.")],
-    w: Annotated[str, typer.Option("--w", help="Name of a stored weight matrix.")],
+    w: WOpt,
     level: Annotated[str | None, typer.Option(help="province | city | county (default: the matrix's).")] = None,
     years: Annotated[str | None, typer.Option(help="A year or a range, e.g. 2022 or 2011-2022 (default: all).")] = None,
     permutations: Annotated[int, typer.Option(help="Permutations for pseudo p-values.")] = 999,
@@ -330,16 +437,22 @@ def lisa(
     correction: Annotated[str, typer.Option(help="Multiple testing: none | bonferroni | fdr.")] = "none",
     alpha: Annotated[float, typer.Option(help="Significance level of the clusters.")] = 0.05,
     gi_star: Annotated[bool, typer.Option("--gi-star/--no-gi-star", help="Also local Getis–Ord Gi* (esda).")] = True,
-    table: Annotated[str | None, typer.Option(help="Table (default fct_<level>_year).")] = None,
-    data: Annotated[Path | None, typer.Option(help="Your own panel CSV/Parquet instead of a table.")] = None,
-    id_column: Annotated[str | None, typer.Option(help="Unit-code column (default <level>_code).")] = None,
+    data: DataOpt = None,
+    table: TableOpt = None,
+    id_column: UnitOpt = None,
+    time: TimeOpt = "year",
+    where: WhereOpt = None,
+    w_order: WOrderOpt = None,
     boundary_file: Annotated[Path | None, typer.Option(help="Polygons for --map when the units are your own.")] = None,
-    drop_unmatched: Annotated[bool, typer.Option(help="Leave out panel units the matrix lacks (reported).")] = False,
+    drop_unmatched: Annotated[bool, typer.Option(help="Leave out panel units the matrix lacks (reported; never "
+                                                 "units whose ids differ only by zero padding).")] = False,
     map_path: Annotated[Path | None, typer.Option("--map", help="Write the LISA cluster map (.png/.svg) of the "
                                                   "last year (or --map-year).")] = None,
     map_year: Annotated[int | None, typer.Option(help="Year of the map.")] = None,
     scatter: Annotated[Path | None, typer.Option(help="Also write the Moran scatter plot of that year.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Also write the unit table to .csv.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the unit table to .csv (UTF-8 with BOM), .xlsx, "
+                                             ".dta or .parquet.")] = None,
+    as_json: JsonOpt = False,
     save: Annotated[bool, typer.Option("--save/--no-save", help="Store in analysis.lisa.")] = True,
     allow_failing_checks: Annotated[bool, typer.Option(
         "--allow-failing-checks", help="Run even if `geopanel check` failed or is out of date (recorded).")] = False,
@@ -353,15 +466,17 @@ def lisa(
     from analyses.esda import lisa as run_lisa
 
     cli = _cli()
+    source = data or table
+    stored = _store_possible(source, w, db, save)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with cli.console.status("computing …"):
-                result = run_lisa(str(data) if data else table, column, w, years=years, permutations=permutations,
+                result = run_lisa(source, column, w, years=years, permutations=permutations,
                                   seed=seed, correction=None if correction == "none" else correction, alpha=alpha,
-                                  gi_star=gi_star, level=level, id_column=id_column,
-                                  unmatched="drop" if drop_unmatched else "error", db=db, save=save,
-                                  allow_failing_checks=allow_failing_checks)
+                                  gi_star=gi_star, level=level, id_column=id_column, year_column=time,
+                                  unmatched="drop" if drop_unmatched else "error", db=db, save=stored,
+                                  allow_failing_checks=allow_failing_checks, where=where, w_order=w_order)
         year = map_year if map_year is not None else result.prepared.slices[-1].year
         if map_path:
             boundaries = _user_boundaries(boundary_file, id_column)
@@ -374,12 +489,14 @@ def lisa(
             plots.moran_scatter(pick.y, pick.w, labels=pick.names, path=scatter,
                                 title=f"{column}{' ' + str(year) if year is not None else ''} · W = {w}")
         if out:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            result.table.to_csv(out, index=False)
+            _write_table(result.table, out)
     except _user_errors() as exc:
         cli.fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(lisa_json(result, stored), ensure_ascii=False, indent=1))
+        return
     cli._print_frame(result.clusters(), 500)
-    _print_footer(result.prepared, save, result.run_id, [map_path, scatter, out])
+    _print_footer(result.prepared, stored, result.run_id, [map_path, scatter, out], asked=save)
 
 
 def _user_boundaries(boundary_file: Path | None, id_column: str | None):
@@ -414,15 +531,15 @@ def choropleth_map(
     Example: geopanel map gdp --level province --year 2022 --scheme natural_breaks --k 5 --out gdp_2022.png
     """
     from analyses import plots
-    from analyses.esda import _id_column, _read_source, load_geometries
+    from analyses.esda import load_geometries, read_data
     from warehouse.db import connection
 
     cli = _cli()
     try:
         with connection(db, read_only=True) as con:
-            frame, source = _read_source(str(data) if data else table, con, level)
+            panel = read_data(str(data) if data else table, con, level, id_column)
             geo = _user_boundaries(boundary_file, id_column) if boundary_file else load_geometries(level, con=con)
-        key = _id_column(frame, source, level, id_column)
+        frame, source, key = panel.frame, panel.source, panel.unit
         if "year" in frame.columns:
             year = int(frame["year"].max()) if year is None else year
             frame = frame[frame["year"] == year]

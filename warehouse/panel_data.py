@@ -241,9 +241,12 @@ def _read_file(path: Path, wanted: list[str], sheet) -> tuple[pd.DataFrame, str,
             frame = pd.read_parquet(path)
             return frame, path.name, _id_like(frame, wanted)
         if suffix in (".xlsx", ".xls"):
-            frame = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, engine="calamine")
+            # dtype=object: cells as stored (a text cell "01" stays "01"), numbers converted column by column
+            frame = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, engine="calamine", dtype=object)
             frame.columns = [str(c).strip() for c in frame.columns]
-            return frame, path.name + (f" [{sheet}]" if sheet is not None else ""), _id_like(frame, wanted)
+            text_cols = _id_like(frame, wanted)
+            _to_numbers(frame, text_cols)
+            return frame, path.name + (f" [{sheet}]" if sheet is not None else ""), text_cols
         if suffix == ".dta":
             frame = pd.read_stata(path, convert_categoricals=False)
             return frame, path.name, _id_like(frame, wanted)
@@ -268,16 +271,27 @@ def _read_csv(path: Path, wanted: list[str]) -> tuple[pd.DataFrame, str, list[st
     frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], sep=sep)
     frame.columns = [str(c).strip() for c in frame.columns]
     text_cols = _id_like(frame, wanted)
-    for col in frame.columns:
-        if col in text_cols:
-            continue
-        s = frame[col].str.strip().replace({"": None, "NA": None, "NaN": None, "nan": None, "null": None,
-                                           "NULL": None, "-": None, "--": None, "…": None})
-        num = pd.to_numeric(s.str.replace(",", "", regex=False), errors="coerce")
-        if s.notna().any() and num.notna().sum() == s.notna().sum():
-            frame[col] = num
+    _to_numbers(frame, text_cols)
     name = path.name if encoding in ("utf-8", "utf-8-sig") else f"{path.name} ({encoding})"
     return frame, name, text_cols
+
+
+_MISSING = {"": None, "NA": None, "NaN": None, "nan": None, "null": None, "NULL": None, "-": None, "--": None,
+            "…": None}
+
+
+def _to_numbers(frame: pd.DataFrame, text_cols: list) -> None:
+    """Convert, in place, every column whose non-missing cells are all numbers (1,234 allowed); ids stay text."""
+    for col in frame.columns:
+        if col in text_cols or pd.api.types.is_numeric_dtype(frame[col]):
+            continue
+        s = frame[col].map(lambda v: v.strip() if isinstance(v, str) else v)
+        s = s.map(lambda v: _MISSING.get(v, v) if isinstance(v, str) else v)
+        if s.map(lambda v: isinstance(v, bool)).any():
+            continue
+        num = pd.to_numeric(s.map(lambda v: v.replace(",", "") if isinstance(v, str) else v), errors="coerce")
+        if s.notna().any() and num.notna().sum() == s.notna().sum():
+            frame[col] = num
 
 
 def _id_like(frame: pd.DataFrame, wanted: list[str]) -> list[str]:
