@@ -1,32 +1,50 @@
-"""`geopanel did`: the DID battery on a warehouse panel, from the command line."""
+"""`geopanel did`: the DID battery on a warehouse panel, or on any panel with a cohort column, from the command
+line."""
 
 from __future__ import annotations
 
+import json
+import re
+import sys
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 
+from analyses.did.cohorts import cohort_sample
 from analyses.did.estimators import DIDError
-from analyses.did.report import run_battery, store_battery, store_treatment
+from analyses.did.report import DIDBattery, run_battery, store_battery, store_treatment
 from analyses.did.treatment import TreatmentError
 from analyses.plots import FontError
 from analyses.spatial_panel.panel import SpatialPanelError
 from geo.weights import WeightsSubsetWarning
 from warehouse.db import WarehouseError, connection
-from warehouse.settings import DATA_DIR
+from warehouse.errors import DataError
+from warehouse.quality.gate import GateStatus, require_checked
+from warehouse.quality.spec import qualify
+from warehouse.settings import DATA_DIR, db_path
 
 console = Console(soft_wrap=True)
 
 
 def did(
-    outcome: Annotated[str, typer.Argument(help="Outcome column of fct_<level>_year, e.g. gdp.")],
-    policy: Annotated[str, typer.Option(help="demonstration_zone, or a policy in reference.policy_pilots.")] = (
-        "demonstration_zone"),
+    outcome: Annotated[str, typer.Argument(help="Outcome column of fct_<level>_year (or of --data), e.g. gdp.")],
+    policy: Annotated[str | None, typer.Option(help="demonstration_zone (default), or a policy in "
+                                                    "reference.policy_pilots.")] = None,
+    data: Annotated[str | None, typer.Option(
+        help="Any panel instead of fct_<level>_year: a warehouse table or view, a SQL query, or a "
+             ".csv/.parquet/.xlsx/.dta file; with --cohort.")] = None,
+    unit: Annotated[str | None, typer.Option(help="Unit-id column of --data (default: its *_code column).")] = None,
+    time: Annotated[str | None, typer.Option(help="Period column of --data (default: year).")] = None,
+    cohort: Annotated[str | None, typer.Option(help="Column of first-treated periods (never treated: empty, 0, inf or "
+                                                    "after the panel), instead of --policy.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every estimate with its SE and every aggregate as "
+                                                         "JSON on stdout (messages go to stderr).")] = False,
     level: Annotated[str, typer.Option(help="city | province | county.")] = "city",
     rule: Annotated[str, typer.Option(help="Timing: calendar (paper 001) | july (paper 000) | cutoff.")] = "calendar",
     cutoff_month: Annotated[int, typer.Option(help="With --rule cutoff: approvals from this month count from the "
@@ -64,9 +82,38 @@ def did(
     stacked DID, robustness checks and placebo, with plots and paper-style tables; on request PSM-DID,
     heterogeneity by city flags, mediation, moderation and a spatial DID.
 
+    Any panel: --data (table, view, SQL query or file) with --cohort, a column of first-treated periods, and
+    --unit / --time; the same battery runs. Warehouse tables (also those a query reads) pass the quality gate;
+    files are 'not-checked'.
+
     Example: geopanel did gdp --log --rule july --by is_resource_based --mediator patent_app_invention --w queen_city
+
+    Example: geopanel did lemp --data mpdta.csv --unit countyreal --cohort first.treat --window -3:3 --json
     """
+    out_console = Console(soft_wrap=True, stderr=True) if as_json else console
     bounds, stacked_bounds = _window("--window", window), _window("--stacked-window", stacked_window)
+    if data is not None or cohort is not None:
+        policy_only = {"--policy": policy is not None, "--rule": rule != "calendar",
+                       "--cutoff-month": cutoff_month != 7,
+                       "--exclude-zones": bool(exclude_zones), "--exclude-batches": bool(exclude_batches),
+                       "--include-partial": include_partial, "--provinces": bool(provinces),
+                       "--exclude-provinces": bool(exclude_provinces)}
+        given = [flag for flag, on in policy_only.items() if on]
+        if cohort is None:
+            _fail(out_console, "--data needs --cohort, the column of first-treated periods (the policy seeds apply "
+                               "to the warehouse panels: leave --data out to use --policy)")
+        if given:
+            _fail(out_console, f"{given[0]} sets the timing of a seeded policy; with --cohort the timing is the "
+                               "column's: leave it out")
+        spec = {"outcome": outcome, "data": data or f"fct_{level}_year", "unit": unit, "time": time,
+                "cohort": cohort, "log": log, "window": bounds, "reference": reference, "placebo": placebo,
+                "seed": seed, "covariates": covariates, "controls": controls, "stacked_window": stacked_bounds,
+                "concurrent": concurrent, "by": by, "mediator": mediator, "moderator": moderator, "w": w,
+                "boot": boot, "exclude_units": _names(exclude_units)}
+        _did_on_data(spec, level=level, out=out, allow_failing_checks=allow_failing_checks, db=db,
+                     as_json=as_json, out_console=out_console)
+        return
+    policy = policy or "demonstration_zone"
     try:
         batches = tuple(int(b) for b in _names(exclude_batches))
     except ValueError:
@@ -83,7 +130,7 @@ def did(
             "stacked_window": stacked_bounds, "concurrent": concurrent, "by": by, "mediator": mediator,
             "moderator": moderator, "w": w, "boot": boot, **timing}
     try:
-        with (connection(db, read_only=True) as con, Progress(console=console, transient=True) as bar,
+        with (connection(db, read_only=True) as con, Progress(console=out_console, transient=True) as bar,
               warnings.catch_warnings(record=True) as caught):
             warnings.simplefilter("always", WeightsSubsetWarning)  # the spatial DID's W restricted to the sample
             task = bar.add_task("placebo", total=max(placebo, 1))
@@ -98,38 +145,138 @@ def did(
             table = store_treatment(con, battery.sample, level)
             run_id = store_battery(con, battery, outcome, level, started, spec)
     except (DIDError, TreatmentError, WarehouseError, FontError, SpatialPanelError) as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+        _fail(out_console, str(exc))
     for note in caught:
         if issubclass(note.category, WeightsSubsetWarning):
-            console.print(f"[yellow]note:[/] {note.message}", highlight=False)
+            out_console.print(f"[yellow]note:[/] {note.message}", highlight=False)
+    if as_json:
+        sys.stdout.write(json.dumps({**battery.as_dict(outcome), "run_id": run_id, "treatment_table": table,
+                                    "report": str(out)}, ensure_ascii=False, indent=1) + "\n")
+        return
+    _summary(out_console, battery, outcome, placebo, mediator)
+    out_console.print(f"run {run_id} → analysis.model_runs; treatment timing → {table}; report and plots → {out}",
+                      highlight=False)
+
+
+def _did_on_data(spec: dict, *, level: str, out: Path | None, allow_failing_checks: bool, db: Path | None,
+                 as_json: bool, out_console: Console) -> None:
+    """The battery on `spec['data']` (read through warehouse.panel_data.read_panel) with the timing of the
+    cohort column; stored in analysis.model_runs when there is a warehouse."""
+    from warehouse.panel_data import read_panel
+
+    source, outcome, cohort = spec["data"], spec["outcome"], spec["cohort"]
+    have_warehouse = db_path(db).exists()
+    out = out or DATA_DIR / "reports" / f"did_{_slug(cohort)}_{outcome}"
+    started = datetime.now(UTC)
+    extra = [c for c in (spec["mediator"], spec["moderator"]) if c]
+    columns = list(dict.fromkeys([outcome, *_names(spec["covariates"]), *_names(spec["controls"]), *extra]))
+    try:
+        with (connection(db, read_only=True) if have_warehouse else _no_connection()) as con, \
+                Progress(console=out_console, transient=True) as bar, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", WeightsSubsetWarning)
+            panel = read_panel(source, con=con, unit=spec["unit"], time=spec["time"])
+            if panel.time is None:
+                raise DataError(f"{panel.source}: no period column 'year'; name it with --time")
+            gate, table = _gate(con, source, panel, allow_failing_checks)
+            sample, coding = cohort_sample(panel.frame, columns, unit=panel.unit, time=panel.time, cohort=cohort,
+                                           source=panel.source, log_outcomes=spec["log"],
+                                           exclude_units=spec["exclude_units"])
+            task = bar.add_task("placebo", total=max(spec["placebo"], 1))
+            battery = run_battery(con, outcome, out, level=level, window=spec["window"], reference=spec["reference"],
+                                  placebo_reps=spec["placebo"], seed=spec["seed"],
+                                  covariates=_names(spec["covariates"]),
+                                  progress=lambda done, total: bar.update(task, completed=done),
+                                  controls=_names(spec["controls"]), stacked_window=spec["stacked_window"],
+                                  concurrent=_names(spec["concurrent"]), by=_names(spec["by"]),
+                                  mediator=spec["mediator"], moderator=spec["moderator"], w=spec["w"],
+                                  boot_reps=spec["boot"], sample=sample, gate=gate, coding=coding,
+                                  source=panel.source, source_table=table)
+        run_id = None
+        if have_warehouse:
+            with connection(db) as con:
+                run_id = store_battery(con, battery, outcome, level, started, spec)
+    except (DIDError, DataError, TreatmentError, WarehouseError, FontError, SpatialPanelError) as exc:
+        _fail(out_console, str(exc))
+    for note in caught:
+        if issubclass(note.category, WeightsSubsetWarning):
+            out_console.print(f"[yellow]note:[/] {note.message}", highlight=False)
+    if as_json:
+        sys.stdout.write(json.dumps({**battery.as_dict(outcome), "run_id": run_id, "report": str(out)},
+                                    ensure_ascii=False, indent=1) + "\n")
+        return
+    _summary(out_console, battery, outcome, spec["placebo"], spec["mediator"])
+    stored = f"run {run_id} → analysis.model_runs; " if run_id else "not stored (no warehouse; --db to store); "
+    out_console.print(f"{stored}report and plots → {out}", highlight=False)
+
+
+def _gate(con, source: str, panel, allow_failing_checks: bool) -> tuple[GateStatus, str | None]:
+    """The quality gate of warehouse data: the table or view read, or every warehouse table a query reads.
+    Files and frames are 'not-checked'. Returns the status and the one table read (for the run's fingerprint)."""
+    if not panel.from_warehouse:
+        return GateStatus("not-checked", []), None
+    import duckdb
+
+    query = not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$", source.strip())
+    tables = sorted(duckdb.get_table_names(source)) if query else [source.strip()]
+    tables = [qualify(t) for t in tables]
+    gate = require_checked(con, tables, allow_failing_checks=allow_failing_checks)
+    return gate, None if query else tables[0]
+
+
+class _no_connection:
+    """`with` stand-in when there is no warehouse: file data need none."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _summary(out: Console, battery: DIDBattery, outcome: str, placebo: int, mediator: str | None) -> None:
+    """The battery's headline numbers."""
     t = battery.twfe
     if not battery.quality.passed:
-        console.print(f"[yellow]quality gate: {battery.quality.status}[/] — " + "; ".join(battery.quality.problems()),
-                      highlight=False)
-    console.print(f"TWFE {outcome}: {t.coef:.4f} (se {t.se:.4f}, p {t.pvalue:.3g}, N {t.nobs}); "
-                  f"Bacon Σ = {battery.bacon.estimate:.4f}; pre-trend max |t| = "
-                  f"{battery.event_study.pre_trend_max_abs_t():.2f}", highlight=False)
+        problems = "; ".join(battery.quality.problems()) or "file data are not checked by `geopanel check`"
+        out.print(f"[yellow]quality gate: {battery.quality.status}[/] — {problems}", highlight=False)
+    if battery.coding is not None:
+        out.print(f"cohorts: {battery.coding.message}", highlight=False)
+    out.print(f"TWFE {outcome}: {t.coef:.4f} (se {t.se:.4f}, p {t.pvalue:.3g}, N {t.nobs}); "
+              f"Bacon Σ = {battery.bacon.estimate:.4f}; pre-trend max |t| = "
+              f"{battery.event_study.pre_trend_max_abs_t():.2f}", highlight=False)
     if battery.placebo is not None:
-        console.print(f"placebo: {placebo} draws, mean {battery.placebo.estimates.mean():.5f}, "
-                      f"p = {battery.placebo.p_value:.3f}", highlight=False)
+        out.print(f"placebo: {placebo} draws, mean {battery.placebo.estimates.mean():.5f}, "
+                  f"p = {battery.placebo.p_value:.3f}", highlight=False)
     if battery.psm is not None:
-        console.print(f"PSM-DID: {battery.psm.did.coef:.4f} (se {battery.psm.did.se:.4f}) on "
-                      f"{len(battery.psm.matched)} matched unit-years", highlight=False)
+        out.print(f"PSM-DID: {battery.psm.did.coef:.4f} (se {battery.psm.did.se:.4f}) on "
+                  f"{len(battery.psm.matched)} matched unit-years", highlight=False)
     stacked = battery.stacked
-    console.print(f"stacked DID: {stacked.att:.4f} (se {stacked.se:.4f}); Callaway–Sant'Anna (never treated): "
-                  f"{battery.robust.iloc[1]['att']:.4f}", highlight=False)
+    out.print(f"stacked DID: {stacked.att:.4f} (se {stacked.se:.4f}); Callaway–Sant'Anna (never treated): "
+              f"{battery.robust.iloc[1]['att']:.4f}", highlight=False)
+    if battery.cs:
+        overall = {kind: battery.cs["never"].overall(kind) for kind in ("group", "dynamic", "calendar")}
+        out.print("Callaway–Sant'Anna overall (never treated): " + "; ".join(
+            f"{kind} {o['att']:.4f} (se {o['se']:.4f})" for kind, o in overall.items()), highlight=False)
+    for note in battery.notes:
+        out.print(f"[yellow]note:[/] {note}", highlight=False)
     if battery.mediation is not None:
         m = battery.mediation
-        console.print(f"mediation by {mediator}: indirect a·b = {m.indirect:.4f}, bootstrap 95% CI "
-                      f"{m.boot_ci[0]:.4f}..{m.boot_ci[1]:.4f}", highlight=False)
+        out.print(f"mediation by {mediator}: indirect a·b = {m.indirect:.4f}, bootstrap 95% CI "
+                  f"{m.boot_ci[0]:.4f}..{m.boot_ci[1]:.4f}", highlight=False)
     if battery.spatial is not None:
         eff = battery.spatial.effects.set_index("effect")
-        console.print(f"spatial DID: direct {eff.loc['direct', 'estimate']:.4f}, spillover "
-                      f"{eff.loc['indirect', 'estimate']:.4f} (se {eff.loc['indirect', 'std_error']:.4f})",
-                      highlight=False)
-    console.print(f"run {run_id} → analysis.model_runs; treatment timing → {table}; report and plots → {out}",
+        out.print(f"spatial DID: direct {eff.loc['direct', 'estimate']:.4f}, spillover "
+                  f"{eff.loc['indirect', 'estimate']:.4f} (se {eff.loc['indirect', 'std_error']:.4f})",
                   highlight=False)
+
+
+def _fail(out: Console, message: str) -> NoReturn:
+    out.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^0-9A-Za-z_]+", "_", name).strip("_") or "cohort"
 
 
 def _names(option: str) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analyses.did.estimators import DIDError
+from analyses.did.sample import PolicySample
 
 NEVER = "never"
 
@@ -129,3 +130,72 @@ def _listing(items: list[str]) -> str:
     if len(items) > 10:
         items = [*items[:9], f"… ({len(items) - 9} more)"]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def cohort_sample(
+    frame: pd.DataFrame, outcomes: list[str], *, unit: str, time: str, cohort: str, source: str = "",
+    log_outcomes: bool = False, balanced: bool = True, exclude_units: tuple[str, ...] = (),
+    years: tuple[int, int] | None = None,
+) -> tuple[PolicySample, CodingReport]:
+    """The estimation sample of the DID battery from any panel that carries its own treatment timing: a column
+    `cohort` of first treated periods (the alternative to a policy in the reference seeds). Same shape as
+    `policy_sample` gives (unit, year, outcomes, cohort, rel_time, treated, ever_treated), rows sorted by unit and
+    year so that a table, a query and a file with the same rows give the same estimates. Units treated in or
+    before the first period, units in `exclude_units` and (when `balanced`) units missing an outcome in some year
+    are left out and listed in `dropped`; `log_outcomes` takes natural logs (non-positive values become missing).
+    """
+    prefix = f"{source}: " if source else ""
+    missing = [c for c in dict.fromkeys([unit, time, cohort, *outcomes]) if c not in frame.columns]
+    if missing:
+        raise DIDError(f"{prefix}no column {missing[0]!r}; columns are: {', '.join(map(str, frame.columns))}")
+    data = frame[list(dict.fromkeys([unit, time, cohort, *outcomes]))].copy()
+    data[time] = pd.to_numeric(data[time], errors="coerce")
+    if data[time].isna().any():
+        raise DIDError(f"{prefix}{time} has missing or non-numeric values in {int(data[time].isna().sum())} rows: "
+                       "the time column must hold periods (years)")
+    if years:
+        data = data[data[time].between(*years)]
+    for c in outcomes:
+        if not pd.api.types.is_numeric_dtype(data[c]):
+            converted = pd.to_numeric(data[c], errors="coerce")
+            bad = data.loc[converted.isna() & data[c].notna(), c]
+            if not bad.empty:
+                raise DIDError(f"{prefix}{c} holds {bad.iloc[0]!r}, which is not a number: fix or drop those rows")
+            data[c] = converted
+    twice = data.duplicated([unit, time])
+    if twice.any():
+        r = data[twice].iloc[0]
+        raise DIDError(f"{prefix}unit {r[unit]} has {int(twice.sum()) + 1}+ rows for {time} {r[time]}: the panel "
+                       "needs one row per unit and period (aggregate or filter the data first)")
+    data, coding = normalise_cohorts(data, cohort, unit, time, source=source)
+    dropped = [(u, "treated in or before the first period (no pre-period; dropped as R did does)")
+               for u in coding.dropped]
+    excluded = set(map(str, exclude_units))
+    out = data[unit].astype(str).isin(excluded)
+    dropped += [(u, "excluded (--exclude-units)") for u in sorted(pd.unique(data.loc[out, unit]))]
+    data = data[~out]
+    data = data.rename(columns={unit: "unit", time: "year", cohort: "cohort"})
+    data["year"] = data["year"].astype(int)
+    if log_outcomes:
+        for c in outcomes:
+            data[c] = np.log(data[c].where(data[c] > 0))
+    if balanced:
+        n_years = data["year"].nunique()
+        complete = data.dropna(subset=list(outcomes)).groupby("unit")["year"].nunique() == n_years
+        keep = set(complete[complete].index)
+        dropped += [(u, "missing outcome in some year") for u in sorted(set(data["unit"]) - keep)]
+        data = data[data["unit"].isin(keep)]
+    if data.empty:
+        raise DIDError(f"{prefix}no unit has complete {', '.join(outcomes)} in every period")
+    data = data.sort_values(["unit", "year"]).reset_index(drop=True)
+    data["cohort"] = data["cohort"].astype("Int64")
+    data["ever_treated"] = data["cohort"].notna()
+    data["rel_time"] = (data["year"] - data["cohort"]).astype("Int64")
+    data["treated"] = (data["year"] >= data["cohort"]).fillna(False).astype(int)
+    data["is_municipality"] = False  # the municipality / capital robustness checks need the warehouse's dims
+    data["is_provincial_capital"] = False
+    if not data["ever_treated"].any():
+        raise DIDError(f"{prefix}no treated unit is left in the sample ({coding.message})")
+    sample = PolicySample(data=data, dropped=pd.DataFrame(dropped, columns=["unit", "reason"]), rule="cohort column",
+                          policy=cohort)
+    return sample, coding

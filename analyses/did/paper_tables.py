@@ -18,6 +18,8 @@ NOTE = ("Standard errors clustered by unit in parentheses (normal p-values for t
 
 
 def _coef(coef: float, se: float) -> str:
+    if coef != coef:  # not estimable on this sample (the report's notes say why)
+        return "—"
     p = float(2 * stats.norm.sf(abs(coef / se))) if se > 0 else 1.0
     return f"{coef:.4f}{stars(p)}"
 
@@ -31,7 +33,7 @@ def did_table(battery: DIDBattery, fmt: str = "markdown") -> str:
     if battery.psm is not None:
         fits.append(("PSM-DID", battery.psm.did.coef, battery.psm.did.se, battery.psm.did.nobs))
     for i, (name, coef, se, nobs) in enumerate(fits):
-        columns[f"({i + 1}) {name}"] = [_coef(coef, se), f"({se:.4f})", str(nobs), "yes", "yes"]
+        columns[f"({i + 1}) {name}"] = [_coef(coef, se), f"({se:.4f})" if se == se else "", str(nobs), "yes", "yes"]
     grid = pd.DataFrame(columns, index=["treated", "treated ", "N", "unit FE", "year FE"])
     return render(grid, fmt, NOTE)
 

@@ -1,10 +1,12 @@
-"""Run the DID battery on a warehouse panel and write its tables, plots and treatment table."""
+"""Run the DID battery on a warehouse panel (treatment from the policy seeds) or on any panel with a column of
+first-treated periods, and write its tables, plots and treatment table."""
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +14,8 @@ import duckdb
 import pandas as pd
 
 from analyses.did.bacon import BaconResult, bacon
-from analyses.did.callaway_santanna import CSResult, callaway_santanna
+from analyses.did.callaway_santanna import AGGREGATIONS, CSResult, callaway_santanna
+from analyses.did.cohorts import CodingReport
 from analyses.did.estimators import (
     DIDError,
     EventStudyResult,
@@ -63,13 +66,22 @@ class DIDBattery:
     stepwise: list[TWFEResult] | None = None  # TWFE adding the controls one at a time
     cs_by_cohort: pd.DataFrame | None = None  # Callaway–Sant'Anna (never treated) by adoption cohort
     cs_by_year: pd.DataFrame | None = None  # … and by calendar year
+    cs: dict[str, CSResult] | None = None  # Callaway–Sant'Anna by control group ('never', 'notyet')
+    coding: CodingReport | None = None  # how a --cohort column was read
+    source: str | None = None  # the data, when not fct_<level>_year: a table, a query or a file
+    source_table: str | None = None  # the warehouse table behind `source`, for the run's data fingerprint
+    notes: list[str] = field(default_factory=list)  # estimators that could not run on this sample, and why
 
     def markdown(self, outcome: str) -> str:
         """A paper-style summary: baseline, event study, Bacon weights, placebo."""
         s, t = self.sample, self.twfe
+        title = (f"# DID: {outcome}, treatment timing from column {s.policy}" if s.rule == "cohort column"
+                 else f"# DID: {outcome} on {s.policy} (timing rule: {s.rule})")
         lines = [
-            f"# DID: {outcome} on {s.policy} (timing rule: {s.rule})", "",
+            title, "",
+            *([f"Data: {self.source}.", ""] if self.source else []),
             f"Data quality gate: {self.quality.status}.", "",
+            *([f"Cohorts: {self.coding.message}.", ""] if self.coding else []),
             f"Sample: {s.data['unit'].nunique()} units × {s.data['year'].nunique()} years, {s.n_treated} treated "
             f"(adoption years {', '.join(map(str, s.adoption_years))}); {len(s.dropped)} units left out "
             "(listed in dropped_units.csv).", "",
@@ -86,6 +98,7 @@ class DIDBattery:
             self.dynamic.round(4).to_markdown(index=False), "",
             *self._cs_lines(),
             *(self._stacked_lines()),
+            *(["## Notes", "", *[f"- {n}" for n in self.notes], ""] if self.notes else []),
             "## Robustness", "", robustness_table(self), "",
             "## Goodman-Bacon decomposition", "", self.bacon.by_type().round(4).to_markdown(index=False), "",
             f"Σ weight × estimate = {self.bacon.estimate:.6f} (TWFE {t.coef:.6f})", "",
@@ -129,9 +142,53 @@ class DIDBattery:
     def _cs_lines(self) -> list[str]:
         if self.cs_by_cohort is None or self.cs_by_year is None:
             return []
-        return ["Callaway–Sant'Anna (never-treated controls) by adoption cohort and by calendar year:", "",
+        lines = []
+        if self.cs:
+            lines += ["Callaway–Sant'Anna overall estimates as R did::aggte reports them (simple: post cells weighted "
+                      "by cohort size; group: cohort ATTs weighted by cohort size; dynamic: mean of the event-time "
+                      "effects e ≥ 0; calendar: mean of the calendar-year effects; SEs from the influence functions):",
+                      "", cs_overall(self.cs).round(4).to_markdown(index=False), ""]
+            notes = [f"{control}: {note}" for control, cs in self.cs.items() for note in cs.notes]
+            lines += [*[f"- {n}" for n in notes], ""] if notes else []
+        return [*lines, "Callaway–Sant'Anna (never-treated controls) by adoption cohort and by calendar year:", "",
                 self.cs_by_cohort.round(4).to_markdown(index=False), "",
                 self.cs_by_year.round(4).to_markdown(index=False), ""]
+
+    def as_dict(self, outcome: str) -> dict:
+        """Every estimate with its SE and every Callaway–Sant'Anna aggregate, as plain JSON-ready data (NaN as
+        None): what `geopanel did --json` prints."""
+        s = self.sample
+        estimates = [{"estimator": "TWFE", "term": "treated", "estimate": self.twfe.coef, "se": self.twfe.se,
+                      "nobs": self.twfe.nobs}]
+        estimates += [{"estimator": r.estimator, "term": "treated", "estimate": r.att, "se": r.se}
+                      for r in self.robust.iloc[1:].itertuples()]
+        if self.psm is not None:
+            estimates.append({"estimator": "PSM-DID", "term": "treated", "estimate": self.psm.did.coef,
+                              "se": self.psm.did.se, "nobs": self.psm.did.nobs})
+        out = {
+            "outcome": outcome, "data": self.source or f"fct (policy {s.policy})", "quality": self.quality.status,
+            "sample": {"units": int(s.data["unit"].nunique()), "periods": int(s.data["year"].nunique()),
+                       "treated_units": s.n_treated, "adoption_years": s.adoption_years,
+                       "dropped_units": int(len(s.dropped)), "timing": s.rule,
+                       "cohorts": self.coding.message if self.coding else None},
+            "estimates": estimates,
+            "event_study": self.event_study.table.to_dict("records"),
+            "dynamic_by_estimator": self.dynamic.to_dict("records"),
+            "robustness": self.robustness.to_dict("records"),
+            "bacon": {"estimate": self.bacon.estimate, "by_type": self.bacon.by_type().to_dict("records")},
+            "callaway_santanna": {control: {"attgt": cs.attgt.to_dict("records"),
+                                            "aggregates": cs.aggregates().to_dict("records"), "notes": cs.notes}
+                                  for control, cs in (self.cs or {}).items()},
+            "notes": self.notes,
+        }
+        if self.stacked is not None:
+            out["stacked"] = {"att": self.stacked.att, "se": self.stacked.se, "nobs": self.stacked.nobs,
+                              "event_study": self.stacked.event_study.to_dict("records")}
+        if self.placebo is not None:
+            p = self.placebo
+            out["placebo"] = {"draws": len(p.estimates), "mean": float(p.estimates.mean()),
+                              "sd": float(p.estimates.std()), "p_value": p.p_value, "seed": p.seed}
+        return _plain(out)
 
     def _stacked_lines(self) -> list[str]:
         if self.stacked is None:
@@ -147,13 +204,15 @@ class DIDBattery:
 
 
 def run_battery(
-    con: duckdb.DuckDBPyConnection, outcome: str, out_dir: Path, policy: str = "demonstration_zone",
+    con: duckdb.DuckDBPyConnection | None, outcome: str, out_dir: Path, policy: str = "demonstration_zone",
     level: str = "city", rule: str = "calendar", log_outcome: bool = False, window: tuple[int, int] = (-5, 5),
     reference: int = -1, placebo_reps: int = 500, seed: int = 20240601, covariates: tuple[str, ...] = (),
     allow_failing_checks: bool = False, progress: Callable[[int, int], None] | None = None,
     controls: tuple[str, ...] = (), stacked_window: tuple[int, int] = (-3, 3), concurrent: tuple[str, ...] = (),
     by: tuple[str, ...] = (), mediator: str | None = None, moderator: str | None = None, w: str | None = None,
-    boot_reps: int = 500, **timing: object,
+    boot_reps: int = 500, sample: PolicySample | None = None, gate: GateStatus | None = None,
+    coding: CodingReport | None = None, source: str | None = None, source_table: str | None = None,
+    **timing: object,
 ) -> DIDBattery:
     """Quality gate → sample → TWFE → event study → Bacon → robust estimators (CS, imputation, stacked)
     → robustness → placebo → PSM-DID, and on request heterogeneity by city flags (`by`), a mediation
@@ -165,11 +224,22 @@ def run_battery(
     Refuses (QualityGateError) when fct_<level>_year failed an error-level check, was never checked or
     changed since, unless `allow_failing_checks`. Plots and tables go into `out_dir`; with
     `log_outcome`, covariates, controls, the mediator and the moderator are logged too.
+
+    Any other panel: pass a prepared `sample` (`cohort_sample`, treatment timing from a column of first-treated
+    periods) with the `gate` status its source had, the cohort `coding` and a `source` description; the same
+    estimators run. `con` may then be None unless `by`, `concurrent` or `w` need the warehouse.
     """
-    gate = require_checked(con, [f"main.fct_{level}_year"], allow_failing_checks=allow_failing_checks)
-    extra = [c for c in (mediator, moderator) if c]
-    columns = list(dict.fromkeys([outcome, *covariates, *controls, *extra]))
-    sample = policy_sample(con, policy, columns, level=level, rule=rule, log_outcomes=log_outcome, **timing)
+    if sample is None:
+        gate = require_checked(con, [f"main.fct_{level}_year"], allow_failing_checks=allow_failing_checks)
+        extra = [c for c in (mediator, moderator) if c]
+        columns = list(dict.fromkeys([outcome, *covariates, *controls, *extra]))
+        sample = policy_sample(con, policy, columns, level=level, rule=rule, log_outcomes=log_outcome, **timing)
+    elif gate is None:
+        raise ValueError("run_battery with a prepared sample needs the gate status of its data")
+    needs = [flag for flag, value in (("--by", by), ("--concurrent", concurrent), ("--w", w)) if value]
+    if con is None and needs:
+        raise DIDError(f"{needs[0]} reads the warehouse (city flags, policy seeds or stored weights): give --db, "
+                       "or leave it out for data outside the warehouse")
     data = sample.data
     require_never_treated(data)
     base = twfe(data, outcome, controls=controls)
@@ -177,7 +247,8 @@ def run_battery(
     decomposition = bacon(data, outcome, controls=controls)
     stacked = stacked_did(data, outcome, window=stacked_window)
     cs = {control: callaway_santanna(data, outcome, control=control) for control in ("never", "notyet")}
-    robust = robust_estimates(data, outcome, base, cs, stacked)
+    notes: list[str] = []
+    robust = robust_estimates(data, outcome, base, cs, stacked, notes=notes)
     by_event_time = dynamic_by_estimator(data, outcome, dynamic, cs["never"], stacked)
     checks = robustness(data, outcome, base, controls)
     if concurrent:
@@ -213,7 +284,8 @@ def run_battery(
                          files, stacked=stacked, controls=tuple(controls), heterogeneity=flags, mediation=mediated,
                          mediator=mediator, moderation=moderated, moderator=moderator, spatial=spatial,
                          stepwise=stepwise(data, outcome, controls) if controls else None,
-                         cs_by_cohort=cs["never"].aggregate("group"), cs_by_year=cs["never"].aggregate("calendar"))
+                         cs_by_cohort=cs["never"].aggregate("group"), cs_by_year=cs["never"].aggregate("calendar"),
+                         cs=cs, coding=coding, source=source, source_table=source_table, notes=notes)
     report = out_dir / "did_report.md"
     report.write_text(battery.markdown(outcome), encoding="utf-8")
     makers = {"did_table": did_table, "did_robustness": robustness_table}
@@ -234,15 +306,21 @@ def run_battery(
 
 
 def robust_estimates(data: pd.DataFrame, outcome: str, base: TWFEResult, cs: dict[str, CSResult],
-                     stacked: StackedResult) -> pd.DataFrame:
+                     stacked: StackedResult, notes: list[str] | None = None) -> pd.DataFrame:
     """Overall ATT by estimator: TWFE, Callaway–Sant'Anna (never / not-yet treated), two-stage imputation,
-    weighted stacked DID."""
+    weighted stacked DID. An estimator the sample cannot support (the imputation's first stage needs two untreated
+    periods per unit) is NaN, with the reason appended to `notes`."""
     rows = [{"estimator": "TWFE", "att": base.coef, "se": base.se}]
     for control, label in (("never", "never treated"), ("notyet", "not-yet treated")):
         simple = cs[control].aggregate("simple").iloc[0]
         rows.append({"estimator": f"Callaway–Sant'Anna ({label})", "att": simple["att"], "se": simple["se"]})
-    two_stage = imputation(data, outcome)
-    rows.append({"estimator": "two-stage imputation (Gardner)", "att": two_stage.coef, "se": two_stage.se})
+    try:
+        two_stage = imputation(data, outcome)
+        rows.append({"estimator": "two-stage imputation (Gardner)", "att": two_stage.coef, "se": two_stage.se})
+    except DIDError as exc:
+        rows.append({"estimator": "two-stage imputation (Gardner)", "att": math.nan, "se": math.nan})
+        if notes is not None:
+            notes.append(f"not estimated: {exc}")
     rows.append({"estimator": "stacked DID (weighted)", "att": stacked.att, "se": stacked.se})
     return pd.DataFrame(rows)
 
@@ -287,11 +365,17 @@ def store_battery(con: duckdb.DuckDBPyConnection, battery: DIDBattery, outcome: 
                   started_at: datetime, spec: dict) -> str:
     """One row in analysis.model_runs (kind 'did'), the estimates of every estimator, and the tests."""
     t, s = battery.twfe, battery.sample
-    table = f"main.fct_{level}_year"
+    table = battery.source_table if battery.source else f"main.fct_{level}_year"
     estimates = [{"term": "treated [TWFE]", "estimate": t.coef, "std_error": t.se, "z": t.coef / t.se,
                   "p_value": t.pvalue}]
     estimates += [{"term": f"treated [{r.estimator}]", "estimate": r.att, "std_error": r.se, "z": r.att / r.se,
                    "p_value": None} for r in battery.robust.iloc[1:].itertuples()]
+    for control, cs in (battery.cs or {}).items():
+        label = "never treated" if control == "never" else "not-yet treated"
+        for kind in AGGREGATIONS[1:]:
+            o = cs.overall(kind)
+            estimates.append({"term": f"{kind} [Callaway–Sant'Anna ({label})]", "estimate": o["att"],
+                              "std_error": o["se"], "z": o["z"], "p_value": o["p_value"]})
     estimates += [{"term": f"event_time {int(r.rel_time)}", "estimate": r.coef, "std_error": r.se,
                    "z": r.coef / r.se if r.se == r.se else None, "p_value": None}
                   for r in battery.event_study.table.itertuples()]
@@ -328,9 +412,9 @@ def store_battery(con: duckdb.DuckDBPyConnection, battery: DIDBattery, outcome: 
                           "p_value": None})
     run = {
         "kind": "did", "model": "staggered DID battery", "effects": "twoways", "formula": t.formula,
-        "dependent": outcome, "data_source": table, "unit_column": "unit", "time_column": "year",
+        "dependent": outcome, "data_source": battery.source or table, "unit_column": "unit", "time_column": "year",
         "n_units": int(s.data["unit"].nunique()), "n_periods": int(s.data["year"].nunique()), "nobs": t.nobs,
-        "vcov_method": "CRV1 by unit", "data_fingerprint": fingerprint(con, table),
+        "vcov_method": "CRV1 by unit", "data_fingerprint": fingerprint(con, table) if table else None,
         "spec_json": json.dumps({**spec, "policy": s.policy, "rule": s.rule}, ensure_ascii=False, default=str),
         "quality_status": battery.quality.status, "started_at": started_at, "finished_at": datetime.now(UTC),
     }
@@ -345,3 +429,27 @@ def store_treatment(con: duckdb.DuckDBPyConnection, sample: PolicySample, level:
     con.execute(f"create or replace table {name} as select * from treatment_frame")
     con.unregister("treatment_frame")
     return name
+
+
+def cs_overall(cs: dict[str, CSResult]) -> pd.DataFrame:
+    """Overall Callaway–Sant'Anna estimates of every aggregation (R did::aggte overall.att / overall.se), one row
+    per control group and aggregation."""
+    label = {"never": "never treated", "notyet": "not-yet treated"}
+    rows = [{"controls": label.get(control, control), **{k: v for k, v in result.overall(kind).items() if k != "term"}}
+            for control, result in cs.items() for kind in AGGREGATIONS]
+    return pd.DataFrame(rows)[["controls", "kind", "att", "se", "z", "p_value"]]
+
+
+def _plain(value: object) -> object:
+    """JSON-ready: numpy scalars to Python, NaN to None, frames' keys to text."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
