@@ -15,6 +15,7 @@ from rich.markup import escape
 from analyses.spatial_panel.panel import SpatialPanelError
 from analyses.spatial_panel.store import store_result
 from analyses.spatial_panel.tables import effects_table, regression_table
+from warehouse.errors import DataError
 
 app = typer.Typer(help="Spatial panel models (SAR, SDM, SEM, SDEM, SLX, SAC) with fixed or random effects, LeSage–Pace "
                   "effects and the test battery.",
@@ -22,9 +23,15 @@ app = typer.Typer(help="Spatial panel models (SAR, SDM, SEM, SDEM, SLX, SAC) wit
 console = Console(soft_wrap=True)
 err = Console(stderr=True)
 
-DataOpt = Annotated[str, typer.Option("--data", help="Warehouse table/view (e.g. fct_city_year) or .csv/.parquet.")]
+DataOpt = Annotated[str, typer.Option("--data", help="Warehouse table/view (e.g. fct_city_year), a SQL query "
+                                      "(\"select …\") or a file (.csv in UTF-8/GBK, .parquet, .xlsx, .dta; "
+                                      "wide-by-year files are melted).")]
 WOpt = Annotated[str, typer.Option("--w", help="Warehouse matrix name, or a .gal/.gwt/.mat/.csv weights file.")]
-UnitOpt = Annotated[str | None, typer.Option("--unit", help="Unit column (default: the *_code column).")]
+WOrderOpt = Annotated[str | None, typer.Option(
+    "--w-order", help="Row order of an id-less matrix (.mat, unlabelled dense CSV): ascending-text | "
+    "ascending-numeric (the data's unit ids sorted as text / as numbers) | a file with one id per line.")]
+UnitOpt = Annotated[str | None, typer.Option("--unit", "--id-column",
+                                             help="Unit column (default: the *_code column); ids are read as text.")]
 TimeOpt = Annotated[str | None, typer.Option("--time", help="Time column (default: year).")]
 WhereOpt = Annotated[str | None, typer.Option("--where", help="SQL condition selecting rows of a warehouse table, "
                                               "e.g. \"year between 2011 and 2022\".")]
@@ -37,12 +44,28 @@ def _fail(message: str) -> None:
 
 
 def _needs_warehouse(value: str) -> bool:
-    return Path(value).suffix.lower() not in (".csv", ".parquet", ".gal", ".gwt", ".mat")
+    from warehouse.panel_data import FILE_SUFFIXES
+
+    return Path(value).suffix.lower() not in (*FILE_SUFFIXES, ".gal", ".gwt", ".mat")
+
+
+def _is_query(value: str) -> bool:
+    return value.strip().lower().startswith(("select", "with", "(", "from"))
+
+
+def _inputs(con, data: str, w: str, unit, time, where, w_order):
+    """The data through the one contract (ids as text; `where` applied) and W with its explicit order."""
+    from analyses.spatial_panel.sources import WFile
+    from warehouse.panel_data import read_panel
+
+    panel = read_panel(data, con=con, unit=unit, time=time, where=where, require_unit=False)
+    return panel, (WFile(w, w_order) if w_order else w)
 
 
 def _quality(con, data: str, w: str, allow_failing: bool) -> str:
     """The quality-gate status of the warehouse inputs (table, and W if stored), if the gate is installed."""
-    tables = [t for t, ok in ((data, _needs_warehouse(data)), (f"weights.w_edges:{w}", _needs_warehouse(w))) if ok]
+    tables = [t for t, ok in ((data, _needs_warehouse(data) and not _is_query(data)),
+                              (f"weights.w_edges:{w}", _needs_warehouse(w))) if ok]
     if not tables:
         return "not-checked"
     try:
@@ -81,6 +104,7 @@ def fit(
     unit: UnitOpt = None,
     time: TimeOpt = None,
     where: WhereOpt = None,
+    w_order: WOrderOpt = None,
     model: Annotated[str, typer.Option(help="sar | sdm | sem | sdem | slx | sac | ols; several comma-separated "
                                             "models are fitted and shown side by side")] = "sdm",
     effects: Annotated[str, typer.Option(help="pooled | individual | time | twoways | random")] = "twoways",
@@ -112,17 +136,18 @@ def fit(
     try:
         with _open(db, data, w, store) as con:
             quality = _quality(con, data, w, allow_failing_checks) if con is not None else "not-checked"
-            results = [spatial_panel(formula, data, w, unit, time, model=m.strip(), effects=effects, lee_yu=lee_yu,
-                                     durbin=durbin.split(",") if durbin else None, draws=draws, seed=seed,
-                                     w_transform=None if w_transform == "none" else w_transform, con=con, vce=vce,
-                                     where=where, dynamic=dynamic, bias_correction=bias_correction)
+            panel, w_in = _inputs(con, data, w, unit, time, where, w_order)
+            results = [spatial_panel(formula, panel, w_in, panel.unit, panel.time, model=m.strip(), effects=effects,
+                                     lee_yu=lee_yu, durbin=durbin.split(",") if durbin else None, draws=draws,
+                                     seed=seed, w_transform=None if w_transform == "none" else w_transform, con=con,
+                                     vce=vce, dynamic=dynamic, bias_correction=bias_correction)
                        for m in model.split(",")]
             run_ids = []
             for result in results:
                 result.quality_status = quality
                 if store and con is not None:
                     run_ids.append(store_result(con, result))
-    except (SpatialPanelError, FileNotFoundError) as exc:
+    except (SpatialPanelError, DataError, FileNotFoundError) as exc:
         _fail(str(exc))
     if as_json:
         payload = [json.loads(r.to_json()) for r in results]
@@ -147,9 +172,12 @@ def select(
     unit: UnitOpt = None,
     time: TimeOpt = None,
     where: WhereOpt = None,
+    w_order: WOrderOpt = None,
     alpha: Annotated[float, typer.Option(help="Significance level of the decisions.")] = 0.05,
     lee_yu: Annotated[bool, typer.Option("--lee-yu", help="Lee–Yu (2010) transformation approach.")] = False,
     store: Annotated[bool, typer.Option(help="Store the chosen model's run.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the decisions and the chosen model (estimates with "
+                                          "standard errors and p-values, effects, tests) as JSON.")] = False,
     allow_failing_checks: Annotated[bool, typer.Option("--allow-failing-checks")] = False,
     db: DbOpt = None,
 ) -> None:
@@ -162,12 +190,18 @@ def select(
     try:
         with _open(db, data, w, store) as con:
             quality = _quality(con, data, w, allow_failing_checks) if con is not None else "not-checked"
-            decisions, result = specification_search(formula, data, w, unit, time, alpha=alpha, con=con,
-                                                      lee_yu=lee_yu, where=where)
+            panel, w_in = _inputs(con, data, w, unit, time, where, w_order)
+            decisions, result = specification_search(formula, panel, w_in, panel.unit, panel.time, alpha=alpha,
+                                                      con=con, lee_yu=lee_yu)
             result.quality_status = quality
             run_id = store_result(con, result) if store and con is not None else None
-    except (SpatialPanelError, FileNotFoundError) as exc:
+    except (SpatialPanelError, DataError, FileNotFoundError) as exc:
         _fail(str(exc))
+    if as_json:
+        payload = {"decisions": json.loads(decisions.to_json(orient="records")), "chosen": json.loads(result.to_json()),
+                   "run_id": run_id}
+        console.print_json(json.dumps(payload))
+        return
     console.print(decisions.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False, markup=False)
     console.print(result.to_table(), highlight=False, markup=False)
     if run_id:
