@@ -24,16 +24,6 @@ where {{ column_name }} is not null
 select * from {{ model }} where not ({{ expression }})
 {% endtest %}
 
-{#- Every variable in a raw ingest table is one the staging model knows (var('raw_variables')[table]);
-    a new variable fails here instead of vanishing from the panels. -#}
-{% test variables_declared(model, column_name, table) %}
-select distinct {{ column_name }} as undeclared_variable
-from {{ model }}
-where {{ column_name }} not in (
-    {%- for v in var('raw_variables')[table] %}'{{ v }}'{% if not loop.last %}, {% endif %}{% endfor -%}
-)
-{% endtest %}
-
 {#- Every (columns) combination of the model exists in `to`: no row falls outside a panel's spine. -#}
 {% test covered_by(model, to, columns) %}
 select {{ columns | join(', ') }}

@@ -1,20 +1,95 @@
-{#- Panels from raw ingest tables.
+{#- Panels from raw ingest tables, driven by the variable registry (warehouse/variables.py).
 
-    pivot_raw(table, key): one row per unit and year from raw.<table> (one row per unit, year and
-    variable), with one column per variable listed in var('raw_variables')[table], plus provenance:
-    is_synthetic (any value synthetic) and source_files. Ingest guarantees at most one value per
-    unit, year and variable, so `max` only picks that value.
+    raw_tables_of(level): the raw tables of a level that exist — the standard ones of seeds/variables.csv
+    and every table ingest recorded in meta.raw_tables.
+    registered_variables(level): every variable of the level — seeds/variables.csv in file order, then
+    meta.variables in the order ingest registered them.
+    union_raw(level): one row per unit, year and variable of every raw table of the level, without values
+    that a later file superseded (raw.revisions kind prefer_new).
+    pivot_registered(level, key): one row per unit and year, one column per registered variable, plus
+    is_synthetic (any value synthetic) and source_files. A variable loaded but not registered stops the
+    build with its name. Ingest guarantees one value per unit, year and variable across a level's tables.
 -#}
-{% macro pivot_raw(table, key) -%}
+{% macro raw_tables_of(level) -%}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set sql -%}
+        with existing as (
+            select table_name from information_schema.tables
+            where table_schema = 'raw' and table_catalog = current_database()
+        )
+        select distinct table_name from (
+            select table_name from meta.raw_tables where level = '{{ level }}'
+            union all
+            select source_table from {{ ref('variables') }} where level = '{{ level }}'
+        ) where table_name in (select table_name from existing)
+        order by 1
+    {%- endset -%}
+    {{ return(run_query(sql).columns[0].values() | list) }}
+{%- endmacro %}
+
+
+{% macro registered_variables(level) -%}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set sql -%}
+        select name from (
+            select name, 0 as origin, rowid as position from {{ ref('variables') }} where level = '{{ level }}'
+            union all
+            select name, 1, rowid from meta.variables where level = '{{ level }}'
+        ) group by name order by min(origin), min(position)
+    {%- endset -%}
+    {{ return(run_query(sql).columns[0].values() | list) }}
+{%- endmacro %}
+
+
+{% macro union_raw(level) -%}
+    {%- set tables = raw_tables_of(level) -%}
+    {%- if tables | length == 0 %}
+select cast(null as varchar) as table_name, cast(null as varchar) as unit_code, cast(null as integer) as year,
+       cast(null as varchar) as variable, cast(null as double) as value, cast(null as varchar) as unit,
+       cast(null as boolean) as _synthetic, cast(null as varchar) as _source_file,
+       cast(null as varchar) as _content_hash
+where false
+    {%- else %}
+with values_ as (
+    {%- for t in tables %}
+    select '{{ t }}' as table_name, unit_code, year, variable, value, unit, _synthetic, _source_file, _content_hash
+    from raw.{{ t }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+)
+select v.* from values_ as v
+where not exists (
+    select 1 from raw.revisions as r
+    where r.kind = 'prefer_new' and r.old_hash = v._content_hash and r.unit_code = v.unit_code
+      and r.year = v.year and r.variable = v.variable
+)
+    {%- endif %}
+{%- endmacro %}
+
+
+{% macro pivot_registered(level, key) -%}
+    {%- set variables = registered_variables(level) -%}
+    {%- if execute -%}
+        {%- set loaded = run_query("select distinct variable from " ~ ref('stg_raw__' ~ level ~ '_values')
+                                   ~ " order by 1").columns[0].values() | list -%}
+        {%- set unknown = loaded | reject('in', variables) | list -%}
+        {%- if unknown | length > 0 -%}
+            {{ exceptions.raise_compiler_error("variable(s) " ~ unknown | join(', ') ~ " loaded at " ~ level
+               ~ " level but not registered (meta.variables / seeds/variables.csv): load them with geopanel "
+               ~ "ingest so that they are registered, or add them to seeds/variables.csv") }}
+        {%- endif -%}
+    {%- endif %}
 select
     unit_code as {{ key }},
     year,
-    {%- for v in var('raw_variables')[table] %}
+    {%- for v in variables %}
     max(value) filter (where variable = '{{ v }}') as {{ v }},
     {%- endfor %}
     bool_or(_synthetic) as is_synthetic,
     string_agg(distinct _source_file, '; ') as source_files
-from {{ source('raw', table) }}
+from {{ ref('stg_raw__' ~ level ~ '_values') }}
 group by unit_code, year
 {%- endmacro %}
 

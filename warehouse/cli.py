@@ -17,10 +17,14 @@ from analyses.did.cli import did as did_command
 from analyses.spatial_panel.cli import app as spatial_panel_app
 from geo.boundaries import BoundaryError, read_boundary_file
 from warehouse.db import WarehouseError, connection, table_exists
-from warehouse.ingest import IngestError, IngestResult, ingest_file, load_mapping
+from warehouse.errors import IngestError
+from warehouse.ingest import DEFAULT_TOLERANCE, IngestResult, ingest_file, load_mapping, unload_file
 from warehouse.quality.cli import check as check_command
 from warehouse.rasters import RasterError, RasterResult, ingest_rasters
+from warehouse.rejects import acknowledge_rejects, rejects_summary
+from warehouse.resolve import add_alias, list_aliases
 from warehouse.settings import DEMO_DIR, db_path
+from warehouse.variables import variables_frame
 
 app = typer.Typer(
     help="geopanel: a DuckDB + dbt warehouse of Chinese province, city and county panels.\n\n"
@@ -59,19 +63,35 @@ def _years(text: str | None) -> tuple[int, int] | None:
 def _print_ingest(result: IngestResult) -> None:
     name = Path(result.file).name
     if result.status == "unchanged":
-        console.print(f"{name}: already loaded into raw.{result.table} (same content); nothing changed")
+        console.print(f"{name}: already loaded into raw.{result.table} (same content and mapping); nothing changed")
         return
+    verb = "would load" if result.status == "dry-run" else "loaded"
+    excluded = ", ".join(f"{v} {k}" for k, v in result.excluded_by_kind.items())
     console.print(
-        f"{name} → raw.{result.table} ({result.encoding}): [green]{result.rows_loaded} loaded[/], "
+        f"{name} → raw.{result.table} ({result.encoding}): [green]{result.rows_loaded} {verb}[/], "
         f"{result.rows_duplicate} duplicates skipped, {result.cells_empty} empty cells, "
+        f"{result.rows_excluded} rows excluded{f' ({excluded})' if excluded else ''}, "
         f"[{'red' if result.rows_rejected else 'green'}]{result.rows_rejected} rejected[/]"
-    )
+        + (f", {result.rows_revised} revised" if result.rows_revised else "")
+        + (f"; replaced the previous load ({result.replaced} values)" if result.replaced else ""),
+        highlight=False)
+    if result.new_variables:
+        console.print(f"  new variables registered: {', '.join(result.new_variables)}", highlight=False)
+    if result.status == "dry-run":
+        for line in result.conversions:
+            console.print(f"  unit {line}", highlight=False)
+        if result.rejects_by_reason:
+            console.print("  rejects by reason: " + ", ".join(f"{k} ×{v}" for k, v in result.rejects_by_reason.items()))
+        if result.preview is not None and len(result.preview):
+            _print_frame(result.preview, 60)
     for ex in result.reject_examples:
         where = f"sheet {ex['_sheet']} " if ex["_sheet"] else ""
         console.print(f"  {where}row {ex['_row']}: {ex['unit_label']} {ex['year']} {ex['variable']}: {ex['reason']}",
                       highlight=False)
-    if result.rows_rejected > len(result.reject_examples):
-        console.print(f"  … see: geopanel sql \"select * from raw.rejects where _source_file like '%{name}'\"")
+    if result.rows_rejected > len(result.reject_examples) and result.status != "dry-run":
+        console.print(f"  … see: geopanel rejects --file {name}")
+    if result.status == "dry-run":
+        console.print("  (dry run: nothing was written)")
 
 
 def _reporter(status) -> Callable[[str], None]:
@@ -131,26 +151,130 @@ def init(
 
 @app.command()
 def ingest(
-    file: Annotated[Path, typer.Argument(help="CSV or XLSX file.")],
+    file: Annotated[Path, typer.Argument(help="CSV, XLS, XLSX or ODS file.")],
     mapping: Annotated[Path | None, typer.Option(help="Mapping YAML (default: FILE.yml beside the file).")] = None,
     table: Annotated[str | None, typer.Option(help="Raw table to load into (overrides the mapping).")] = None,
     level: Annotated[str | None, typer.Option(help="province | city | county (overrides the mapping).")] = None,
     years: Annotated[str | None, typer.Option(help="Load only these years, e.g. 2011-2022.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would load (first rows per variable, "
+                                          "unit conversions, rejects by reason); write nothing.")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Unload this file's previous load first (same "
+                                          "transaction), e.g. after correcting its mapping.")] = False,
+    prefer: Annotated[str | None, typer.Option(help="A value that differs from one already loaded beyond the "
+                                               "tolerance: new (replaces it) | old (keeps it); recorded in "
+                                               "raw.revisions. Default: reject it as a conflict.")] = None,
+    tolerance: Annotated[float, typer.Option(help="Relative difference under which a revised figure is the same "
+                                             "figure (15616.06 vs 15616.1).")] = DEFAULT_TOLERANCE,
     db: DbOption = None,
 ) -> None:
     """Load a yearbook file into raw.<table>; unusable rows go to raw.rejects with the reason.
 
-    Example: geopanel ingest data/raw/city_gdp_gbk.csv --mapping city_gdp.yml
+    Example: geopanel ingest 2022_city.xls --mapping city.yml --dry-run
     """
     try:
         if not file.exists():
             raise IngestError(f"{file}: file not found; check the path")
         spec = load_mapping(mapping or file.with_name(file.name + ".yml"), table=table, level=level)
-        with connection(db) as con:
-            result = ingest_file(con, file, spec, years=_years(years))
+        with connection(db, read_only=dry_run) as con:
+            result = ingest_file(con, file, spec, years=_years(years), dry_run=dry_run, replace=replace,
+                                 prefer=prefer, tolerance=tolerance)
     except USER_ERRORS as exc:
         fail(str(exc))
     _print_ingest(result)
+
+
+@app.command()
+def unload(
+    file: Annotated[Path, typer.Argument(help="A loaded file (found by its content, or by the path it was "
+                                         "loaded from if it no longer exists).")],
+    db: DbOption = None,
+) -> None:
+    """Remove a loaded file's values, rejects and excluded rows in one transaction; the ingest log keeps it.
+
+    Example: geopanel unload data/raw/county_gdp_2020.csv && geopanel ingest data/raw/county_gdp_2020.csv
+    """
+    try:
+        with connection(db) as con:
+            done = unload_file(con, file)
+    except USER_ERRORS as exc:
+        fail(str(exc))
+    console.print(f"{Path(done['file']).name}: {done['rows_removed']} values removed from "
+                  f"{', '.join('raw.' + t for t in done['tables'])}; run geopanel build to refresh the panels")
+
+
+@app.command()
+def rejects(
+    file: Annotated[str | None, typer.Option(help="Only rejects of files whose name contains this.")] = None,
+    ack: Annotated[str | None, typer.Option(help="Acknowledge a reason code (e.g. unknown_unit): listed, no "
+                                            "longer a check failure. With --file, only that file's.")] = None,
+    note: Annotated[str, typer.Option(help="Why the rejects are acceptable (stored with the acknowledgement).")] = "",
+    db: DbOption = None,
+) -> None:
+    """Rejected cells by file and reason; --ack acknowledges a reason so `geopanel check` reports, not fails.
+
+    Example: geopanel rejects --ack unknown_unit --file county_2020 --note "三沙 has no county data"
+    """
+    try:
+        with connection(db, read_only=ack is None) as con:
+            if ack:
+                acked = acknowledge_rejects(con, ack, file, note)
+                console.print(f"acknowledged {acked} rejected cell(s) with reason {ack}")
+            frame = rejects_summary(con, file)
+    except USER_ERRORS as exc:
+        fail(str(exc))
+    if frame.empty:
+        console.print("no rejected cells")
+        return
+    _print_frame(frame, 200)
+
+
+@app.command()
+def variables(
+    level: Annotated[str | None, typer.Option(help="province | city | county (default: all).")] = None,
+    db: DbOption = None,
+) -> None:
+    """The variable registry: every variable the panels carry, its unit, labels and where it was defined."""
+    try:
+        with connection(db, read_only=True) as con:
+            frame = variables_frame(con, level)
+    except USER_ERRORS as exc:
+        fail(str(exc))
+    _print_frame(frame, 1000)
+
+
+alias_app = typer.Typer(help="Your own names for units: `geopanel alias add 恩施 422800`.", no_args_is_help=True)
+app.add_typer(alias_app, name="alias")
+
+
+@alias_app.command("add")
+def alias_add(
+    label: Annotated[str, typer.Argument(help="The label as your files print it.")],
+    code: Annotated[str, typer.Argument(help="The 6-digit unit code it means.")],
+    level: Annotated[str | None, typer.Option(help="province | city | county (inferred from the code).")] = None,
+    valid_from: Annotated[int | None, typer.Option(help="First year the label means this unit.")] = None,
+    valid_to: Annotated[int | None, typer.Option(help="Last year the label means this unit.")] = None,
+    note: Annotated[str, typer.Option(help="Why (source).")] = "",
+    db: DbOption = None,
+) -> None:
+    """Record that LABEL means unit CODE; used by the next ingest (no rebuild needed)."""
+    try:
+        with connection(db) as con:
+            row = add_alias(con, label, code, level=level, valid_from=valid_from, valid_to=valid_to, note=note)
+    except USER_ERRORS as exc:
+        fail(str(exc))
+    console.print(f"alias {row['alias']} → {row['level']} {row['unit_code']} {row.get('unit_name', '')} "
+                  f"({row['valid_from'] or '…'}–{row['valid_to'] or '…'})")
+
+
+@alias_app.command("list")
+def alias_list(db: DbOption = None) -> None:
+    """Aliases: yours (raw.unit_aliases) and the standard ones (seeds/unit_aliases.csv)."""
+    try:
+        with connection(db, read_only=True) as con:
+            frame = list_aliases(con)
+    except USER_ERRORS as exc:
+        fail(str(exc))
+    _print_frame(frame, 1000)
 
 
 @app.command()

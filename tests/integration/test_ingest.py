@@ -177,6 +177,7 @@ def test_county_names_need_a_parent_when_repeated(warehouse, tmp_path):
 def test_failed_load_leaves_the_warehouse_as_it_was(warehouse, tmp_path):
     data, mapping = wide_gbk_csv(tmp_path)
     with connection(warehouse) as con:  # a rejects table that cannot take the rows: the 2nd insert fails
+        con.execute("drop table raw.rejects")
         con.execute("create table raw.rejects (table_name varchar)")
     before = snapshot(warehouse)
     with pytest.raises(duckdb.Error):
@@ -188,7 +189,8 @@ def test_failed_load_leaves_the_warehouse_as_it_was(warehouse, tmp_path):
     ("change", "message"),
     [
         ({"variable": {"name": "gdp", "unit": "万元"}, "unit": {"name": "城市名"}},
-         r"gdp_wide_gbk.csv: no column '城市名' \(named in .*gdp_wide_gbk.yml\); columns are: 地区, 2009, 2010"),
+         r"gdp_wide_gbk.csv: the mapping .*gdp_wide_gbk.yml names the unit column '城市名' but the file has no such "
+         r"header; nearest: '地区'"),
         ({"level": "town"}, r"gdp_wide_gbk.yml: level 'town' is not one of province, city, county"),
         ({"table": None}, r"gdp_wide_gbk.yml: missing 'table'"),
     ],

@@ -18,7 +18,8 @@ from warehouse.quality.context import TableContext
 from warehouse.quality.results import CheckResult
 from warehouse.quality.spec import CheckSpec
 
-UNIT_REASONS = ["unknown %", "ambiguous %", "no % under %", "% is not valid in %"]
+UNIT_REASONS = ["unknown %", "ambiguous %", "no % under %", "% is not valid in %", "% is not a province in %",
+                "% is not a city in %", "% is not a county in %"]
 
 
 @dataclass(frozen=True)

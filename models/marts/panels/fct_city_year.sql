@@ -1,5 +1,7 @@
--- The city panel: every mainland city in every year it existed (city_years), with every
--- ingested variable as a column (null where no value was loaded). One row per city and year.
+-- The city panel: every mainland city in every year it existed (city_years), with one column per
+-- registered city variable (seeds/variables.csv and meta.variables), null where no value was loaded.
+-- One row per city and year. A new raw table or variable reaches this panel with the next build.
+-- depends_on: {{ ref('variables') }}
 with
 
 spine as (
@@ -10,52 +12,20 @@ units as (
     select city_code, name_zh, province_code, is_current from {{ ref('dim_city') }}
 ),
 
-economy as (
-    select * from {{ ref('stg_yearbook__city_economy') }}
-),
-
-employment as (
-    select * from {{ ref('stg_yearbook__city_employment') }}
-),
-
-fiscal as (
-    select * from {{ ref('stg_yearbook__city_fiscal') }}
-),
-
-fdi as (
-    select * from {{ ref('stg_yearbook__city_fdi') }}
-),
-
-innovation as (
-    select * from {{ ref('stg_yearbook__city_innovation') }}
-),
-
-digital as (
-    select * from {{ ref('stg_yearbook__city_digital') }}
+panel_values as (
+    {{ pivot_registered('city', 'city_code') | indent(4) }}
 ),
 
 joined as (
     select
         spine.city_code,
         spine.year,
-        units.name_zh,
-        units.province_code,
-        units.is_current,
-        economy.* exclude (city_code, year, is_synthetic, source_files),
-        employment.* exclude (city_code, year, is_synthetic, source_files),
-        fiscal.* exclude (city_code, year, is_synthetic, source_files),
-        fdi.* exclude (city_code, year, is_synthetic, source_files),
-        innovation.* exclude (city_code, year, is_synthetic, source_files),
-        digital.* exclude (city_code, year, is_synthetic, source_files),
-        coalesce(economy.is_synthetic, false) or coalesce(employment.is_synthetic, false) or coalesce(fiscal.is_synthetic, false) or coalesce(fdi.is_synthetic, false) or coalesce(innovation.is_synthetic, false) or coalesce(digital.is_synthetic, false) as is_synthetic
+        units.* exclude (city_code),
+        panel_values.* exclude (city_code, year, is_synthetic, source_files),
+        coalesce(panel_values.is_synthetic, false) as is_synthetic
     from spine
     inner join units using (city_code)
-    left join economy using (city_code, year)
-    left join employment using (city_code, year)
-    left join fiscal using (city_code, year)
-    left join fdi using (city_code, year)
-    left join innovation using (city_code, year)
-    left join digital using (city_code, year)
+    left join panel_values using (city_code, year)
 )
 
 select * from joined
