@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import duckdb
+import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
@@ -302,14 +303,20 @@ def build(
 @app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="SQL to run (read-only).")],
-    out: Annotated[Path | None, typer.Option(help="Write the result to .csv or .parquet instead.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the whole result to .csv (UTF-8 with BOM, opens in "
+                                             "Chinese Excel), .xlsx, .dta (with variable labels) or .parquet.")] = None,
     limit: Annotated[int, typer.Option(help="Rows to print.")] = 50,
     db: DbOption = None,
 ) -> None:
-    """Run a read-only SQL query on the warehouse and print it (or write CSV/Parquet with --out).
+    """Run a read-only SQL query on the warehouse and print it (or write it with --out).
 
+    Numbers are printed in full precision; NULL prints as an empty cell and NaN as NaN. With --out, labels of
+    registered variables (meta.variables) become Stata variable labels and an Excel `labels` sheet.
     Example: geopanel sql "select count(*) from dim_county where geometry is not null"
     """
+    from warehouse.errors import DataError
+    from warehouse.export import write_frame
+
     try:
         with connection(db, read_only=True) as con:
             try:
@@ -320,17 +327,35 @@ def sql(
                 console.print("ok")
                 return
             if out is not None:
-                kind = out.suffix.lower()
-                if kind not in (".csv", ".parquet"):
-                    fail(f"--out {out}: use a .csv or .parquet file name")
-                out.parent.mkdir(parents=True, exist_ok=True)
-                rel.write_csv(str(out)) if kind == ".csv" else rel.write_parquet(str(out))
-                console.print(f"wrote {out}")
+                try:
+                    frame = rel.df()
+                except duckdb.Error as exc:
+                    fail(f"query failed: {str(exc).splitlines()[0]}")
+                write_frame(frame, out, labels=_variable_labels(con, list(frame.columns)))
+                console.print(f"wrote {out} ({len(frame)} rows)")
                 return
-            frame = rel.limit(limit + 1).df()
-    except USER_ERRORS as exc:
+            try:
+                # fetched as Python values, not through pandas, so that NULL (None) and NaN stay distinct
+                columns, rows = rel.columns, rel.limit(limit + 1).fetchall()
+            except duckdb.Error as exc:
+                fail(f"query failed: {str(exc).splitlines()[0]}")
+            frame = pd.DataFrame(rows, columns=columns, dtype=object)
+    except (*USER_ERRORS, DataError) as exc:
         fail(str(exc))
     _print_frame(frame, limit)
+
+
+def _variable_labels(con, columns: list[str]) -> dict[str, str]:
+    """Chinese labels of registered variables by column name (meta.variables, if the warehouse has it)."""
+    if not table_exists(con, "meta.variables"):
+        return {}
+    try:
+        rows = con.execute("select name, any_value(label_zh) from meta.variables where label_zh is not null "
+                           "group by name").fetchall()
+    except duckdb.Error:  # an older registry without label_zh: no labels
+        return {}
+    labels = {str(n): str(label) for n, label in rows}
+    return {c: labels[c] for c in columns if c in labels}
 
 
 def _print_frame(frame, limit: int) -> None:
@@ -339,18 +364,26 @@ def _print_frame(frame, limit: int) -> None:
         table.add_column(str(col), overflow="fold")
     for row in frame.head(limit).itertuples(index=False):
         table.add_row(*[_fmt(v) for v in row])
-    console.print(table)
+    console.print(table, highlight=False)
     if len(frame) > limit:
         console.print(f"(first {limit} rows; use --limit or --out for more)")
 
 
 def _fmt(value: object) -> str:
+    """A cell as text: floats in full precision (shortest repr; no exponent between 1e-4 and 1e21), NaN as
+    NaN, NULL / NA / NaT as empty."""
     if isinstance(value, bytes | bytearray):
         return f"<{len(value)} bytes>"
-    if value is None or (not isinstance(value, list | tuple) and pd.isna(value)):
+    if isinstance(value, float | np.floating):
+        value = float(value)
+        if value != value:
+            return "NaN"
+        text = repr(value)
+        if "e" in text and 1e-4 <= abs(value) < 1e21:
+            text = np.format_float_positional(value, trim="-")
+        return text
+    if value is None or (not isinstance(value, list | tuple | dict | np.ndarray) and pd.isna(value)):
         return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
     return str(value)
 
 
