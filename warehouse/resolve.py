@@ -240,14 +240,16 @@ def resolve_units(con: duckdb.DuckDBPyConnection, labels: pd.DataFrame, level: s
     keys["reason"] = pd.array([d[2] for d in decided], dtype="string")
     keys["matched_level"] = pd.array([d[3] for d in decided], dtype="string")
     out = out.drop(columns=[c for c in ("unit_code", "status", "reason", "matched_level") if c in out.columns])
-    merged = out.reset_index(names="_order").merge(keys, on=["unit_label", "parent_label", "year"], how="left")
-    return merged.sort_values("_order").set_index("_order").rename_axis(labels.index.name)
+    merged = out.reset_index(drop=True).assign(_pos=range(len(out)))
+    merged = merged.merge(keys, on=["unit_label", "parent_label", "year"], how="left").sort_values("_pos")
+    return merged.drop(columns="_pos").set_index(labels.index)
 
 
 def check_level(resolved: pd.DataFrame, level: str, source: str) -> None:
     """Raise IngestError when most labels name units of another level and none of this one.
 
-    'looks like a province table: 25 of 31 labels are provinces; use level: province'. Counts distinct labels
+    'prov.xlsx: looks like a province table: 25 of 31 labels are provinces, not cities (e.g. 河北省, 山西省,
+    内蒙古自治区); use level: province'. Counts distinct labels
     of `resolve_units` output (its matched_level column); an empty frame passes.
     """
     labels = resolved.drop_duplicates("unit_label")
@@ -256,10 +258,10 @@ def check_level(resolved: pd.DataFrame, level: str, source: str) -> None:
     other = labels.loc[labels["status"] != "unit", "matched_level"].dropna()
     for lv, n in other.value_counts().items():
         if lv != level and n * 2 > len(labels):
-            examples = "、".join(labels.loc[labels["matched_level"] == lv, "unit_label"].head(3))
+            examples = ", ".join(labels.loc[labels["matched_level"] == lv, "unit_label"].head(3))
             raise IngestError(
-                f"{source}: looks like a {lv} table, not a {level} table: {n} of {len(labels)} labels are "
-                f"{PLURAL[lv]} ({examples} …); use level: {lv}"
+                f"{source}: looks like a {lv} table: {n} of {len(labels)} labels are {PLURAL[lv]}, not "
+                f"{PLURAL[level]} (e.g. {examples}); use level: {lv}"
             )
 
 
@@ -300,8 +302,9 @@ def add_alias(con: duckdb.DuckDBPyConnection, alias: str, code: str, level: str 
         raise IngestError(f"unknown unit code '{code}'{at}: not in dim_unit_crosswalk; "
                           f"look it up with `geopanel sql \"select * from dim_unit_crosswalk where alias = '...'\"`")
     if len(units) > 1:
-        levels = " and ".join(u[0] for u in units)
-        raise IngestError(f"code {code} is a unit at {levels} level; say which with level=")
+        levels = [u[0] for u in sorted(units, key=lambda u: LEVELS.index(u[0]))]
+        raise IngestError(f"code {code} ({units[0][2]}) is a unit at {' and '.join(levels)} level; "
+                          f"say which level the alias is for ({' or '.join(levels)})")
     level, _, name = units[0]
     lo, hi = valid_from or FIRST, valid_to or LAST
     clashes = con.execute(
