@@ -9,6 +9,9 @@ named. Units treated in or before the first panel period have no pre-period to c
 
     frame, coding = normalise_cohorts(mpdta, "first.treat", "countyreal", "year", source="mpdta.csv")
     coding.message   # "mpdta.csv: first.treat: never treated coded 0 (309 units); cohorts 2004 (20), ..."
+
+`cohort_sample` builds the DID battery's estimation sample from any panel with such a column (`geopanel did
+--data ... --cohort ...`), the counterpart of `analyses.did.sample.policy_sample` for the policy seeds.
 """
 
 from __future__ import annotations
