@@ -5,7 +5,9 @@
 
 - .csv is UTF-8 with a byte-order mark (Excel on a Chinese Windows otherwise reads it as GBK and garbles it);
   floats are written with full precision.
-- .xlsx through openpyxl, one sheet; column labels (if given) go to a second header-free sheet `labels`.
+- .xlsx through openpyxl, sheet `data`; column labels (if given) go to a second sheet `labels`. Excel keeps
+  about 16 significant digits (openpyxl writes '%.16g'): 0.1 + 0.2 comes back as 0.3; use .parquet or .dta
+  where the last bit matters.
 - .dta through pyreadstat with variable labels; Stata names must be ≤ 32 characters of letters, digits and
   '_' not starting with a digit: a name that is not is refused, naming it and a valid replacement to use.
 - anything else is refused.
@@ -34,7 +36,8 @@ def write_frame(frame: pd.DataFrame, path: str | Path, labels: dict[str, str] | 
         raise DataError(f"{path}: cannot write {suffix or 'a file without suffix'}; use {', '.join(SUFFIXES)}")
     frame = _plain(frame)
     path.parent.mkdir(parents=True, exist_ok=True)
-    labels = {str(k): str(v) for k, v in (labels or {}).items() if v is not None and str(k) in frame.columns}
+    given = {str(k): str(v) for k, v in (labels or {}).items() if v is not None}
+    labels = {c: given[c] for c in frame.columns if c in given}
     if suffix == ".csv":
         frame.to_csv(path, index=False, encoding="utf-8-sig" if bom else "utf-8", float_format=None)
     elif suffix == ".parquet":
