@@ -23,7 +23,7 @@ from analyses.did.treatment import TreatmentError
 from analyses.plots import FontError
 from analyses.spatial_panel.panel import SpatialPanelError
 from geo.weights import WeightsSubsetWarning
-from warehouse.db import WarehouseError, connection
+from warehouse.db import WarehouseError, connection, table_exists
 from warehouse.errors import DataError
 from warehouse.quality.gate import GateStatus, require_checked
 from warehouse.quality.spec import qualify
@@ -113,6 +113,10 @@ def did(
         _did_on_data(spec, level=level, out=out, allow_failing_checks=allow_failing_checks, db=db,
                      as_json=as_json, out_console=out_console)
         return
+    for flag, value in (("--unit", unit), ("--time", time)):
+        if value is not None:
+            _fail(out_console, f"{flag} names a column of --data or of the panel with --cohort: give --cohort (and "
+                               "--data), or leave it out for a seeded policy")
     policy = policy or "demonstration_zone"
     try:
         batches = tuple(int(b) for b in _names(exclude_batches))
@@ -218,7 +222,9 @@ def _gate(con, source: str, panel, allow_failing_checks: bool) -> tuple[GateStat
 
     query = not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$", source.strip())
     tables = sorted(duckdb.get_table_names(source)) if query else [source.strip()]
-    tables = [qualify(t) for t in tables]
+    tables = [qualify(t) for t in tables if table_exists(con, qualify(t))]  # not the query's CTE names
+    if not tables:  # a query of files or literal values
+        return GateStatus("not-checked", []), None
     gate = require_checked(con, tables, allow_failing_checks=allow_failing_checks)
     return gate, None if query else tables[0]
 

@@ -166,7 +166,7 @@ class DIDBattery:
             estimates.append({"estimator": "PSM-DID", "term": "treated", "estimate": self.psm.did.coef,
                               "se": self.psm.did.se, "nobs": self.psm.did.nobs})
         out = {
-            "outcome": outcome, "data": self.source or f"fct (policy {s.policy})", "quality": self.quality.status,
+            "outcome": outcome, "data": self.source, "quality": self.quality.status,
             "sample": {"units": int(s.data["unit"].nunique()), "periods": int(s.data["year"].nunique()),
                        "treated_units": s.n_treated, "adoption_years": s.adoption_years,
                        "dropped_units": int(len(s.dropped)), "timing": s.rule,
@@ -236,6 +236,7 @@ def run_battery(
         extra = [c for c in (mediator, moderator) if c]
         columns = list(dict.fromkeys([outcome, *covariates, *controls, *extra]))
         sample = policy_sample(con, policy, columns, level=level, rule=rule, log_outcomes=log_outcome, **timing)
+        source = source_table = f"main.fct_{level}_year"
     elif gate is None:
         raise ValueError("run_battery with a prepared sample needs the gate status of its data")
     needs = [flag for flag, value in (("--by", by), ("--concurrent", concurrent), ("--w", w)) if value]
@@ -243,6 +244,11 @@ def run_battery(
         raise DIDError(f"{needs[0]} reads the warehouse (city flags, policy seeds or stored weights): give --db, "
                        "or leave it out for data outside the warehouse")
     data = sample.data
+    if sample.rule == "cohort column" and data["ever_treated"].all():
+        last = int(data["cohort"].max())
+        raise DIDError(f"every unit of {source or 'the data'} is treated by {last}: the estimators need "
+                       "never-treated units (cohort empty, 0, inf or after the panel): end the sample before "
+                       f"{last}, or leave that cohort's units out (--exclude-units)")
     require_never_treated(data)
     base = twfe(data, outcome, controls=controls)
     dynamic = event_study(data, outcome, window=window, reference=reference, controls=controls)

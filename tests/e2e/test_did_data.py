@@ -118,3 +118,15 @@ def test_flag_and_coding_errors_say_what_to_change(warehouse, tmp_path):
     assert code == 1
     assert ("bad.csv: first.treat holds 2004, 2006 and 1; 1 is neither a panel period (2003–2007) nor a never-treated "
             "code (0, empty, inf): recode it") in " ".join(err.split())
+
+
+def test_all_treated_data_and_stray_flags_are_refused_with_what_to_do(warehouse, tmp_path):
+    db, csv = warehouse
+    treated_only = tmp_path / "treated.csv"
+    lines = csv.read_text().splitlines()
+    treated_only.write_text("\n".join([lines[0], *[x for x in lines[1:] if not x.endswith(",0,0")]]) + "\n")
+    code, _, err = run(db, str(treated_only), *FAST, out=tmp_path)
+    assert code == 1
+    assert "treated.csv is treated by 2007: the estimators need never-treated units" in " ".join(err.split())
+    result = CliRunner().invoke(app, ["did", "gdp", "--unit", "countyreal", "--db", str(db)])
+    assert result.exit_code == 1 and "--unit names a column of --data" in result.output
