@@ -48,6 +48,7 @@ ALIAS_COLUMNS = """
     added_at timestamp
 """
 FIRST, LAST = 1949, 9999
+OUTPUT_COLUMNS = ("unit_code", "status", "reason", "matched_level")
 
 
 def _crosswalk_sql(con: duckdb.DuckDBPyConnection) -> str:
@@ -218,11 +219,12 @@ def resolve_units(con: duckdb.DuckDBPyConnection, labels: pd.DataFrame, level: s
     if level not in LEVELS:
         raise IngestError(f"level '{level}' is not one of {', '.join(LEVELS)}")
     _require_crosswalk(con)
-    out = labels.copy()
-    out["unit_label"] = out["unit_label"].astype("string")
-    out["parent_label"] = out["parent_label"].astype("string")
-    out["year"] = out["year"].astype("Int64")
-    keys = out[["unit_label", "parent_label", "year"]].drop_duplicates().reset_index(drop=True)
+    norm = pd.DataFrame({
+        "unit_label": labels["unit_label"].astype("string").to_numpy(),
+        "parent_label": labels["parent_label"].astype("string").to_numpy(),
+        "year": labels["year"].astype("Int64").to_numpy(),
+    })
+    keys = norm.drop_duplicates().reset_index(drop=True)
     cands = _candidates(con, keys) if len(keys) else pd.DataFrame()
     grouped: dict[tuple, list[dict]] = {}
     for c in cands.to_dict("records"):
@@ -239,10 +241,12 @@ def resolve_units(con: duckdb.DuckDBPyConnection, labels: pd.DataFrame, level: s
     keys["status"] = pd.array([d[1] for d in decided], dtype="string")
     keys["reason"] = pd.array([d[2] for d in decided], dtype="string")
     keys["matched_level"] = pd.array([d[3] for d in decided], dtype="string")
-    out = out.drop(columns=[c for c in ("unit_code", "status", "reason", "matched_level") if c in out.columns])
-    merged = out.reset_index(drop=True).assign(_pos=range(len(out)))
-    merged = merged.merge(keys, on=["unit_label", "parent_label", "year"], how="left").sort_values("_pos")
-    return merged.drop(columns="_pos").set_index(labels.index)
+    # a left merge keeps the order of the left rows; NA keys (no parent) match each other
+    found = norm.merge(keys, on=["unit_label", "parent_label", "year"], how="left")
+    out = labels.drop(columns=[c for c in OUTPUT_COLUMNS if c in labels.columns])
+    for col in OUTPUT_COLUMNS:
+        out[col] = found[col].array
+    return out
 
 
 def check_level(resolved: pd.DataFrame, level: str, source: str) -> None:
