@@ -209,8 +209,12 @@ def callaway_santanna(
     if attgt["att"].isna().all():
         raise DIDError("no group-time cell can be estimated: check that cohorts fall inside the panel's years "
                        f"({coding.message})")
+    notes = _notes(missing, control, idle)
+    if coding.dropped:
+        notes.insert(0, f"{len(coding.dropped)} units treated in or before the first period {coding.first_period:g} "
+                        "left out (no pre-period; as R did)")
     return CSResult(attgt=attgt, influence=influence, group_of_unit=g_unit, control=control, coding=coding,
-                    notes=_notes(missing, control, idle))
+                    notes=notes)
 
 
 def _notes(missing: list[tuple[int, int, str]], control: str, idle: list) -> list[str]:

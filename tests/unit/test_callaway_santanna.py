@@ -179,6 +179,7 @@ def test_units_treated_before_the_panel_are_dropped_as_r_did_drops_them(mpdta):
     mine = callaway_santanna(early, "lemp", unit="countyreal", cohort="g")
     assert len(mine.coding.dropped) == 3 and "3 units treated in or before the first period 2003" in \
         mine.coding.message
+    assert mine.notes[0] == "3 units treated in or before the first period 2003 left out (no pre-period; as R did)"
     for kind in AGGREGATIONS:
         atte = csdid_aggte(ref, kind)
         assert mine.overall(kind)["att"] == pytest.approx(atte["overall_att"], abs=1e-8)
