@@ -218,3 +218,82 @@ def test_singular_information_falls_back_to_the_numerical_hessian(data, w, monke
     fallback = fit(data, w, model="sar")
     assert fallback.vcov_method == "hessian (analytic information singular)"
     np.testing.assert_allclose(fallback.bse, hessian.bse, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- id-less matrices, ids as text
+def write_mat(w, path) -> None:
+    f = libpysal.io.open(str(path), "w")
+    f.write(w)
+    f.close()
+
+
+def test_mat_without_ids_is_refused_without_an_order_and_matched_with_one(data, w, tmp_path):
+    from analyses.spatial_panel.sources import WFile
+
+    mat = tmp_path / "w.mat"
+    write_mat(w, mat)
+    with pytest.raises(SpatialPanelError, match=r"w\.mat: the matrix has no unit ids; give the order of its rows: "
+                                                r"w_order='ascending-text' or 'ascending-numeric'.*--w-order"):
+        fit(data, str(mat), model="sar")
+    ref = fit(data, w, model="sar")
+    numeric = fit(data, WFile(mat, "ascending-numeric"), model="sar")
+    np.testing.assert_allclose(numeric.params, ref.params, atol=1e-8)
+    assert "ids: data units in ascending-numeric order" in numeric.w_source
+    # as text the units sort 0, 1, 10, 11 … : another matrix, other estimates — the order matters
+    text = fit(data, WFile(mat, "ascending-text"), model="sar")
+    assert abs(text.params["rho"] - ref.params["rho"]) > 0.05
+    ids = tmp_path / "ids.txt"
+    ids.write_text("\n".join(str(i) for i in range(25)) + "\n")
+    np.testing.assert_allclose(fit(data, WFile(mat, ids), model="sar").params, ref.params, atol=1e-8)
+    with pytest.raises(SpatialPanelError, match="say how the ids sort"):
+        fit(data, WFile(mat, "ascending"), model="sar")
+    letters = data.assign(unit=data["unit"].map(lambda u: f"s{u:02d}"))
+    with pytest.raises(SpatialPanelError, match="are not numbers; use 'ascending-text'"):
+        fit(letters, WFile(mat, "ascending-numeric"), model="sar")
+
+
+def test_unlabelled_dense_csv_needs_the_order_too(data, w, tmp_path):
+    from analyses.spatial_panel.sources import WFile
+
+    dense = tmp_path / "bare.csv"
+    pd.DataFrame(w.full()[0]).to_csv(dense, index=False, header=False)
+    with pytest.raises(SpatialPanelError, match="bare.csv: the matrix has no unit ids"):
+        fit(data, str(dense), model="sar")
+    np.testing.assert_allclose(fit(data, WFile(dense, "ascending-numeric"), model="sar").params,
+                               fit(data, w, model="sar").params, atol=1e-8)
+
+
+def test_zero_padded_ids_in_a_csv_match_a_gal_with_padded_ids(data, w, tmp_path):
+    padded = data.assign(unit=data["unit"].map(lambda u: f"{u:02d}"))
+    csv, gal = tmp_path / "panel.csv", tmp_path / "w.gal"
+    padded.to_csv(csv, index=False)
+    wp = libpysal.weights.W({f"{k:02d}": [f"{j:02d}" for j in v] for k, v in w.neighbors.items()},
+                            id_order=[f"{i:02d}" for i in w.id_order])
+    write_gal(wp, gal)
+    np.testing.assert_allclose(fit(str(csv), str(gal), model="sar").params, fit(data, w, model="sar").params,
+                               atol=1e-8)
+    # the same ids as integers: refused, naming the zero padding
+    with pytest.raises(SpatialPanelError, match=r"10 ids differ only by zero padding \(data '0' vs W '00'\)"):
+        fit(data, str(gal), model="sar")
+
+
+def test_cli_takes_w_order_and_prints_json(data, w, tmp_path):
+    csv, mat = tmp_path / "panel.csv", tmp_path / "w.mat"
+    data.to_csv(csv, index=False)
+    write_mat(w, mat)
+    args = ["spatial-panel", "fit", "y ~ x1 + x2", "--data", str(csv), "--unit", "unit", "--time", "year",
+            "--w", str(mat), "--model", "sar", "--effects", "individual", "--draws", "50", "--no-store"]
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 1 and "--w-order" in out.output
+    out = CliRunner().invoke(app, [*args, "--w-order", "ascending-numeric", "--json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    rho = next(e for e in payload["estimates"] if e["term"] == "rho")
+    assert payload["n_units"] == 25 and rho["std_error"] > 0 and 0 <= rho["p_value"] <= 1
+    assert rho["estimate"] == pytest.approx(fit(data, w, model="sar").params["rho"], abs=1e-8)
+    sel = CliRunner().invoke(app, ["spatial-panel", "select", "y ~ x1 + x2", "--data", str(csv), "--unit", "unit",
+                                   "--time", "year", "--w", str(mat), "--w-order", "ascending-numeric", "--no-store",
+                                   "--json", "--where", "year >= 2002"])
+    assert sel.exit_code == 0, sel.output
+    chosen = json.loads(sel.output)
+    assert chosen["decisions"][0]["test"].startswith("LR") and chosen["chosen"]["n_periods"] == T - 1
