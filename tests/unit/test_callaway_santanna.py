@@ -50,6 +50,8 @@ def test_group_time_atts_and_aggregations_equal_csdid(castle, control_group, con
             warnings.simplefilter("ignore")
             ref.aggte(typec=kind, bstrap=False)
         agg = mine.aggregate(kind)
+        assert mine.overall(kind)["att"] == pytest.approx(ref.atte["overall_att"], abs=1e-10)
+        assert mine.overall(kind)["se"] == pytest.approx(ref.atte["overall_se"], abs=1e-10)
         if kind == "simple":
             assert agg["att"][0] == pytest.approx(ref.atte["overall_att"], abs=1e-10)
             assert agg["se"][0] == pytest.approx(ref.atte["overall_se"], abs=1e-10)
