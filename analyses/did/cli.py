@@ -16,17 +16,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 
-from analyses.did.cohorts import cohort_sample
 from analyses.did.estimators import DIDError
-from analyses.did.report import DIDBattery, run_battery, store_battery, store_treatment
+from analyses.did.report import DIDBattery, run_battery, run_battery_on_data, store_battery, store_treatment
 from analyses.did.treatment import TreatmentError
 from analyses.plots import FontError
 from analyses.spatial_panel.panel import SpatialPanelError
 from geo.weights import WeightsSubsetWarning
-from warehouse.db import WarehouseError, connection, table_exists
+from warehouse.db import WarehouseError, connection
 from warehouse.errors import DataError
-from warehouse.quality.gate import GateStatus, require_checked
-from warehouse.quality.spec import qualify
 from warehouse.settings import DATA_DIR, db_path
 
 console = Console(soft_wrap=True)
@@ -164,37 +161,26 @@ def did(
 
 def _did_on_data(spec: dict, *, level: str, out: Path | None, allow_failing_checks: bool, db: Path | None,
                  as_json: bool, out_console: Console) -> None:
-    """The battery on `spec['data']` (read through warehouse.panel_data.read_panel) with the timing of the
-    cohort column; stored in analysis.model_runs when there is a warehouse."""
-    from warehouse.panel_data import read_panel
-
-    source, outcome, cohort = spec["data"], spec["outcome"], spec["cohort"]
+    """The battery on `spec['data']` with the timing of the cohort column (report.run_battery_on_data); stored in
+    analysis.model_runs when there is a warehouse."""
+    outcome = spec["outcome"]
     have_warehouse = db_path(db).exists()
-    out = out or DATA_DIR / "reports" / f"did_{_slug(cohort)}_{outcome}"
+    out = out or DATA_DIR / "reports" / f"did_{_slug(spec['cohort'])}_{outcome}"
     started = datetime.now(UTC)
-    extra = [c for c in (spec["mediator"], spec["moderator"]) if c]
-    columns = list(dict.fromkeys([outcome, *_names(spec["covariates"]), *_names(spec["controls"]), *extra]))
     try:
         with (connection(db, read_only=True) if have_warehouse else _no_connection()) as con, \
                 Progress(console=out_console, transient=True) as bar, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", WeightsSubsetWarning)
-            panel = read_panel(source, con=con, unit=spec["unit"], time=spec["time"])
-            if panel.time is None:
-                raise DataError(f"{panel.source}: no period column 'year'; name it with --time")
-            gate, table = _gate(con, source, panel, allow_failing_checks)
-            sample, coding = cohort_sample(panel.frame, columns, unit=panel.unit, time=panel.time, cohort=cohort,
-                                           source=panel.source, log_outcomes=spec["log"],
-                                           exclude_units=spec["exclude_units"])
             task = bar.add_task("placebo", total=max(spec["placebo"], 1))
-            battery = run_battery(con, outcome, out, level=level, window=spec["window"], reference=spec["reference"],
-                                  placebo_reps=spec["placebo"], seed=spec["seed"],
-                                  covariates=_names(spec["covariates"]),
-                                  progress=lambda done, total: bar.update(task, completed=done),
-                                  controls=_names(spec["controls"]), stacked_window=spec["stacked_window"],
-                                  concurrent=_names(spec["concurrent"]), by=_names(spec["by"]),
-                                  mediator=spec["mediator"], moderator=spec["moderator"], w=spec["w"],
-                                  boot_reps=spec["boot"], sample=sample, gate=gate, coding=coding,
-                                  source=panel.source, source_table=table)
+            battery = run_battery_on_data(
+                con, spec["data"], outcome, out, cohort=spec["cohort"], unit=spec["unit"], time=spec["time"],
+                allow_failing_checks=allow_failing_checks, log_outcome=spec["log"],
+                exclude_units=spec["exclude_units"], level=level, window=spec["window"],
+                reference=spec["reference"], placebo_reps=spec["placebo"], seed=spec["seed"],
+                covariates=_names(spec["covariates"]), controls=_names(spec["controls"]),
+                progress=lambda done, total: bar.update(task, completed=done), stacked_window=spec["stacked_window"],
+                concurrent=_names(spec["concurrent"]), by=_names(spec["by"]), mediator=spec["mediator"],
+                moderator=spec["moderator"], w=spec["w"], boot_reps=spec["boot"])
         run_id = None
         if have_warehouse:
             with connection(db) as con:
@@ -211,22 +197,6 @@ def _did_on_data(spec: dict, *, level: str, out: Path | None, allow_failing_chec
     _summary(out_console, battery, outcome, spec["placebo"], spec["mediator"])
     stored = f"run {run_id} → analysis.model_runs; " if run_id else "not stored (no warehouse; --db to store); "
     out_console.print(f"{stored}report and plots → {out}", highlight=False)
-
-
-def _gate(con, source: str, panel, allow_failing_checks: bool) -> tuple[GateStatus, str | None]:
-    """The quality gate of warehouse data: the table or view read, or every warehouse table a query reads.
-    Files and frames are 'not-checked'. Returns the status and the one table read (for the run's fingerprint)."""
-    if not panel.from_warehouse:
-        return GateStatus("not-checked", []), None
-    import duckdb
-
-    query = not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$", source.strip())
-    tables = sorted(duckdb.get_table_names(source)) if query else [source.strip()]
-    tables = [qualify(t) for t in tables if table_exists(con, qualify(t))]  # not the query's CTE names
-    if not tables:  # a query of files or literal values
-        return GateStatus("not-checked", []), None
-    gate = require_checked(con, tables, allow_failing_checks=allow_failing_checks)
-    return gate, None if query else tables[0]
 
 
 class _no_connection:

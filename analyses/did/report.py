@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ import pandas as pd
 
 from analyses.did.bacon import BaconResult, bacon
 from analyses.did.callaway_santanna import AGGREGATIONS, CSResult, callaway_santanna
-from analyses.did.cohorts import CodingReport
+from analyses.did.cohorts import CodingReport, cohort_sample
 from analyses.did.estimators import (
     DIDError,
     EventStudyResult,
@@ -36,8 +37,12 @@ from analyses.did.spatial import spatial_did
 from analyses.did.stacked import StackedResult, stacked_did
 from analyses.runs import store_run
 from analyses.spatial_panel import SpatialPanelResult
+from warehouse.db import table_exists
+from warehouse.errors import DataError
+from warehouse.panel_data import PanelData
 from warehouse.quality.gate import GateStatus, require_checked
 from warehouse.quality.results import fingerprint
+from warehouse.quality.spec import qualify
 
 
 @dataclass
@@ -311,6 +316,50 @@ def run_battery(
             tables[-1].write_text(make(battery, fmt), encoding="utf-8")
     battery.files += [report, *tables, out_dir / "dropped_units.csv"]
     return battery
+
+
+def run_battery_on_data(
+    con: duckdb.DuckDBPyConnection | None, data: object, outcome: str, out_dir: Path, *, cohort: str,
+    unit: str | None = None, time: str | None = None, allow_failing_checks: bool = False, log_outcome: bool = False,
+    exclude_units: tuple[str, ...] = (), **battery: object,
+) -> DIDBattery:
+    """The battery on any panel whose treatment timing is a column of first-treated periods (`cohort`; never
+    treated empty, 0, ±inf or after the panel). `data` is anything `warehouse.panel_data.read_panel` reads: a
+    warehouse table or view, a SQL query, a .csv/.parquet/.xlsx/.dta file or a DataFrame; `unit` / `time` name its
+    columns. A table, view or the warehouse tables a query reads pass the quality gate (`allow_failing_checks` as
+    in `run_battery`); files and frames are 'not-checked'. `battery` takes the other options of `run_battery`.
+
+        run_battery_on_data(None, "mpdta.csv", "lemp", Path("out"), cohort="first.treat", unit="countyreal",
+                            window=(-3, 3), stacked_window=(-1, 1))
+    """
+    from warehouse.panel_data import read_panel
+
+    panel = read_panel(data, con=con, unit=unit, time=time)
+    if panel.time is None:
+        raise DataError(f"{panel.source}: no period column 'year'; name it with time= (--time)")
+    gate, table = data_gate(con, data, panel, allow_failing_checks)
+    extra = [c for c in (battery.get("mediator"), battery.get("moderator")) if c]
+    columns = list(dict.fromkeys([outcome, *battery.get("covariates", ()), *battery.get("controls", ()), *extra]))
+    sample, coding = cohort_sample(panel.frame, columns, unit=panel.unit, time=panel.time, cohort=cohort,
+                                   source=panel.source, log_outcomes=log_outcome, exclude_units=exclude_units)
+    return run_battery(con, outcome, out_dir, sample=sample, gate=gate, coding=coding, source=panel.source,
+                       source_table=table, **battery)
+
+
+def data_gate(con: duckdb.DuckDBPyConnection | None, data: object, panel: PanelData,
+              allow_failing_checks: bool = False) -> tuple[GateStatus, str | None]:
+    """The quality gate of data read by read_panel: the table or view read, or every warehouse table a query
+    reads (warehouse.quality.gate.require_checked); files and frames are 'not-checked'. Returns the status and
+    the one table read (for the run's data fingerprint), None for a query."""
+    if not panel.from_warehouse or con is None:
+        return GateStatus("not-checked", []), None
+    text = str(data).strip()
+    query = not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$", text)
+    tables = sorted(duckdb.get_table_names(text)) if query else [text]
+    tables = [qualify(t) for t in tables if table_exists(con, qualify(t))]  # not the query's CTE names
+    if not tables:  # a query of files or literal values
+        return GateStatus("not-checked", []), None
+    return require_checked(con, tables, allow_failing_checks=allow_failing_checks), None if query else tables[0]
 
 
 def robust_estimates(data: pd.DataFrame, outcome: str, base: TWFEResult, cs: dict[str, CSResult],
