@@ -18,7 +18,8 @@ city level they are rejected with their county code and "load it with level: cou
 into a prefecture. Should `dim_city` gain such units, the label resolves at city level like any other.
 
 `check_level` refuses a file whose labels mostly name units of another level (a province table loaded with
-level: city). `add_alias` / `list_aliases` manage `raw.unit_aliases`.
+level: city). `add_alias` / `list_aliases` / `remove_alias` manage `raw.unit_aliases`; a user alias counts like a
+full name, so it outranks short names at any level (adding 吉林 for 吉林市 makes 吉林 mean the city in city tables).
 """
 
 from __future__ import annotations
@@ -311,19 +312,23 @@ def add_alias(con: duckdb.DuckDBPyConnection, alias: str, code: str, level: str 
                           f"say which level the alias is for ({' or '.join(levels)})")
     level, _, name = units[0]
     lo, hi = valid_from or FIRST, valid_to or LAST
-    clashes = con.execute(
-        f"""select distinct unit_code, valid_from, valid_to from ({_crosswalk_sql(con)})
-            where level = ? and alias = ? and valid_from <= ? and valid_to >= ? order by 1""",
-        [level, alias, hi, lo],
+    known = con.execute(
+        f"""with xw as ({_crosswalk_sql(con)}),
+            names as (select level, unit_code, arg_max(alias, valid_to) as unit_name
+                      from xw where alias_kind in ('name', 'old_name') group by all)
+            select x.level, x.unit_code, n.unit_name, x.valid_from, x.valid_to, x.alias_kind in {TIER_ONE_KINDS}
+            from xw as x left join names as n using (level, unit_code)
+            where x.alias = ? and x.valid_from <= ? and x.valid_to >= ? order by x.level, x.unit_code""",
+        [alias, hi, lo],
     ).fetchall()
-    other = [c for c in clashes if c[0] != code]
+    other = [k for k in known if k[0] == level and k[1] != code]
     if other:
-        means = ", ".join(f"{c[0]} in {c[1]}–{c[2]}" for c in other)
-        raise IngestError(f"alias '{alias}' already means another {level} ({means}) in years overlapping "
+        means = ", ".join(f"{k[2]} ({k[1]}) in {k[3]}–{k[4]}" for k in other)
+        raise IngestError(f"alias '{alias}' already means another {level}: {means}, in years overlapping "
                           f"{lo}–{hi}; pick another alias or narrow valid_from/valid_to")
     result = {"alias": alias, "level": level, "unit_code": code, "unit_name": name, "valid_from": valid_from,
               "valid_to": valid_to, "note": note}
-    if any(c[1] <= lo and c[2] >= hi for c in clashes):
+    if any(k[0] == level and k[3] <= lo and k[4] >= hi and k[5] for k in known):
         return result | {"added": False, "message": f"'{alias}' already resolves to {name} ({code}); nothing added"}
     con.execute(f"create table if not exists raw.unit_aliases ({ALIAS_COLUMNS})")
     con.execute(
@@ -331,7 +336,23 @@ def add_alias(con: duckdb.DuckDBPyConnection, alias: str, code: str, level: str 
         [alias, level, code, valid_from, valid_to, note, datetime.now(UTC).replace(tzinfo=None)],
     )
     span = f" in {lo}–{hi}" if (valid_from or valid_to) else ""
-    return result | {"added": True, "message": f"'{alias}' now resolves to {level} {name} ({code}){span}"}
+    elsewhere = list({k[1]: k for k in known if k[0] != level}.values())
+    also = (f" (it also names {_describe([dict(level=k[0], unit_code=k[1], unit_name=k[2]) for k in elsewhere])};"
+            f" in {level} tables it now means {name})") if elsewhere else ""
+    return result | {"added": True, "message": f"'{alias}' now resolves to {level} {name} ({code}){span}{also}"}
+
+
+def remove_alias(con: duckdb.DuckDBPyConnection, alias: str, level: str | None = None) -> int:
+    """Delete a user alias from raw.unit_aliases (at one level or all); returns how many rows went."""
+    alias = _norm(alias)
+    if not table_exists(con, "raw.unit_aliases"):
+        return 0
+    where, params = "alias = ?", [alias]
+    if level is not None:
+        where, params = where + " and level = ?", params + [level]
+    n = con.execute(f"select count(*) from raw.unit_aliases where {where}", params).fetchone()[0]
+    con.execute(f"delete from raw.unit_aliases where {where}", params)
+    return int(n)
 
 
 def list_aliases(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

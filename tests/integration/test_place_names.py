@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from warehouse.db import connect
 from warehouse.errors import IngestError
-from warehouse.resolve import add_alias, check_level, list_aliases, resolve_units
+from warehouse.resolve import add_alias, check_level, list_aliases, remove_alias, resolve_units
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +224,7 @@ def test_add_alias_refuses_an_unknown_code(con):
 
 
 def test_add_alias_refuses_a_label_that_already_means_another_unit(con):
-    with pytest.raises(IngestError, match="alias '吉林' already means another city"):
+    with pytest.raises(IngestError, match="alias '吉林' already means another city: 吉林市 \\(220200\\)"):
         add_alias(con, "吉林", "220100")
 
 
@@ -236,8 +236,18 @@ def test_add_alias_for_a_municipality_needs_the_level(con):
 
 
 def test_add_alias_for_a_label_that_already_resolves_to_that_unit_adds_nothing(con):
-    result = add_alias(con, "襄樊", "420600", valid_to=2009)
+    result = add_alias(con, "襄樊市", "420600", valid_to=2009)
     assert not result["added"] and "already resolves" in result["message"]
+
+
+def test_a_user_alias_settles_a_short_name_shared_with_another_level(con):
+    # the user says that in their city tables 吉林 is the city: the alias outranks the province's short name
+    result = add_alias(con, "吉林", "220200")
+    assert result["added"] and "吉林省 (220000)" in result["message"]
+    assert one(con, "吉林", "city")["unit_code"] == "220200"
+    assert one(con, "吉林", "province")["unit_code"] == "220000"
+    assert remove_alias(con, "吉林") == 1
+    assert one(con, "吉林", "city")["status"] == "reject"
 
 
 # ---------------------------------------------------------------- every row comes back once
