@@ -6,6 +6,7 @@ desmith and lat2W data), and esda itself called directly in the test.
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import esda
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from libpysal.examples import get_path
+from typer.testing import CliRunner
 
 from analyses.esda import (
     EsdaError,
@@ -265,3 +267,104 @@ def test_bad_input_gets_a_clear_error(columbus):
         moran(df, "x", "queen_nowhere", id_column="unit_code", con=duckdb.connect())
     with pytest.raises(EsdaError, match="correction"):
         lisa(df, "x", w, id_column="unit_code", correction="holm")
+
+
+# ----------------------------------------------------------------------------- one data contract, ids as text
+@pytest.fixture(scope="module")
+def us48_files(tmp_path_factory):
+    """The libpysal wheel's us_income data: a queen GAL over the 48 states with the shapefile's text FIPS ids
+    ("01"), usjoin.csv as shipped (integer FIPS, wide by year) and with the FIPS zero-padded."""
+    d = tmp_path_factory.mktemp("us48")
+    shp = gpd.read_file(get_path("us48.shp"))
+    w = libpysal.weights.Queen.from_dataframe(shp, ids=shp["STATE_FIPS"].tolist(), use_index=False)
+    f = libpysal.io.open(str(d / "us48.gal"), "w")
+    f.write(w)
+    f.close()
+    wide = pd.read_csv(get_path("usjoin.csv"))
+    wide.to_csv(d / "usjoin.csv", index=False)
+    wide.assign(STATE_FIPS=wide["STATE_FIPS"].map(lambda v: f"{v:02d}")).to_csv(d / "padded.csv", index=False)
+    w.transform = "r"
+    y = wide.assign(code=wide["STATE_FIPS"].map(lambda v: f"{v:02d}")).set_index("code").loc[w.id_order, "2009"]
+    return d, w, y.to_numpy(float)
+
+
+def test_zero_padded_csv_runs_on_all_48_states_and_integer_ids_are_refused(us48_files):
+    d, w, y = us48_files
+    res = moran(str(d / "padded.csv"), "income", str(d / "us48.gal"), years=[2009], id_column="STATE_FIPS",
+                permutations=0)
+    row = res.long.iloc[0]
+    assert row["n"] == 48 and row["n_unmatched"] == 0 and row["transform"] == "R"
+    assert row["value"] == pytest.approx(esda.Moran(y, w, permutations=0).I, abs=1e-12)  # esda on the same values
+    for unmatched in ("error", "drop"):  # also --drop-unmatched: never 42 of 48 states with a footer count
+        with pytest.raises(EsdaError, match=r"6 ids differ only by zero padding \(data '1' vs W '01'\)"):
+            moran(str(d / "usjoin.csv"), "income", str(d / "us48.gal"), years=[2009], id_column="STATE_FIPS",
+                  permutations=0, unmatched=unmatched)
+
+
+def test_a_partial_match_lists_both_sides():
+    df, codes = panel()
+    w = rook(codes)
+    other = SpatialWeights(ids=[c.replace("g3", "h3") for c in codes], matrix=w.matrix, kind="rook")
+    with pytest.raises(EsdaError, match=r"have no row in it: g31 .*; matrix units without data: h31, h32, h33"):
+        moran(df, "x", other, years=[2020], id_column="unit_code")
+
+
+def test_mat_weights_need_an_explicit_order(tmp_path):
+    df, codes = panel()  # unit codes g11 … g33, the order of the rook lattice
+    lat = libpysal.weights.lat2W(3, 3, rook=True)
+    f = libpysal.io.open(str(tmp_path / "w.mat"), "w")
+    f.write(lat)
+    f.close()
+    with pytest.raises(WeightsError, match=r"w\.mat: the matrix has no unit ids.*--w-order"):
+        moran(df, "x", str(tmp_path / "w.mat"), years=[2020], id_column="unit_code")
+    got = moran(df, "x", str(tmp_path / "w.mat"), years=[2020], id_column="unit_code", w_order="ascending-text",
+                permutations=0).long.iloc[0]
+    ref = moran(df, "x", rook(codes).transformed("R"), years=[2020], id_column="unit_code", permutations=0).long
+    assert got["value"] == pytest.approx(ref.iloc[0]["value"], abs=1e-14)
+    with pytest.raises(WeightsError, match="are not numbers"):
+        moran(df, "x", str(tmp_path / "w.mat"), id_column="unit_code", w_order="ascending-numeric")
+
+
+def test_cli_moran_and_lisa_on_files_with_json(us48_files, tmp_path):
+    from warehouse.cli import app
+
+    d, w, y = us48_files
+    args = ["--data", str(d / "padded.csv"), "--unit", "STATE_FIPS", "--w", str(d / "us48.gal"), "--years", "2009",
+            "--db", str(tmp_path / "none.duckdb")]
+    out = CliRunner().invoke(app, ["moran", "income", *args, "--permutations", "99", "--json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    assert payload["stored"] is False and "wide by year 1929–2009 melted" in payload["source"]
+    moran_row = next(r for r in payload["results"] if r["statistic"] == "moran")
+    assert moran_row["n"] == 48 and moran_row["value"] == pytest.approx(esda.Moran(y, w, permutations=0).I)
+    assert {"se_norm", "p_norm", "se_rand", "p_rand", "se_sim", "p_sim"} <= moran_row.keys()
+    assert moran_row["se_norm"] == pytest.approx(np.sqrt(esda.Moran(y, w, permutations=0).VI_norm))
+    assert {r["statistic"] for r in payload["results"]} == {"moran", "geary", "getis_ord"}
+    out = CliRunner().invoke(app, ["lisa", "income", *args, "--permutations", "99", "--json", "--out",
+                                   str(tmp_path / "lisa.xlsx")])
+    assert out.exit_code == 0, out.output
+    units = json.loads(out.output)["units"]
+    assert len(units) == 48 and {"local_i", "se_sim", "p_sim", "cluster"} <= units[0].keys()
+    assert pd.read_excel(tmp_path / "lisa.xlsx", dtype={"code": str})["code"].str.len().eq(2).all()
+    bad = CliRunner().invoke(app, ["moran", "income", *[a if a != str(d / "padded.csv") else str(d / "usjoin.csv")
+                                                        for a in args], "--drop-unmatched"])
+    assert bad.exit_code == 1 and "differ only by zero padding" in bad.output
+
+
+def test_cli_moran_reads_a_sql_query(us48_files, tmp_path):
+    import duckdb
+
+    from warehouse.cli import app
+
+    d, w, y = us48_files
+    db = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute(f"create table incomes as select printf('%02d', STATE_FIPS) as code, \"2009\" as income, "
+                f"2009 as year from read_csv('{d / 'usjoin.csv'}')")
+    con.close()
+    out = CliRunner().invoke(app, ["moran", "income", "--data", "select code, year, income from incomes",
+                                   "--w", str(d / "us48.gal"), "--unit", "code", "--permutations", "0",
+                                   "--no-geary", "--no-getis-ord", "--no-save", "--db", str(db), "--json"])
+    assert out.exit_code == 0, out.output
+    row = json.loads(out.output)["results"][0]
+    assert row["n"] == 48 and row["value"] == pytest.approx(esda.Moran(y, w, permutations=0).I)
