@@ -131,6 +131,14 @@ def _windows(con: duckdb.DuckDBPyConnection, level: str) -> dict[str, str]:
     return dict(rows)
 
 
+def _county_kind(name: str | None) -> str:
+    """'county-level city' for 仙桃市, 'forestry district' for 神农架林区, 'county' for 定安县."""
+    for suffix, kind in (("林区", "forestry district"), ("市", "county-level city"), ("县", "county")):
+        if (name or "").endswith(suffix):
+            return kind
+    return "county-level unit"
+
+
 def _describe(units: list[dict]) -> str:
     """'the province 吉林省 (220000) and the city 吉林市 (220200)'."""
     parts = [f"the {u['level']} {u['unit_name'] or u['unit_code']} ({u['unit_code']})" for u in units]
@@ -142,6 +150,8 @@ def _decide(label: str, parent: object, year: object, level: str, cands: list[di
     """(unit_code, status, reason, matched_level) for one label in one year."""
     rank = LEVELS.index(level)
     table = f"a {level} table"
+    if not isinstance(label, str) or not label or label.lower() == "nan":
+        return pd.NA, "reject", f"the row has no {level} label", pd.NA
     if pd.isna(year):
         return pd.NA, "reject", f"{level} '{label}': the row has no valid year", pd.NA
     same = [c for c in cands if c["level"] == level and c["parent_fits"]]
@@ -191,15 +201,9 @@ def _decide(label: str, parent: object, year: object, level: str, cands: list[di
     if below:
         lower = below[0]["level"]
         if level == "city" and all(c["province_administered"] for c in below):
-            unit = below[0]
-            kind = "unit" if len(below) > 1 else "county-level unit"
-            return pd.NA, "reject", (
-                f"{label} is a province-administered {kind} ({_describe(below)}) with no city-level unit; "
-                f"load it with level: county"
-            ) if len(below) > 1 else (
-                f"{label} is a province-administered county-level unit ({unit['unit_name']}, {unit['unit_code']}) "
-                f"with no city-level unit; load it with level: county"
-            ), lower
+            units = ", ".join(f"{_county_kind(c['unit_name'])} {c['unit_name']} ({c['unit_code']})" for c in below)
+            return pd.NA, "reject", (f"{label} is a province-administered {units}, with no city-level unit; "
+                                     f"load it with level: county"), lower
         return pd.NA, "reject", (f"'{label}'{where} is not a {level} in {year}: it is {_describe(below)}; "
                                  f"load the file with level: {lower}, or fix the label"), lower
     if isinstance(parent, str):
