@@ -92,7 +92,7 @@ class Prepared:
     w_transform: str
     slices: list[YearSlice]
     notes: list[str] = field(default_factory=list)
-    table: str | None = None  # the warehouse table or view read (for the quality gate), None for other sources
+    tables: list[str] = field(default_factory=list)  # warehouse tables read (the quality gate checks them)
 
 
 def _connect(con, db, write: bool = False):
@@ -321,10 +321,8 @@ def prepare(data, columns: str | Sequence[str], w, *, years=None, level: str | N
             if ws.islands:
                 notes.append(f"{col}{_in(year)}: {len(ws.islands)} units without neighbours in the restricted matrix "
                              f"({_preview(ws.islands)})")
-    table = str(data) if isinstance(data, str) and panel.from_warehouse and not panel.source.startswith("query") \
-        else None
     return Prepared(source=source, level=level, w_name=w_name, w_transform=full.transform, slices=slices, notes=notes,
-                    table=table)
+                    tables=panel.tables if panel.from_warehouse else [])
 
 
 def _check_padding(codes, full: SpatialWeights, source: str, w_name: str) -> None:
@@ -704,14 +702,14 @@ def load_geometries(level: str | None, con=None, db=None):
 
 # ============================================================================ public API
 def _gate(con, w, prepared: Prepared, allow_failing_checks: bool) -> str:
-    """Quality-gate status of a run (warehouse.quality.gate): a warehouse table and a stored matrix must
-    have passed their latest `geopanel check` unless `allow_failing_checks`; files and frames are 'not-checked'."""
-    source = prepared.table
-    if con is None or source is None:
+    """Quality-gate status of a run (warehouse.quality.gate): the warehouse tables read (a table, or the tables a
+    query reads) and a stored matrix must have passed their latest `geopanel check` unless `allow_failing_checks`;
+    files and frames are 'not-checked'."""
+    if con is None or not prepared.tables:
         return "not-checked"
     from warehouse.quality.gate import require_checked
 
-    tables = [source if "." in source else f"main.{source}"]
+    tables = [t if "." in t else f"main.{t}" for t in prepared.tables]
     if isinstance(w, str) and not _is_w_file(w):
         tables.append(f"weights.w_edges:{w}")
     return require_checked(con, tables, allow_failing_checks=allow_failing_checks).status

@@ -45,6 +45,7 @@ class PanelData:
     source: str = "DataFrame"
     from_warehouse: bool = False
     dropped: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)  # warehouse tables read (the table, or those a query reads)
 
     @property
     def units(self) -> list[str]:
@@ -69,6 +70,7 @@ def read_panel(data, *, con=None, unit: str | None = None, time: str | None = No
     if w_match not in W_MATCHES:
         raise DataError(f"w_match {w_match!r}: use one of {', '.join(W_MATCHES)}")
     frame, source, from_wh, text_cols = _read(data, con, unit, entity, sheet)
+    tables = _tables_read(data)
     notes: list[str] = []
     year_cols = [c for c in frame.columns if _YEAR_COL.match(str(c))]
     time_col = time or "year"
@@ -105,7 +107,24 @@ def read_panel(data, *, con=None, unit: str | None = None, time: str | None = No
             notes.append(f"{len(dropped)} units not in W left out")
     desc = source + (f" ({'; '.join(notes)})" if notes else "")
     return PanelData(frame=frame.reset_index(drop=True), unit=unit, time=time, entity=entity, source=desc,
-                     from_warehouse=from_wh, dropped=dropped)
+                     from_warehouse=from_wh, dropped=dropped, tables=tables)
+
+
+def _tables_read(data) -> list[str]:
+    """The warehouse tables `data` reads: itself for a table name, the tables a query reads (for the quality gate)."""
+    if isinstance(data, PanelData):
+        return list(data.tables)
+    if not isinstance(data, str):
+        return []
+    text = data.strip()
+    if _SQL.match(text):
+        import duckdb
+
+        try:
+            return sorted(duckdb.get_table_names(text, qualified=True))
+        except duckdb.Error:  # the query itself will report what is wrong
+            return []
+    return [text] if _IDENT.match(text) and Path(text).suffix.lower() not in FILE_SUFFIXES else []
 
 
 # ---------------------------------------------------------------------------- ids

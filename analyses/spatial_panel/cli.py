@@ -33,7 +33,7 @@ WOrderOpt = Annotated[str | None, typer.Option(
 UnitOpt = Annotated[str | None, typer.Option("--unit", "--id-column",
                                              help="Unit column (default: the *_code column); ids are read as text.")]
 TimeOpt = Annotated[str | None, typer.Option("--time", help="Time column (default: year).")]
-WhereOpt = Annotated[str | None, typer.Option("--where", help="SQL condition selecting rows of a warehouse table, "
+WhereOpt = Annotated[str | None, typer.Option("--where", help="SQL condition selecting rows of the data (any source), "
                                               "e.g. \"year between 2011 and 2022\".")]
 DbOpt = Annotated[Path | None, typer.Option("--db", help="Warehouse file (default $GEOPANEL_DB).")]
 
@@ -49,10 +49,6 @@ def _needs_warehouse(value: str) -> bool:
     return Path(value).suffix.lower() not in (*FILE_SUFFIXES, ".gal", ".gwt", ".mat")
 
 
-def _is_query(value: str) -> bool:
-    return value.strip().lower().startswith(("select", "with", "(", "from"))
-
-
 def _inputs(con, data: str, w: str, unit, time, where, w_order):
     """The data through the one contract (ids as text; `where` applied) and W with its explicit order."""
     from analyses.spatial_panel.sources import WFile
@@ -62,10 +58,10 @@ def _inputs(con, data: str, w: str, unit, time, where, w_order):
     return panel, (WFile(w, w_order) if w_order else w)
 
 
-def _quality(con, data: str, w: str, allow_failing: bool) -> str:
-    """The quality-gate status of the warehouse inputs (table, and W if stored), if the gate is installed."""
-    tables = [t for t, ok in ((data, _needs_warehouse(data) and not _is_query(data)),
-                              (f"weights.w_edges:{w}", _needs_warehouse(w))) if ok]
+def _quality(con, data_tables: list[str], w: str, allow_failing: bool) -> str:
+    """The quality-gate status of the warehouse inputs (the tables the data reads — a table, or those a query
+    reads — and W if stored), if the gate is installed."""
+    tables = list(data_tables) + ([f"weights.w_edges:{w}"] if _needs_warehouse(w) else [])
     if not tables:
         return "not-checked"
     try:
@@ -135,8 +131,8 @@ def fit(
 
     try:
         with _open(db, data, w, store) as con:
-            quality = _quality(con, data, w, allow_failing_checks) if con is not None else "not-checked"
             panel, w_in = _inputs(con, data, w, unit, time, where, w_order)
+            quality = _quality(con, panel.tables, w, allow_failing_checks) if con is not None else "not-checked"
             results = [spatial_panel(formula, panel, w_in, panel.unit, panel.time, model=m.strip(), effects=effects,
                                      lee_yu=lee_yu, durbin=durbin.split(",") if durbin else None, draws=draws,
                                      seed=seed, w_transform=None if w_transform == "none" else w_transform, con=con,
@@ -189,8 +185,8 @@ def select(
 
     try:
         with _open(db, data, w, store) as con:
-            quality = _quality(con, data, w, allow_failing_checks) if con is not None else "not-checked"
             panel, w_in = _inputs(con, data, w, unit, time, where, w_order)
+            quality = _quality(con, panel.tables, w, allow_failing_checks) if con is not None else "not-checked"
             decisions, result = specification_search(formula, panel, w_in, panel.unit, panel.time, alpha=alpha,
                                                       con=con, lee_yu=lee_yu)
             result.quality_status = quality
