@@ -520,8 +520,9 @@ def choropleth_map(
                                         "fisher_jenks, std_mean …")] = "quantiles",
     k: Annotated[int, typer.Option(help="Number of classes.")] = 5,
     table: Annotated[str | None, typer.Option(help="Table (default fct_<level>_year).")] = None,
-    data: Annotated[Path | None, typer.Option(help="Your own panel CSV/Parquet.")] = None,
-    id_column: Annotated[str | None, typer.Option(help="Unit-code column.")] = None,
+    data: Annotated[str | None, typer.Option(help="A table or view, a SQL query or a file (.csv/.parquet/.xlsx/.dta) "
+                                             "instead of fct_<level>_year.")] = None,
+    id_column: Annotated[str | None, typer.Option("--unit", "--id-column", help="Unit-code column.")] = None,
     boundary_file: Annotated[Path | None, typer.Option(help="Your own polygons.")] = None,
     title: Annotated[str | None, typer.Option(help="Map title.")] = None,
     db: DbOption = None,
