@@ -368,7 +368,7 @@ def moran(
     with Geary's C and Getis–Ord G; stored in analysis.moran_global with a run id.
 
     Examples: geopanel moran gdp --level city --w queen_city --years 2011-2022 --scatter moran.png;
-    geopanel moran income --data usjoin.csv --unit STATE_FIPS --w states48.gal --json
+    geopanel moran income --data usjoin.csv --unit STATE_FIPS --w us48.gal --json
     """
     from analyses.esda import global_stats
 
