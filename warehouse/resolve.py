@@ -365,12 +365,16 @@ def list_aliases(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     Columns: alias, level, unit_code, unit_name, valid_from, valid_to, note, source, added_at.
     """
     _require_crosswalk(con)
-    parts = ["""select alias, level, unit_code, valid_from, valid_to, cast(null as varchar) as note,
-                       'seed' as source, cast(null as timestamp) as added_at
-                from main.dim_unit_crosswalk where alias_kind = 'alias'"""]
+    parts = []
+    if table_exists(con, "reference.unit_aliases"):  # the seed, as dbt loaded it
+        parts.append("""select alias, level, unit_code, valid_from, valid_to, note, 'seed' as source,
+                               cast(null as timestamp) as added_at from reference.unit_aliases""")
     if table_exists(con, "raw.unit_aliases"):
         parts.append("select alias, level, unit_code, valid_from, valid_to, note, 'user', added_at "
                      "from raw.unit_aliases")
+    if not parts:
+        return pd.DataFrame(columns=["alias", "level", "unit_code", "unit_name", "valid_from", "valid_to", "note",
+                                     "source", "added_at"])
     return con.execute(
         f"""with a as ({' union all '.join(parts)}),
             names as (select level, unit_code, arg_max(alias, valid_to) as unit_name
