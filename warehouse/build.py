@@ -100,6 +100,8 @@ def run_dbt(args: Sequence[str], db: str | Path | None = None, progress: Callabl
     dbt = Path(sys.executable).with_name("dbt")
     command = [str(dbt), *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
                "--log-format", "json", "--no-use-colors", "--log-path", str(path.parent / "logs")]
+    if "--target-path" not in args:  # dbt's compiled files go beside the warehouse, not into the install folder
+        command += ["--target-path", str(path.resolve().parent / "target")]
     env = {**os.environ, "GEOPANEL_DB": str(staged), "DO_NOT_TRACK": "1"}
     try:
         for suffix in ("", ".wal"):

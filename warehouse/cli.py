@@ -24,7 +24,7 @@ from warehouse.quality.cli import check as check_command
 from warehouse.rasters import RasterError, RasterResult, ingest_rasters
 from warehouse.rejects import acknowledge_rejects, rejects_summary
 from warehouse.resolve import add_alias, list_aliases
-from warehouse.settings import DEMO_DIR, db_path
+from warehouse.settings import db_path
 from warehouse.variables import variables_frame
 
 app = typer.Typer(
@@ -422,7 +422,8 @@ def status(db: DbOption = None) -> None:
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Where to write the demo files.")] = DEMO_DIR,
+    out: Annotated[Path | None, typer.Option(help="Where to write the demo files (default: demo/ beside the "
+                                             "warehouse).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic panel.")] = 20240601,
     db: DbOption = None,
 ) -> None:
@@ -440,6 +441,7 @@ def demo(
         _print_build(result)
         if not result.success:
             raise typer.Exit(1)
+        out = out or db_path(db).resolve().parent / "demo"
         with console.status(f"writing synthetic demo files to {out} …") as st:
             files = write_demo_files(out, seed=seed, progress=lambda m: st.update(m))
         with connection(db) as con:

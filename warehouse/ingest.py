@@ -278,7 +278,7 @@ def variable_targets(con: duckdb.DuckDBPyConnection, m: Mapping, header_units: d
         if spec.unit is None and printed is None:
             raise IngestError(f"{where}: no unit given and none printed in the header; add unit: (亿元, 万人, % …) "
                               "or as_is: true")
-        if spec.unit is not None and printed is not None and norm_unit(spec.unit) != norm_unit(printed):
+        if spec.unit is not None and printed is not None and not _same_unit(spec.unit, printed, where):
             raise IngestError(f"{where}: the mapping says unit {spec.unit} but the file prints ({printed}); "
                               "correct the mapping's unit")
         source = lookup(spec.unit or printed, where)
@@ -295,6 +295,12 @@ def variable_targets(con: duckdb.DuckDBPyConnection, m: Mapping, header_units: d
                                   "the column to another variable (e.g. gdp_per_capita)")
         out[spec.name] = _Target(spec, source, target.name, conversion(source, target, where), new)
     return out
+
+
+def _same_unit(a: str, b: str, where: str) -> bool:
+    """公里 and km, 平方公里 and km², ％ and %: the same unit under two names."""
+    ua, ub = lookup(a, where), lookup(b, where)
+    return ua.dimension == ub.dimension and ua.factor == ub.factor
 
 
 def parse_values(cells: pd.DataFrame, targets: dict[str, _Target]) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from warehouse.quality.report import table_status, write_reports
 from warehouse.quality.results import store
 from warehouse.quality.runner import CheckRun, run_checks
 from warehouse.quality.spec import CheckConfigError
-from warehouse.settings import DATA_DIR, db_path
+from warehouse.settings import db_path, reports_dir
 
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
@@ -48,7 +48,7 @@ def check(
                 task, completed=done, total=total, description=label))
         if not run.results:
             raise WarehouseError(f"--select {' '.join(select or [])}: matches no declared table or check kind")
-        html_path, md_path = write_reports(run, out or DATA_DIR / "reports")
+        html_path, md_path = write_reports(run, out or reports_dir(db))
         with connection(db) as con:
             store(con, run.run_id, run.results, run.finished_at, run.started_at, ",".join(run.selection),
                   str(html_path))
