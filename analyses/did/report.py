@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -353,13 +352,11 @@ def data_gate(con: duckdb.DuckDBPyConnection | None, data: object, panel: PanelD
     the one table read (for the run's data fingerprint), None for a query."""
     if not panel.from_warehouse or con is None:
         return GateStatus("not-checked", []), None
-    text = str(data).strip()
-    query = not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$", text)
-    tables = sorted(duckdb.get_table_names(text)) if query else [text]
-    tables = [qualify(t) for t in tables if table_exists(con, qualify(t))]  # not the query's CTE names
+    tables = [qualify(t) for t in panel.tables if table_exists(con, qualify(t))]  # not a query's CTE names
     if not tables:  # a query of files or literal values
         return GateStatus("not-checked", []), None
-    return require_checked(con, tables, allow_failing_checks=allow_failing_checks), None if query else tables[0]
+    one = qualify(str(data).strip()) if isinstance(data, str) and str(data).strip() in panel.tables else None
+    return require_checked(con, tables, allow_failing_checks=allow_failing_checks), one
 
 
 def robust_estimates(data: pd.DataFrame, outcome: str, base: TWFEResult, cs: dict[str, CSResult],
