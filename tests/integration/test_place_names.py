@@ -119,6 +119,15 @@ def test_a_city_table_at_city_level_passes_check_level(registry):
     check_level(resolved, "city", "cities.csv")
 
 
+def test_a_city_table_loaded_at_county_level_is_refused(registry):
+    cities = registry.execute(
+        "select name_zh from main.dim_city where province_code = '320000' order by city_code").df()["name_zh"]
+    resolved = resolve_units(registry, labels(cities.tolist(), 2020), "county")
+    assert (resolved["status"] == "total").all()  # each is a city subtotal in a county table
+    with pytest.raises(IngestError, match="looks like a city table: 13 of 13 labels are cities, not counties"):
+        check_level(resolved, "county", "jiangsu.csv")
+
+
 def test_a_county_table_loaded_at_city_level_is_refused(registry):
     counties = ["溧水区", "高淳区", "江宁区", "六合区", "浦口区", "栖霞区", "雨花台区"]
     resolved = resolve_units(registry, labels(counties, 2020), "city")
