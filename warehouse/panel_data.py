@@ -89,15 +89,15 @@ def read_panel(data, *, con=None, unit: str | None = None, time: str | None = No
             frame[col] = as_text(frame[col])
     if time is not None:
         frame[time] = _as_period(frame[time], source, time)
+    if where:
+        frame = _filter(frame, where, source)
+        notes.append(f"where {where}")
     if columns is not None:
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise DataError(f"{source}: no column {missing[0]!r} (columns: {_cols(frame)})")
         keep = list(dict.fromkeys([c for c in (unit, entity, time) if c] + list(columns)))
         frame = frame[keep]
-    if where:
-        frame = _filter(frame, where, source)
-        notes.append(f"where {where}")
     dropped: list[str] = []
     if w_ids is not None:
         if unit is None:

@@ -146,3 +146,16 @@ def test_clear_errors(tmp_path):
     assert isinstance(read_panel(frame, require_unit=False), PanelData)
     with pytest.raises(DataError, match="no time column 'yr'"):
         read_panel(frame.assign(code="1"), time="yr")
+
+
+def test_firm_entity_ids_stay_text_and_where_sees_every_column(tmp_path):
+    """Stock codes are six digits with leading zeros (000001 is Ping An Bank): they must survive as text."""
+    path = tmp_path / "firms.csv"
+    path.write_text("stkcd,city_code,year,industry,sales\n000001,440300,2020,J,1.5\n600000,310000,2020,J,2.5\n"
+                    "000002,440300,2020,K,3.5\n", encoding="utf-8")
+    panel = read_panel(path, unit="city_code", entity="stkcd", columns=["sales"], where="industry = 'J'")
+    assert panel.entity == "stkcd" and list(panel.frame.columns) == ["city_code", "stkcd", "year", "sales"]
+    assert panel.frame["stkcd"].tolist() == ["000001", "600000"] and panel.frame["city_code"].tolist() == [
+        "440300", "310000"]
+    with pytest.raises(DataError, match="no entity column 'firm'"):
+        read_panel(path, unit="city_code", entity="firm")
