@@ -167,7 +167,7 @@ def _columns(table: Table, m: Mapping, where: str) -> tuple[list[_Column], int |
                                                                                         "the indicator column",
                                                                                         where, m)
         return [_Column(j, m.variable, year, table.header[j]) for j, year in years], None
-    return [_Column(_find(table, col, f"variables '{col}'", where, m), spec, None, "")
+    return [_Column(_find(table, col, f"the column for {spec.name}", where, m), spec, None, "")
             for col, spec in m.variables.items()], None
 
 
@@ -489,7 +489,8 @@ def plan_ingest(con: duckdb.DuckDBPyConnection, path: str | Path, mapping: Mappi
             raise IngestError(f"{path}: variable {name} ({m.source}) has no value in any data row; check skip_rows, "
                               "header_rows and the column it names")
     cells = cells.rename(columns={"_var": "variable"})
-    data = cells[(cells["_kind"] == "data") & cells["reason"].isna() & ~cells["_empty"]]
+    # every labelled data row is resolved, so that a subtotal row without values is still a total row
+    data = cells[(cells["_kind"] == "data") & (cells["unit_label"] != "") & cells["year"].notna()]
     labels = data[["unit_label", "parent_label", "year"]].drop_duplicates()
     labels = labels.assign(parent_label=labels["parent_label"].replace("", pd.NA).astype("string"))
     resolved = resolve_units(con, labels, m.level) if len(labels) else labels.assign(
@@ -503,7 +504,7 @@ def plan_ingest(con: duckdb.DuckDBPyConnection, path: str | Path, mapping: Mappi
     is_total = merged["_unit_status"] == "total"
     merged.loc[is_total, "_kind"] = "total"
     merged.loc[is_total, "_exclude_reason"] = merged.loc[is_total, "_unit_reason"]
-    rejected_unit = merged["_unit_status"] == "reject"
+    rejected_unit = (merged["_unit_status"] == "reject") & ~merged["_empty"]
     merged["reason"] = merged["reason"].where(~rejected_unit | merged["reason"].notna(), merged["_unit_reason"])
     long, revisions = flag_duplicates(con, merged, m, tolerance, prefer)
     summary = _summarise(path, m, encoding, long, revisions, targets)
@@ -623,12 +624,20 @@ def _register_variables(con: duckdb.DuckDBPyConnection, m: Mapping, targets: dic
         if not t.new:
             continue
         spec = t.spec
-        label = spec.label or next((k for k, v in m.variables.items() if v is spec), None) or spec.name
-        label = re.sub(r"\([^()]*\)$", "", norm_header(label))
+        label = spec.label or _without_units(next((k for k, v in m.variables.items() if v is spec), None)
+                                             or spec.name)
         dimension = t.source.dimension if t.source else None
         con.execute("insert into meta.variables values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [m.level, spec.name, t.target, dimension, label, spec.label_en, spec.description,
                      spec.source or m.citation, digest, str(path), at])
+
+
+def _without_units(header: str) -> str:
+    """'地区生产总值(万元)·全市' -> '地区生产总值·全市': the header as a label, without printed units."""
+    from warehouse.units import registry
+
+    text = norm_header(header)
+    return _UNIT_IN_TEXT.sub(lambda mt: "" if norm_unit(mt.group(1)) in registry() else mt.group(0), text)
 
 
 def _unload(con: duckdb.DuckDBPyConnection, digests: list[str], at: datetime) -> int:

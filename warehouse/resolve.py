@@ -177,7 +177,7 @@ def _decide(label: str, parent: object, year: object, level: str, cands: list[di
         return pd.NA, "reject", (
             f"ambiguous '{label}' in {table}: it names {_describe(above + [unit])}; write {unit['unit_name']} "
             f"for the {level}" + (f", or {others} for the {above[0]['level']} subtotal" if others else "")
-        ), pd.NA
+        ), above[0]["level"]  # counted by check_level: a province table at city level has many of these
     if same_codes:
         return same_codes[0], "unit", pd.NA, pd.NA
     if len(above) > 1:
