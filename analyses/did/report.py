@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -352,7 +353,8 @@ def data_gate(con: duckdb.DuckDBPyConnection | None, data: object, panel: PanelD
     the one table read (for the run's data fingerprint), None for a query."""
     if not panel.from_warehouse or con is None:
         return GateStatus("not-checked", []), None
-    tables = [qualify(t) for t in panel.tables if table_exists(con, qualify(t))]  # not a query's CTE names
+    named = [re.split(r"\s+as\s+", t, flags=re.IGNORECASE)[0].replace('"', "") for t in panel.tables]  # 'x AS a'
+    tables = [qualify(t) for t in named if table_exists(con, qualify(t))]  # not a query's CTE names
     if not tables:  # a query of files or literal values
         return GateStatus("not-checked", []), None
     one = qualify(str(data).strip()) if isinstance(data, str) and str(data).strip() in panel.tables else None
