@@ -69,7 +69,7 @@ def read_panel(data, *, con=None, unit: str | None = None, time: str | None = No
     """
     if w_match not in W_MATCHES:
         raise DataError(f"w_match {w_match!r}: use one of {', '.join(W_MATCHES)}")
-    frame, source, from_wh, text_cols = _read(data, con, unit, entity, sheet)
+    frame, source, from_wh, text_cols, filtered = _read(data, con, unit, entity, sheet, where)
     tables = _tables_read(data)
     notes: list[str] = []
     year_cols = [c for c in frame.columns if _YEAR_COL.match(str(c))]
@@ -90,7 +90,7 @@ def read_panel(data, *, con=None, unit: str | None = None, time: str | None = No
     if time is not None:
         frame[time] = _as_period(frame[time], source, time)
     if where:
-        frame = _filter(frame, where, source)
+        frame = frame if filtered else _filter(frame, where, source, con)
         notes.append(f"where {where}")
     if columns is not None:
         missing = [c for c in columns if c not in frame.columns]
@@ -203,23 +203,25 @@ def _preview(ids: list[str], k: int = 5) -> str:
 
 
 # ---------------------------------------------------------------------------- reading
-def _read(data, con, unit, entity, sheet) -> tuple[pd.DataFrame, str, bool, list[str]]:
-    """(frame, description, from_warehouse, columns to keep as text)."""
+def _read(data, con, unit, entity, sheet, where) -> tuple[pd.DataFrame, str, bool, list[str], bool]:
+    """(frame, description, from_warehouse, columns to keep as text, whether `where` was applied in SQL)."""
     wanted = [c for c in (unit, entity) if c]
     if isinstance(data, PanelData):
-        return data.frame, data.source, data.from_warehouse, []
+        return data.frame, data.source, data.from_warehouse, [], False
     if isinstance(data, pd.DataFrame):
-        return data, "DataFrame", False, _id_like(data, wanted)
+        return data, "DataFrame", False, _id_like(data, wanted), False
     if data is None:
         raise DataError("name the data: a table or view (e.g. fct_city_year), a SQL query, a file or a DataFrame")
     text = str(data).strip()
     path = Path(text)
+    cond = f" where ({where})" if where else ""
     if _SQL.match(text):
-        frame = _query(con, text, f"query {_short(text)}")
-        return frame, f"query: {_short(text)}", True, _id_like(frame, wanted)
+        what = f"query {_short(text)}" + (f" with --where {where!r}" if where else "")
+        frame = _query(con, f"select * from ({text}) as _q{cond}" if where else text, what)
+        return frame, f"query: {_short(text)}", True, _id_like(frame, wanted), True
     if path.suffix.lower() in FILE_SUFFIXES or (not _IDENT.match(text) and path.exists()):
         frame, desc, text_cols = _read_file(path, wanted, sheet)
-        return frame, desc, False, text_cols
+        return frame, desc, False, text_cols, False
     if not _IDENT.match(text):
         raise DataError(f"data {text!r}: not a table or view name, a SQL query (select …) or a "
                         f"{'/'.join(FILE_SUFFIXES)} file")
@@ -236,8 +238,8 @@ def _read(data, con, unit, entity, sheet) -> tuple[pd.DataFrame, str, bool, list
             like = []
         raise DataError(f"data {text!r}: no such table or view in the warehouse; panels and indicator layers: "
                         f"{_preview(like, 8)}")
-    frame = _query(con, f"select * from {text}", text)
-    return frame, text, True, _id_like(frame, wanted)
+    frame = _query(con, f"select * from {text}{cond}", f"{text}: --where {where!r}" if where else text)
+    return frame, text, True, _id_like(frame, wanted), True
 
 
 def _query(con, sql: str, what: str) -> pd.DataFrame:
@@ -390,17 +392,25 @@ def _year(col) -> str:
     return _YEAR_COL.match(str(col)).group(1)
 
 
-def _filter(frame: pd.DataFrame, where: str, source: str) -> pd.DataFrame:
+def _filter(frame: pd.DataFrame, where: str, source: str, con=None) -> pd.DataFrame:
+    """Rows of a frame or file where the SQL condition holds; on the warehouse connection when there is one,
+    so that the condition may use a subquery on warehouse tables."""
     import duckdb
 
-    con = duckdb.connect()
+    own = con is None
+    con = duckdb.connect() if own else con
+    name = "_geopanel_rows"
     try:
-        con.register("_panel", frame)
-        out = con.sql(f"select * from _panel where ({where})").df()
+        con.register(name, frame)
+        out = con.sql(f"select * from {name} where ({where})").df()
     except duckdb.Error as exc:
         raise DataError(f"{source}: --where {where!r}: {str(exc).splitlines()[0]}") from exc
     finally:
-        con.close()
+        try:
+            con.unregister(name)
+        finally:
+            if own:
+                con.close()
     for col in frame.columns:  # keep the dtypes the frame had (text ids stay text)
         if col in out.columns and frame[col].dtype == object:
             out[col] = out[col].astype(object).where(out[col].notna(), None)

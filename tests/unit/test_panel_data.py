@@ -128,6 +128,10 @@ def test_warehouse_table_query_and_where():
     query = read_panel("select city_code, year, x * 2 as x2 from fct_city_year", con=con, where="year = 2020")
     assert query.source.startswith("query: select city_code") and query.frame["x2"].tolist() == [2.0, 4.0]
     assert read_panel(table, where="x > 1").frame["x"].tolist() == [2.0, 3.0]
+    # a condition with a subquery on a warehouse table: in SQL for tables, on the connection for frames and files
+    balanced = "city_code in (select city_code from fct_city_year group by city_code having count(*) = 2)"
+    assert read_panel("fct_city_year", con=con, where=balanced).frame["x"].tolist() == [1.0, 3.0]
+    assert read_panel(table.frame, con=con, where=balanced).frame["city_code"].tolist() == ["430100", "430100"]
     with pytest.raises(DataError, match="no such table or view in the warehouse; panels and indicator layers: "
                                         "fct_city_year"):
         read_panel("fct_nowhere", con=con)
