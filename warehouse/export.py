@@ -34,7 +34,7 @@ def write_frame(frame: pd.DataFrame, path: str | Path, labels: dict[str, str] | 
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise DataError(f"{path}: cannot write {suffix or 'a file without suffix'}; use {', '.join(SUFFIXES)}")
-    frame = _plain(frame)
+    frame = _plain(frame, binary=suffix == ".parquet")
     path.parent.mkdir(parents=True, exist_ok=True)
     given = {str(k): str(v) for k, v in (labels or {}).items() if v is not None}
     labels = {c: given[c] for c in frame.columns if c in given}
@@ -61,10 +61,13 @@ def stata_name(name: str, position: int = 1) -> str:
     return text[:32]
 
 
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns the writers understand: bytes as a size note, nested values as text, text ids stay text."""
+def _plain(frame: pd.DataFrame, binary: bool = False) -> pd.DataFrame:
+    """Columns the writers understand: bytes (WKB geometry) as a size note and nested values as text, except
+    for Parquet (`binary`), which keeps both; text ids stay text."""
     out = frame.copy()
     out.columns = [str(c) for c in out.columns]
+    if binary:
+        return out
     for col in out.columns:
         s = out[col]
         if s.dtype == object:

@@ -106,3 +106,9 @@ def test_sql_out_writes_labelled_stata_and_bom_csv(db, tmp_path):
     assert csv.read_bytes().startswith("\ufeffcity_code,gdp".encode())
     bad = CliRunner().invoke(app, ["sql", "select * from t", "--db", str(db), "--out", str(tmp_path / "t.json")])
     assert bad.exit_code == 1 and "use .csv, .xlsx, .dta, .parquet" in bad.output
+
+
+def test_parquet_keeps_geometry_bytes_other_formats_note_their_size(tmp_path):
+    frame = pd.DataFrame({"code": ["01"], "geometry": [b"\x01\x02\x03"]})
+    assert pd.read_parquet(write_frame(frame, tmp_path / "g.parquet"))["geometry"].tolist() == [b"\x01\x02\x03"]
+    assert "<3 bytes>" in write_frame(frame, tmp_path / "g.csv").read_text(encoding="utf-8-sig")
