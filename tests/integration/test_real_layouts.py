@@ -408,5 +408,10 @@ def test_rejects_can_be_acknowledged(warehouse, tmp_path):
     run("ingest", str(p), "--db", str(warehouse))
     listed = run("rejects", "--db", str(warehouse))
     assert "unknown_unit" in listed and "False" in listed
+    failing = CliRunner().invoke(app, ["check", "--select", "raw.rejects", "--db", str(warehouse),
+                                       "--out", str(tmp_path / "reports")])
+    assert failing.exit_code == 1 and "某某省" in failing.output
     out = run("rejects", "--ack", "unknown_unit", "--note", "not a province", "--db", str(warehouse))
     assert "acknowledged 1" in out and "True" in out
+    passing = run("check", "--select", "raw.rejects", "--db", str(warehouse), "--out", str(tmp_path / "reports"))
+    assert "no error-level failure" in passing
