@@ -76,6 +76,7 @@ class DIDBattery:
     source: str | None = None  # the data, when not fct_<level>_year: a table, a query or a file
     source_table: str | None = None  # the warehouse table behind `source`, for the run's data fingerprint
     notes: list[str] = field(default_factory=list)  # estimators that could not run on this sample, and why
+    sun_abraham: pd.DataFrame | None = None  # event_time, coef, se
 
     def markdown(self, outcome: str) -> str:
         """A paper-style summary: baseline, event study, Bacon weights, placebo."""
@@ -186,8 +187,23 @@ class DIDBattery:
             "callaway_santanna": {control: {"attgt": cs.attgt.to_dict("records"),
                                             "aggregates": cs.aggregates().to_dict("records"), "notes": cs.notes}
                                   for control, cs in (self.cs or {}).items()},
+            "sun_abraham": self.sun_abraham.to_dict("records") if self.sun_abraham is not None else None,
             "notes": self.notes,
         }
+        if self.heterogeneity is not None:
+            out["heterogeneity"] = self.heterogeneity.to_dict("records")
+        if self.mediation is not None:
+            m = self.mediation
+            out["mediation"] = {"mediator": self.mediator, "steps": m.table().to_dict("records"),
+                                "indirect": m.indirect, "sobel_p": m.sobel_p, "boot_ci": list(m.boot_ci)}
+        if self.moderation is not None:
+            out["moderation"] = {"moderator": self.moderator, "terms": self.moderation.to_dict("records")}
+        if self.spatial is not None:
+            out["spatial_did"] = {"rho": float(self.spatial.params["rho"]), "rho_se": float(self.spatial.bse["rho"]),
+                                  "effects": self.spatial.effects.to_dict("records")}
+        if self.stepwise:
+            out["stepwise"] = [{"controls": list(self.controls[:k]), "coef": f.coef, "se": f.se, "nobs": f.nobs,
+                                "r2": f.r2, "r2_within": f.r2_within} for k, f in enumerate(self.stepwise)]
         if self.stacked is not None:
             out["stacked"] = {"att": self.stacked.att, "se": self.stacked.se, "nobs": self.stacked.nobs,
                               "event_study": self.stacked.event_study.to_dict("records")}
@@ -262,7 +278,8 @@ def run_battery(
     cs = {control: callaway_santanna(data, outcome, control=control) for control in ("never", "notyet")}
     notes: list[str] = []
     robust = robust_estimates(data, outcome, base, cs, stacked, notes=notes)
-    by_event_time = dynamic_by_estimator(data, outcome, dynamic, cs["never"], stacked)
+    sa = sun_abraham(data, outcome)
+    by_event_time = dynamic_by_estimator(data, outcome, dynamic, cs["never"], stacked, sa=sa)
     checks = robustness(data, outcome, base, controls)
     if concurrent:
         with_dummies = concurrent_dummies(con, data, concurrent, level=level, rule=rule,
@@ -298,7 +315,8 @@ def run_battery(
                          mediator=mediator, moderation=moderated, moderator=moderator, spatial=spatial,
                          stepwise=stepwise(data, outcome, controls) if controls else None,
                          cs_by_cohort=cs["never"].aggregate("group"), cs_by_year=cs["never"].aggregate("calendar"),
-                         cs=cs, coding=coding, source=source, source_table=source_table, notes=notes)
+                         cs=cs, coding=coding, source=source, source_table=source_table, notes=notes,
+                         sun_abraham=sa)
     report = out_dir / "did_report.md"
     report.write_text(battery.markdown(outcome), encoding="utf-8")
     makers = {"did_table": did_table, "did_robustness": robustness_table}
@@ -382,11 +400,11 @@ def robust_estimates(data: pd.DataFrame, outcome: str, base: TWFEResult, cs: dic
 
 
 def dynamic_by_estimator(data: pd.DataFrame, outcome: str, twfe_es: EventStudyResult, cs_never: CSResult,
-                         stacked: StackedResult) -> pd.DataFrame:
-    """Event-time effects side by side: binned TWFE event study, Callaway–Sant'Anna (never treated), Sun–Abraham,
-    stacked DID (inside its own window)."""
+                         stacked: StackedResult, sa: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Event-time effects side by side: binned TWFE event study, Callaway–Sant'Anna (never treated), Sun–Abraham
+    (`sa`, estimated here when not given), stacked DID (inside its own window)."""
     cs = cs_never.aggregate("dynamic")
-    sa = sun_abraham(data, outcome)
+    sa = sun_abraham(data, outcome) if sa is None else sa
     low, high = twfe_es.window
     frame = twfe_es.table[["rel_time", "coef"]].rename(columns={"rel_time": "event_time", "coef": "TWFE event study"})
     frame = frame.merge(cs[["event_time", "att"]].rename(columns={"att": "Callaway–Sant'Anna"}), how="left")

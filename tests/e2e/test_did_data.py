@@ -75,6 +75,8 @@ def test_json_holds_every_estimate_and_the_cs_overall_aggregates(three_ways):
     assert overall["group"]["se"] == pytest.approx(0.0124460593209979, abs=1e-10)
     assert overall["dynamic"]["att"] == pytest.approx(-0.0772398214573151, abs=1e-10)
     assert overall["calendar"]["se"] == pytest.approx(0.01597185188456, abs=1e-10)
+    assert {row["event_time"] for row in result["sun_abraham"]} == {-4, -3, -2, 0, 1, 2, 3}  # -1 the reference
+    assert all(row["se"] > 0 for row in result["sun_abraham"] + result["stacked"]["event_study"] if row["se"])
     # cohort 2004 has one untreated year: the imputation is not estimable, said so, never 0 ± 0
     imputation = next(e for e in result["estimates"] if e["estimator"].startswith("two-stage"))
     assert imputation["estimate"] is None and imputation["se"] is None
