@@ -210,10 +210,12 @@ def weights_export(
 @weights_app.command("check")
 def weights_check(
     name: str,
-    table: Annotated[str | None, typer.Option(help="Panel table (default fct_<level>_year of the matrix).")] = None,
+    table: Annotated[str | None, typer.Option("--table", "--data", help="Panel table, SQL query or file (default "
+                                              "fct_<level>_year of the matrix).")] = None,
     column: Annotated[str | None, typer.Option(help="Only units with a value of this column.")] = None,
     year: Annotated[int | None, typer.Option(help="Only units of this year.")] = None,
-    id_column: Annotated[str | None, typer.Option(help="Unit-code column of the table.")] = None,
+    id_column: Annotated[str | None, typer.Option("--unit", "--id-column",
+                                                 help="Unit-code column of the table.")] = None,
     db: DbOption = None,
 ) -> None:
     """Compare a matrix's units with a panel's: what subsetting to the panel would drop, and what it lacks."""

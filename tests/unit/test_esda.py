@@ -372,3 +372,23 @@ def test_cli_moran_reads_a_sql_query(us48_files, tmp_path):
     assert out.exit_code == 0, out.output
     row = json.loads(out.output)["results"][0]
     assert row["n"] == 48 and row["value"] == pytest.approx(esda.Moran(y, w, permutations=0).I)
+
+
+def test_cli_weights_check_reads_the_panel_through_the_contract(tmp_path):
+    import duckdb
+
+    from geo.weights import write_w
+    from warehouse.cli import app
+
+    df, codes = panel()
+    db = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(db))
+    write_w(con, SpatialWeights(ids=codes[:8], matrix=rook(codes).matrix[:8, :8], kind="rook", transform="B"),
+            "rook_g")
+    con.register("df_view", df.astype({"x": "float64"}))
+    con.execute("create table panel_g as select * from df_view")
+    con.close()
+    out = CliRunner().invoke(app, ["weights", "check", "rook_g", "--table", "panel_g", "--unit", "unit_code",
+                                   "--db", str(db)])
+    # g33 is in the panel but not in the 8-unit matrix: reported, exit 1
+    assert out.exit_code == 1 and "g33" in out.output
