@@ -130,6 +130,13 @@ def _tables_read(data) -> list[str]:
 # ---------------------------------------------------------------------------- ids
 def as_text(values: pd.Series) -> pd.Series:
     """Ids as text: strings stripped, integer-valued numbers without '.0', missing stays missing."""
+    if pd.api.types.is_integer_dtype(values) and not values.isna().any():  # fast path: plain integers
+        return pd.Series(values.astype("int64").astype(str).to_numpy(dtype=object), index=values.index, dtype=object)
+    if pd.api.types.is_string_dtype(values) and values.dropna().map(type).eq(str).all():  # fast path: all text
+        text = values.str.strip().str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+        out = text.astype(object).where(text.notna() & (text != ""), None)
+        return pd.Series(out.to_numpy(dtype=object), index=values.index, dtype=object)
+
     def one(v):
         if v is None or (not isinstance(v, str) and pd.isna(v)):
             return None
