@@ -243,8 +243,9 @@ def _imputable(data: pd.DataFrame, y: str, treat: str, unit: str, time: str) -> 
         cohorts = ", ".join(f"{int(g) if g == g else 'none'} ({n})" for g, n in first.value_counts(dropna=False)
                             .sort_index().items())
         raise DIDError(f"two-stage imputation: {len(thin)} units have fewer than two untreated periods (e.g. "
-                       f"{thin.index[0]}; first treated: {cohorts}); its first stage cannot fit their unit effects: "
-                       "leave these units or cohorts out of the sample, or start the panel earlier")
+                       f"{thin.index[0]}; first treated: {cohorts}); pyfixest's did2s drops their unit effects as "
+                       "singletons and cannot impute their treated periods: leave these units or cohorts out of the "
+                       "sample, or start the panel earlier")
     years = untreated.groupby(time).size().reindex(frame[time].unique(), fill_value=0)
     thin = years[years < 2]
     if not thin.empty:

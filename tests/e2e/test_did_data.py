@@ -161,3 +161,20 @@ def test_cohort_column_reproduces_the_policy_run_on_the_demo(demo, tmp_path):
             assert mine["att"] == pytest.approx(theirs["att"], abs=1e-12)
             assert mine["se"] == pytest.approx(theirs["se"], abs=1e-12)
     assert b["placebo"] == a["placebo"]
+
+
+def test_python_api_on_a_dataframe_and_a_parquet_file_equals_the_csv_run(three_ways, tmp_path):
+    from analyses.did.report import run_battery_on_data
+
+    frame = pd.read_csv(MPDTA)
+    parquet = tmp_path / "mpdta.parquet"
+    frame.to_parquet(parquet)
+    options = {"cohort": "first.treat", "unit": "countyreal", "window": (-3, 3), "stacked_window": (-1, 1),
+               "placebo_reps": 20, "boot_reps": 20}
+    csv_run = three_ways["file"]
+    for data in (frame, str(parquet)):
+        battery = run_battery_on_data(None, data, "lemp", tmp_path / "out", **options)
+        result = battery.as_dict("lemp")
+        assert result["quality"] == "not-checked"
+        for key in ("estimates", "callaway_santanna", "event_study", "placebo"):
+            assert result[key] == csv_run[key], key
