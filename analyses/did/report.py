@@ -274,7 +274,11 @@ def run_battery(
     base = twfe(data, outcome, controls=controls)
     dynamic = event_study(data, outcome, window=window, reference=reference, controls=controls)
     decomposition = bacon(data, outcome, controls=controls)
-    stacked = stacked_did(data, outcome, window=stacked_window)
+    try:
+        stacked = stacked_did(data, outcome, window=stacked_window)
+    except DIDError as exc:
+        raise DIDError(f"stacked DID: {exc} with --stacked-window LOW:HIGH (now {stacked_window[0]}:"
+                       f"{stacked_window[1]})") from exc
     cs = {control: callaway_santanna(data, outcome, control=control) for control in ("never", "notyet")}
     notes: list[str] = []
     robust = robust_estimates(data, outcome, base, cs, stacked, notes=notes)

@@ -130,6 +130,8 @@ def test_all_treated_data_and_stray_flags_are_refused_with_what_to_do(warehouse,
     code, _, err = run(db, str(treated_only), *FAST, out=tmp_path)
     assert code == 1
     assert "treated.csv is treated by 2007: the estimators need never-treated units" in " ".join(err.split())
+    code, _, err = run(db, str(csv), *[x for x in FAST if x not in ("--stacked-window", "-1:1")], out=tmp_path)
+    assert code == 1 and "with --stacked-window LOW:HIGH (now -3:3)" in " ".join(err.split())
     result = CliRunner().invoke(app, ["did", "gdp", "--unit", "countyreal", "--db", str(db)])
     assert result.exit_code == 1 and "--unit names a column of --data" in result.output
 
