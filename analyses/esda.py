@@ -23,6 +23,13 @@ esda reports a pseudo p-value of 1/(permutations+1) for it.
 Missing values: in each year, units without a value are left out and the matrix is restricted to the
 rest (rows re-standardised for a row-standardised matrix); counts are in every result row. Units of the
 panel without a row in the matrix are an error unless `unmatched='drop'`.
+
+Data and ids: the data are read through `warehouse.panel_data.read_panel` (a table or view, a SQL query, a
+CSV/Parquet/Excel/Stata file — wide-by-year files melted — or a DataFrame), unit ids as text and matched to the
+matrix's ids as text. Ids that differ only by zero padding ("1" vs "01") are refused even with
+unmatched='drop'. `w` may also be a weights file (.gal, .gwt, edge-list or dense CSV, .mat; row-standardised);
+an id-less matrix (.mat, unlabelled dense CSV) needs `w_order` ('ascending-text', 'ascending-numeric' or a file
+of ids) — it is never matched by an assumed order.
 """
 
 from __future__ import annotations
@@ -172,7 +179,7 @@ W_FILE_SUFFIXES = (".gal", ".gwt", ".mat", ".csv", ".txt", ".tsv")
 
 
 def _is_w_file(w) -> bool:
-    return hasattr(w, "order") and hasattr(w, "path") or (
+    return (hasattr(w, "order") and hasattr(w, "path")) or (
         isinstance(w, str | Path) and Path(str(w)).suffix.lower() in W_FILE_SUFFIXES)
 
 
