@@ -7,6 +7,7 @@ import json
 import re
 import sys
 import warnings
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -168,7 +169,7 @@ def _did_on_data(spec: dict, *, level: str, out: Path | None, allow_failing_chec
     out = out or DATA_DIR / "reports" / f"did_{_slug(spec['cohort'])}_{outcome}"
     started = datetime.now(UTC)
     try:
-        with (connection(db, read_only=True) if have_warehouse else _no_connection()) as con, \
+        with (connection(db, read_only=True) if have_warehouse else nullcontext()) as con, \
                 Progress(console=out_console, transient=True) as bar, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", WeightsSubsetWarning)
             task = bar.add_task("placebo", total=max(spec["placebo"], 1))
@@ -197,16 +198,6 @@ def _did_on_data(spec: dict, *, level: str, out: Path | None, allow_failing_chec
     _summary(out_console, battery, outcome, spec["placebo"], spec["mediator"])
     stored = f"run {run_id} → analysis.model_runs; " if run_id else "not stored (no warehouse; --db to store); "
     out_console.print(f"{stored}report and plots → {out}", highlight=False)
-
-
-class _no_connection:
-    """`with` stand-in when there is no warehouse: file data need none."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _summary(out: Console, battery: DIDBattery, outcome: str, placebo: int, mediator: str | None) -> None:
