@@ -70,7 +70,7 @@ def read_panel(data, *, con=None, unit: str | None = None, time: str | None = No
     if w_match not in W_MATCHES:
         raise DataError(f"w_match {w_match!r}: use one of {', '.join(W_MATCHES)}")
     frame, source, from_wh, text_cols, filtered = _read(data, con, unit, entity, sheet, where)
-    tables = _tables_read(data)
+    tables = _tables_read(data, con)
     notes: list[str] = []
     year_cols = [c for c in frame.columns if _YEAR_COL.match(str(c))]
     time_col = time or "year"
@@ -110,21 +110,38 @@ def read_panel(data, *, con=None, unit: str | None = None, time: str | None = No
                      from_warehouse=from_wh, dropped=dropped, tables=tables)
 
 
-def _tables_read(data) -> list[str]:
+def _tables_read(data, con=None) -> list[str]:
     """The warehouse tables `data` reads: itself for a table name, the tables a query reads (for the quality gate)."""
     if isinstance(data, PanelData):
         return list(data.tables)
     if not isinstance(data, str):
         return []
     text = data.strip()
-    if _SQL.match(text):
-        import duckdb
+    if not _SQL.match(text):
+        return [text] if _IDENT.match(text) and Path(text).suffix.lower() not in FILE_SUFFIXES else []
+    import duckdb
 
-        try:
-            return sorted(duckdb.get_table_names(text, qualified=True))
-        except duckdb.Error:  # the query itself will report what is wrong
-            return []
-    return [text] if _IDENT.match(text) and Path(text).suffix.lower() not in FILE_SUFFIXES else []
+    try:
+        names = duckdb.get_table_names(text, qualified=True)
+    except duckdb.Error:  # duckdb binds some queries (join … using) without the catalog: read the names instead
+        names = set(_FROM.findall(text))
+    # duckdb lists 'main.x AS a' for an aliased table: keep the name, without quotes
+    names = {re.split(r"\s+as\s+", n, flags=re.IGNORECASE)[0].replace('"', "") for n in names}
+    if con is not None:
+        from warehouse.db import table_exists
+
+        names = {n for n in names if _table_exists(con, n, table_exists)}  # not a query's CTE names
+    return sorted(names)
+
+
+def _table_exists(con, name: str, table_exists) -> bool:
+    try:
+        return bool(table_exists(con, name))
+    except Exception:  # a name the catalog cannot look up is not a warehouse table
+        return False
+
+
+_FROM = re.compile(r'\b(?:from|join)\s+((?:"[^"]+"|[A-Za-z_]\w*)(?:\.(?:"[^"]+"|[A-Za-z_]\w*))?)', re.IGNORECASE)
 
 
 # ---------------------------------------------------------------------------- ids

@@ -127,6 +127,10 @@ def test_warehouse_table_query_and_where():
     assert (table.unit, table.time, table.from_warehouse, table.source) == ("city_code", "year", True, "fct_city_year")
     query = read_panel("select city_code, year, x * 2 as x2 from fct_city_year", con=con, where="year = 2020")
     assert query.source.startswith("query: select city_code") and query.frame["x2"].tolist() == [2.0, 4.0]
+    assert table.tables == ["fct_city_year"] and query.tables == ["fct_city_year"]
+    joined = read_panel("select f.* from main.fct_city_year as f join fct_city_year g using (city_code, year)",
+                        con=con)
+    assert joined.tables == ["fct_city_year", "main.fct_city_year"]  # aliases dropped: names the gate can check
     assert read_panel(table, where="x > 1").frame["x"].tolist() == [2.0, 3.0]
     # a condition with a subquery on a warehouse table: in SQL for tables, on the connection for frames and files
     balanced = "city_code in (select city_code from fct_city_year group by city_code having count(*) = 2)"
