@@ -57,10 +57,14 @@ def plant_defects(db: str | Path, work_dir: str | Path) -> list[Defect]:
                     "and year = 2018", [share_unit])
         w_name, island = _cut_island(con)
         csv = Path(work_dir) / "unmapped_city.csv"
-        csv.write_text(f"地区,年份,地区生产总值\n{UNMAPPED_NAME},2015,123.4\n", encoding="utf-8")
+        # with one row already loaded (a duplicate), since a file of which nothing loads is refused
+        known, value = con.execute("select unit_label, source_value from raw.city_economy where year = 2015 and "
+                                   "variable = 'gdp' order by unit_code limit 1").fetchone()
+        csv.write_text(f"地区,年份,地区生产总值\n{known},2015,{value}\n{UNMAPPED_NAME},2015,123.4\n",
+                       encoding="utf-8")
         mapping = csv.with_name(csv.name + ".yml")
         mapping.write_text("table: city_economy\nlevel: city\nshape: long\nunit: {name: 地区}\nyear: 年份\n"
-                           "variables:\n  地区生产总值: {name: gdp, unit: 亿元}\n", encoding="utf-8")
+                           "synthetic: true\nvariables:\n  地区生产总值: {name: gdp, unit: 亿元}\n", encoding="utf-8")
         ingest_file(con, csv, load_mapping(mapping))
     return [
         Defect("duplicate unit-year", "unique_key", "main.fct_city_year", "city_code, year", dup, 2012),
