@@ -32,7 +32,7 @@ from warehouse.mapping import Mapping, VariableSpec, load_mapping  # noqa: F401 
 from warehouse.readers import Table, detect_encoding, make_table, norm_header, norm_label, read_grids  # noqa: F401
 from warehouse.resolve import check_level, resolve_units
 from warehouse.units import Unit, canonical_unit, conversion, lookup, norm_unit
-from warehouse.variables import RAW_COLUMNS, ensure_tables, level_tables, register_table, registered, table_level
+from warehouse.variables import RAW_COLUMNS, ensure_tables, level_tables, register_table, registered, table_grain
 
 MISSING_MARKS = {"", "-", "--", "—", "——", "…", "...", "……", "na", "n/a", "nan", "null", "none", "/", "－"}
 FIRST_YEAR, LAST_YEAR = 1949, datetime.now(UTC).year
@@ -189,6 +189,7 @@ def to_cells(path: Path, tables: list[tuple[str, int | None, Table]], m: Mapping
         unit_col = _find(table, m.unit_code or m.unit_name, "the unit column", where, m)
         parent_col = _find(table, m.unit_parent, "the parent column", where, m) if m.unit_parent else None
         year_col = _find(table, m.year.column, "the year column", where, m) if m.year.column else None
+        key_cols = {k: _find(table, col, f"the {k} key column", where, m) for k, col in m.keys.items()}
         fixed = _fixed_year(path, m, sheet, sheet_year, table, where)
         columns, indicator_col = _columns(table, m, where)
         body = pd.DataFrame(table.rows, dtype=object) if table.rows else pd.DataFrame(columns=range(len(table.header)))
@@ -207,6 +208,7 @@ def to_cells(path: Path, tables: list[tuple[str, int | None, Table]], m: Mapping
             "_sheet": sheet, "_row": table.row_numbers, "unit_label": labels, "_kind": kinds,
             "parent_label": body[parent_col].map(norm_label) if parent_col is not None else "",
             "year_text": body[year_col].astype(str) if year_col is not None else (str(fixed) if fixed else ""),
+            **{f"_key_{k}": body[j].map(norm_label) for k, j in key_cols.items()},
         })
         if indicator_col is not None:
             specs = {norm_header(k): v for k, v in m.variables.items()}
@@ -262,7 +264,7 @@ class _Target:
 
 def variable_targets(con: duckdb.DuckDBPyConnection, m: Mapping, header_units: dict) -> dict[str, _Target]:
     """For each mapped variable: the file's unit, the registered unit it is stored in and the factor."""
-    known = registered(con, m.level)
+    known = registered(con, m.level, grain_of(m))
     out: dict[str, _Target] = {}
     for spec in m.all_variables():
         where = f"{m.source}: variable {spec.name}"
@@ -328,7 +330,10 @@ def parse_values(cells: pd.DataFrame, targets: dict[str, _Target]) -> pd.DataFra
     reason[bad_year] = "year " + out["year_text"].astype(str) + f" is not a year in {FIRST_YEAR}–{LAST_YEAR}"
     no_label = data & ~empty & (out["unit_label"] == "")
     reason[no_label & ~bad_year] = "no unit label in a row with values"
-    not_number = data & number.isna() & ~empty & ~bad_year & ~no_label
+    for key in [c for c in cells.columns if c.startswith("_key_")]:
+        no_key = data & ~empty & (out[key] == "") & reason.isna()
+        reason[no_key] = f"no {key[5:]} in a row with values"
+    not_number = data & number.isna() & ~empty & ~bad_year & ~no_label & reason.isna()
     reason[not_number] = "not a number: " + text[not_number]
     out["reason"] = reason
     return out
@@ -354,7 +359,8 @@ def flag_duplicates(con: duckdb.DuckDBPyConnection, long: pd.DataFrame, m: Mappi
     `_duplicate` and reasons set, and the revisions to record."""
     long = long.copy()
     long["_duplicate"] = False
-    key = ["unit_code", "year", "variable"]
+    keys = [f"_key_{k}" for k in m.keys]
+    key = ["unit_code", "year", "variable", *keys]
     ok = long["reason"].isna() & (long["_kind"] == "data") & ~long["_empty"]
     grouped = long[ok].groupby(key)["value"]
     lo, hi = grouped.transform("min"), grouped.transform("max")
@@ -369,22 +375,22 @@ def flag_duplicates(con: duckdb.DuckDBPyConnection, long: pd.DataFrame, m: Mappi
     ok = long["reason"].isna() & (long["_kind"] == "data") & ~long["_empty"]
     long.loc[ok & long.duplicated(key, keep="first") & ok, "_duplicate"] = True
     revisions = pd.DataFrame()
-    tables = level_tables(con, m.level)
+    tables = level_tables(con, m.level, grain_of(m))
     if not tables:
         return long, revisions
+    key_select = "".join(f", {k} as _key_{k}" for k in m.keys)
     union = " union all ".join(
-        f"select '{t}' as table_name, unit_code, year, variable, value, _source_file, _row, _content_hash "
-        f"from raw.{t}" for t in tables)
+        f"select '{t}' as table_name, unit_code, year, variable, value, _source_file, _row, _content_hash"
+        f"{key_select} from raw.{t}" for t in tables)
     superseded = ("and not exists (select 1 from raw.revisions r where r.kind = 'prefer_new' and r.old_hash = "
                   "e._content_hash and r.unit_code = e.unit_code and r.year = e.year and r.variable = e.variable)"
                   if table_exists(con, "raw.revisions") else "")
     fresh = long[ok & ~long["_duplicate"]][key].drop_duplicates()
     con.register("ingest_keys", fresh.astype({"year": "int64"}))
+    on = " and ".join(f"e.{c} = k.{c}" for c in key)
     try:
         existing = con.execute(
-            f"""select e.* from ({union}) as e inner join ingest_keys k
-                on e.unit_code = k.unit_code and e.year = k.year and e.variable = k.variable
-                where true {superseded}""").df()
+            f"""select e.* from ({union}) as e inner join ingest_keys k on {on} where true {superseded}""").df()
     finally:
         con.unregister("ingest_keys")
     if existing.empty:
@@ -418,6 +424,11 @@ def flag_duplicates(con: duckdb.DuckDBPyConnection, long: pd.DataFrame, m: Mappi
 
 
 # ---------------------------------------------------------------- plan and write
+
+
+def grain_of(m: Mapping) -> str:
+    """The grain beyond unit × year: '' or the key names joined, e.g. 'firm,industry'."""
+    return ",".join(sorted(m.keys))
 
 
 def file_hash(path: Path) -> str:
@@ -464,10 +475,13 @@ def plan_ingest(con: duckdb.DuckDBPyConnection, path: str | Path, mapping: Mappi
         raise IngestError(f"--prefer {prefer!r}: use new or old")
     if not 0 <= tolerance < 1:
         raise IngestError(f"--tolerance {tolerance}: give a relative tolerance in [0, 1), e.g. 0.001")
-    known_level = table_level(con, m.table)
-    if known_level is not None and known_level != m.level:
-        raise IngestError(f"{m.source}: raw.{m.table} holds {known_level} data; load {m.level} data into a table "
+    known = table_grain(con, m.table)
+    if known is not None and known[0] != m.level:
+        raise IngestError(f"{m.source}: raw.{m.table} holds {known[0]} data; load {m.level} data into a table "
                           f"of its own (table: {m.level}_…) or fix level:")
+    if known is not None and known[1] != grain_of(m):
+        raise IngestError(f"{m.source}: raw.{m.table} is keyed by {known[1] or 'unit and year only'}; this mapping "
+                          f"has keys {grain_of(m) or 'none'}: load it into a table of its own")
     _guard_demo(con, m)
     grids, encoding = read_grids(path, m.encoding)
     tables = [(sheet, year, make_table(sheet, grid, m.skip_rows, m.header_rows, m.skip_after_header,
@@ -574,13 +588,15 @@ def ingest_file(
     with transaction(con):
         ensure_tables(con)
         replaced = _unload(con, previous["_content_hash"].unique().tolist(), loaded_at) if replace else 0
-        con.execute(f"create table if not exists raw.{m.table} ({RAW_COLUMNS})")
-        register_table(con, m.table, m.level)
+        key_ddl = "".join(f", {k} varchar" for k in m.keys)
+        con.execute(f"create table if not exists raw.{m.table} ({RAW_COLUMNS}{key_ddl})")
+        register_table(con, m.table, m.level, grain_of(m))
         _register_variables(con, m, targets, digest, path, loaded_at)
         rows = good.assign(_source_file=str(path), _loaded_at=loaded_at, _content_hash=digest,
                            _synthetic=m.synthetic)[
             ["unit_label", "unit_code", "year", "variable", "value", "unit", "source_value", "source_unit",
-             "_source_file", "_sheet", "_row", "_loaded_at", "_content_hash", "_synthetic"]]
+             "_source_file", "_sheet", "_row", "_loaded_at", "_content_hash", "_synthetic",
+             *[f"_key_{k}" for k in m.keys]]].rename(columns={f"_key_{k}": k for k in m.keys})
         _insert(con, f"raw.{m.table}", rows)
         rejects = bad.assign(table_name=m.table, level=m.level, _source_file=str(path), _loaded_at=loaded_at,
                              _content_hash=digest, reason_code=bad["reason"].astype(str).map(reason_code))[
@@ -627,9 +643,11 @@ def _register_variables(con: duckdb.DuckDBPyConnection, m: Mapping, targets: dic
         label = spec.label or _without_units(next((k for k, v in m.variables.items() if v is spec), None)
                                              or spec.name)
         dimension = t.source.dimension if t.source else None
-        con.execute("insert into meta.variables values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        con.execute("""insert into meta.variables (level, name, unit, dimension, label_zh, label_en, description,
+                           source, registered_by, registered_from, registered_at, grain)
+                       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     [m.level, spec.name, t.target, dimension, label, spec.label_en, spec.description,
-                     spec.source or m.citation, digest, str(path), at])
+                     spec.source or m.citation, digest, str(path), at, grain_of(m)])
 
 
 def _without_units(header: str) -> str:
@@ -657,11 +675,12 @@ def _unload(con: duckdb.DuckDBPyConnection, digests: list[str], at: datetime) ->
         con.execute("update raw.ingest_log set status = 'unloaded', unloaded_at = ? where _content_hash = ? and "
                     "coalesce(status, 'loaded') = 'loaded'", [at, digest])
         # variables this load introduced and nothing else holds any more
-        for level, name in con.execute("select level, name from meta.variables where registered_by = ?",
-                                       [digest]).fetchall():
+        for level, name, grain in con.execute("select level, name, coalesce(grain, '') from meta.variables "
+                                              "where registered_by = ?", [digest]).fetchall():
             if not any(con.execute(f"select count(*) from raw.{t} where variable = ?", [name]).fetchone()[0]
-                       for t in level_tables(con, level)):
-                con.execute("delete from meta.variables where level = ? and name = ?", [level, name])
+                       for t in level_tables(con, level, grain)):
+                con.execute("delete from meta.variables where level = ? and name = ? and coalesce(grain, '') = ?",
+                            [level, name, grain])
     return removed
 
 

@@ -22,7 +22,10 @@ SHAPES = ("long", "wide", "sheets")
 ENCODINGS = ("auto", "utf-8", "utf-8-sig", "gbk", "gb18030")
 YEAR_SOURCES = ("title", "sheet", "file")
 TOP_KEYS = ("table", "level", "shape", "encoding", "sheet", "skip_rows", "header_rows", "skip_after_header",
-            "year", "unit", "indicator", "variables", "variable", "synthetic", "source", "totals")
+            "year", "unit", "indicator", "variables", "variable", "synthetic", "source", "totals", "keys")
+# names a key column may not take: the raw tables' own columns and the panels' unit columns
+RESERVED = ("unit_label", "unit_code", "year", "variable", "value", "unit", "source_value", "source_unit",
+            "province_code", "city_code", "county_code", "name_zh", "is_current", "is_synthetic", "source_files")
 UNIT_KEYS = ("name", "code", "parent")
 VARIABLE_KEYS = ("name", "unit", "as_is", "label", "label_en", "description", "source")
 YEAR_KEYS = ("from", "pattern")
@@ -73,6 +76,7 @@ class Mapping:
     variables: dict[str, VariableSpec] = field(default_factory=dict)
     variable: VariableSpec | None = None
     totals: tuple[str, ...] = ()
+    keys: dict[str, str] = field(default_factory=dict)  # extra key columns: name -> header (firm, industry)
     citation: str | None = None
     source: str = "<command line>"
     text: str = ""  # the mapping as given, stored in the ingest log
@@ -161,10 +165,25 @@ def mapping_from_dict(spec: dict, source: str, text: str = "") -> Mapping:
         unit_name=unit.get("name"), unit_code=unit.get("code"), unit_parent=unit.get("parent"),
         year=_year_spec(spec.get("year"), source), indicator=spec.get("indicator"),
         synthetic=_bool(spec, "synthetic", source), variables=variables, variable=variable,
-        totals=tuple(str(t) for t in totals), citation=spec.get("source"), source=source, text=text,
+        totals=tuple(str(t) for t in totals), keys=_keys(spec.get("keys"), source),
+        citation=spec.get("source"), source=source, text=text,
     )
     _check_shape(mapping, source)
     return mapping
+
+
+def _keys(value: object, source: str) -> dict[str, str]:
+    """Extra key columns (keys: {industry: 行业代码}): a raw table of unit × key × year (or entity × year)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not value:
+        raise IngestError(f"{source}: 'keys' must map key names to columns: keys: {{industry: 行业代码}}")
+    for name, column in value.items():
+        if not _SNAKE.fullmatch(str(name)) or name in RESERVED:
+            raise IngestError(f"{source}: key name {name!r} must be snake_case and not one of {', '.join(RESERVED)}")
+        if not column:
+            raise IngestError(f"{source}: keys.{name} must name a column")
+    return {str(k): str(v) for k, v in sorted(value.items())}
 
 
 def _bool(spec: dict, key: str, source: str) -> bool:

@@ -48,6 +48,8 @@ BOOKKEEPING = {
 # columns added after the first warehouses were made: added in place so old warehouses keep working
 ADDED_COLUMNS = {
     "raw.rejects": {"reason_code": "varchar"},
+    "meta.raw_tables": {"keys": "varchar default ''"},
+    "meta.variables": {"grain": "varchar default ''"},
     "raw.ingest_log": {"status": "varchar default 'loaded'", "source_path": "varchar", "mapping_text": "varchar",
                        "rows_excluded": "integer", "rows_revised": "integer", "unloaded_at": "timestamp"},
 }
@@ -68,35 +70,45 @@ def standard_variables() -> pd.DataFrame:
     return pd.read_csv(VARIABLES_CSV, dtype=str, keep_default_na=False)
 
 
-def registered(con: duckdb.DuckDBPyConnection, level: str) -> dict[str, dict]:
-    """Every variable of a level, by name: the standard ones, then those ingest registered."""
+def registered(con: duckdb.DuckDBPyConnection, level: str, grain: str = "") -> dict[str, dict]:
+    """Every variable of a level and grain ('' = unit × year; 'industry', 'firm' … for keyed tables), by name:
+    the standard ones, then those ingest registered."""
     std = standard_variables()
-    out = {r["name"]: dict(r, origin="seeds/variables.csv") for r in std[std["level"] == level].to_dict("records")}
+    out = {} if grain else {r["name"]: dict(r, origin="seeds/variables.csv")
+                            for r in std[std["level"] == level].to_dict("records")}
     if table_exists(con, "meta.variables"):
-        for r in con.execute("select * from meta.variables where level = ?", [level]).df().to_dict("records"):
+        has_grain = "grain" in {c[0] for c in con.execute("describe meta.variables").fetchall()}
+        where = "and coalesce(grain, '') = ?" if has_grain else "and ? = ''"
+        for r in con.execute(f"select * from meta.variables where level = ? {where}", [level, grain]).df() \
+                .to_dict("records"):
             out.setdefault(r["name"], dict(r, origin=r["registered_from"]))
     return out
 
 
-def table_level(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
-    """The level a raw table holds, or None for a new table."""
+def table_grain(con: duckdb.DuckDBPyConnection, table: str) -> tuple[str, str] | None:
+    """(level, keys) of a raw table — keys '' for unit × year, e.g. 'industry' for unit × industry × year —
+    or None for a new table."""
     std = standard_variables()
     hit = std.loc[std["source_table"] == table, "level"]
     if len(hit):
-        return str(hit.iloc[0])
+        return str(hit.iloc[0]), ""
     if table_exists(con, "meta.raw_tables"):
-        row = con.execute("select level from meta.raw_tables where table_name = ?", [table]).fetchone()
-        return row[0] if row else None
+        has_keys = "keys" in {c[0] for c in con.execute("describe meta.raw_tables").fetchall()}
+        keys = "coalesce(keys, '')" if has_keys else "''"
+        row = con.execute(f"select level, {keys} from meta.raw_tables where table_name = ?", [table]).fetchone()
+        return (row[0], row[1]) if row else None
     return None
 
 
-def level_tables(con: duckdb.DuckDBPyConnection, level: str) -> list[str]:
-    """Raw tables of a level that exist in the warehouse."""
+def level_tables(con: duckdb.DuckDBPyConnection, level: str, grain: str = "") -> list[str]:
+    """Raw tables of a level and grain that exist in the warehouse."""
     std = standard_variables()
-    names = set(std.loc[std["level"] == level, "source_table"])
+    names = set() if grain else set(std.loc[std["level"] == level, "source_table"])
     if table_exists(con, "meta.raw_tables"):
-        names |= {r[0] for r in con.execute("select table_name from meta.raw_tables where level = ?",
-                                            [level]).fetchall()}
+        has_keys = "keys" in {c[0] for c in con.execute("describe meta.raw_tables").fetchall()}
+        where = "and coalesce(keys, '') = ?" if has_keys else "and ? = ''"
+        names |= {r[0] for r in con.execute(f"select table_name from meta.raw_tables where level = ? {where}",
+                                            [level, grain]).fetchall()}
     return sorted(t for t in names if table_exists(con, f"raw.{t}"))
 
 
@@ -109,9 +121,10 @@ def create_standard_tables(con: duckdb.DuckDBPyConnection) -> None:
         register_table(con, table, level)
 
 
-def register_table(con: duckdb.DuckDBPyConnection, table: str, level: str) -> None:
+def register_table(con: duckdb.DuckDBPyConnection, table: str, level: str, keys: str = "") -> None:
     if not con.execute("select count(*) from meta.raw_tables where table_name = ?", [table]).fetchone()[0]:
-        con.execute("insert into meta.raw_tables values (?, ?, current_timestamp)", [table, level])
+        con.execute("insert into meta.raw_tables (table_name, level, created_at, keys) "
+                    "values (?, ?, current_timestamp, ?)", [table, level, keys])
 
 
 def variables_frame(con: duckdb.DuckDBPyConnection, level: str | None = None) -> pd.DataFrame:
