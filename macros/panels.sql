@@ -18,7 +18,7 @@
             where table_schema = 'raw' and table_catalog = current_database()
         )
         select distinct table_name from (
-            select table_name from meta.raw_tables where level = '{{ level }}'
+            select table_name from meta.raw_tables where level = '{{ level }}' and coalesce(keys, '') = ''
             union all
             select source_table from {{ ref('variables') }} where level = '{{ level }}'
         ) where table_name in (select table_name from existing)
@@ -34,7 +34,7 @@
         select name from (
             select name, 0 as origin, rowid as position from {{ ref('variables') }} where level = '{{ level }}'
             union all
-            select name, 1, rowid from meta.variables where level = '{{ level }}'
+            select name, 1, rowid from meta.variables where level = '{{ level }}' and coalesce(grain, '') = ''
         ) group by name order by min(origin), min(position)
     {%- endset -%}
     {{ return(run_query(sql).columns[0].values() | list) }}
@@ -104,4 +104,94 @@ cross join range({{ first }}, {{ last }} + 1) as y(year)
 where d.is_mainland
   and y.year >= coalesce({{ 'd.valid_from' if dim != 'dim_province' else 'null' }}, {{ first }})
   and y.year <= coalesce({{ 'd.valid_to' if dim != 'dim_province' else 'null' }}, {{ last }})
+{%- endmacro %}
+
+
+{#- Panels of other grains (raw tables ingested with `keys:`).
+
+    keyed_tables(level, key, exact): [table, [its keys]] for the raw tables of a level keyed by exactly `key`
+    (exact) or by any keys that include `key` (firm panels: firm, or firm and industry).
+    pivot_keyed(level, key, unit_column, exact): one row per `key` value, unit and year (exact; e.g. province ×
+    industry × year) or per `key` value and year with the unit as a column (firm × year with the registration
+    city, other keys as attributes); one column per variable registered for those tables' grains.
+-#}
+{% macro keyed_tables(level, key, exact) -%}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set sql -%}
+        select r.table_name, coalesce(r.keys, '') as keys from meta.raw_tables as r
+        inner join information_schema.tables as t
+            on t.table_schema = 'raw' and t.table_name = r.table_name and t.table_catalog = current_database()
+        where r.level = '{{ level }}'
+          and {% if exact %}coalesce(r.keys, '') = '{{ key }}'{% else %}list_contains(string_split(r.keys, ','), '{{ key }}'){% endif %}
+        order by 1
+    {%- endset -%}
+    {%- set rows = run_query(sql) -%}
+    {%- set out = [] -%}
+    {%- for row in rows -%}{%- do out.append([row[0], row[1].split(',')]) -%}{%- endfor -%}
+    {{ return(out) }}
+{%- endmacro %}
+
+
+{% macro pivot_keyed(level, key, unit_column, exact) -%}
+    {%- set tables = keyed_tables(level, key, exact) -%}
+    {%- set grains = tables | map(attribute=1) | map('join', ',') | unique | list -%}
+    {%- set attributes = [] -%}
+    {%- for t in tables -%}{%- for k in t[1] -%}
+        {%- if k != key and k not in attributes -%}{%- do attributes.append(k) -%}{%- endif -%}
+    {%- endfor -%}{%- endfor -%}
+    {%- set variables = [] -%}
+    {%- if execute and grains | length > 0 -%}
+        {%- set sql -%}
+            select name from meta.variables where level = '{{ level }}' and grain in (
+                {%- for g in grains %}'{{ g }}'{% if not loop.last %}, {% endif %}{% endfor -%})
+            group by name order by min(registered_at), name
+        {%- endset -%}
+        {%- set variables = run_query(sql).columns[0].values() | list -%}
+    {%- endif -%}
+    {%- if tables | length == 0 %}
+select cast(null as varchar) as {{ key }}, cast(null as varchar) as {{ unit_column }}, cast(null as integer) as year,
+       cast(null as boolean) as is_synthetic
+where false
+    {%- else %}
+with values_ as (
+    {%- for t in tables %}
+    select unit_code, {{ key }}, year, variable, value, _synthetic, _content_hash,
+        {%- for a in attributes %} {{ a if a in t[1] else 'cast(null as varchar)' }} as {{ a }},{% endfor %}
+        _source_file
+    from raw.{{ t[0] }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+current_values as (
+    select v.* from values_ as v
+    where not exists (
+        select 1 from raw.revisions as r
+        where r.kind = 'prefer_new' and r.old_hash = v._content_hash and r.unit_code = v.unit_code
+          and r.year = v.year and r.variable = v.variable
+    )
+)
+
+select
+    {{ key }},
+    {%- if exact %}
+    unit_code as {{ unit_column }},
+    {%- endif %}
+    year,
+    {%- if not exact %}
+    min(unit_code) as {{ unit_column }},
+    count(distinct unit_code) as n_{{ unit_column }}s,
+    {%- endif %}
+    {%- for a in attributes %}
+    min({{ a }}) as {{ a }},
+    {%- endfor %}
+    {%- for v in variables %}
+    max(value) filter (where variable = '{{ v }}') as {{ v }},
+    {%- endfor %}
+    bool_or(_synthetic) as is_synthetic
+from current_values
+group by all
+    {%- endif %}
 {%- endmacro %}
