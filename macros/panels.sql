@@ -150,6 +150,7 @@ where d.is_mainland
     {%- endif -%}
     {%- if tables | length == 0 %}
 select cast(null as varchar) as {{ key }}, cast(null as varchar) as {{ unit_column }}, cast(null as integer) as year,
+       {%- if not exact %} cast(null as bigint) as n_{{ unit_column }}s,{% endif %}
        cast(null as boolean) as is_synthetic
 where false
     {%- else %}
