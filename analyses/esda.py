@@ -50,9 +50,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from geo.weights import SpatialWeights, load_weights
+from geo.weights import SpatialWeights
 from geo.weights.core import _preview
 from warehouse.db import insert_frame, transaction
+from warehouse.weights import load_weights
 
 DEFAULT_SEED = 12345
 CORRECTIONS = (None, "none", "bonferroni", "fdr")

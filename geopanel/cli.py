@@ -8,19 +8,21 @@ from pathlib import Path
 from typing import Annotated
 
 import duckdb
-import numpy as np
 import pandas as pd
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from analyses.did.cli import did as did_command
-from analyses.spatial_panel.cli import app as spatial_panel_app
 from geo.boundaries import BoundaryError, read_boundary_file
+from geopanel.commands import check as check_commands
+from geopanel.commands import did as did_commands
+from geopanel.commands import esda as esda_commands
+from geopanel.commands import spatial_panel as spatial_panel_commands
+from geopanel.output import console, fail
+from geopanel.output import fmt as _fmt
+from geopanel.output import print_frame as _print_frame
+from geopanel.output import years as _years
 from warehouse.db import WarehouseError, connection, table_exists
 from warehouse.errors import IngestError
 from warehouse.ingest import DEFAULT_TOLERANCE, IngestResult, ingest_file, load_mapping, unload_file
-from warehouse.quality.cli import check as check_command
 from warehouse.rasters import RasterError, RasterResult, ingest_rasters
 from warehouse.rejects import acknowledge_rejects, rejects_summary
 from warehouse.resolve import add_alias, list_aliases
@@ -35,30 +37,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True)
-
 DbOption = Annotated[
     Path | None, typer.Option("--db", help="Warehouse file (default $GEOPANEL_DB or data/geopanel.duckdb).")
 ]
 USER_ERRORS = (IngestError, WarehouseError, BoundaryError, FileNotFoundError)
-
-
-def fail(message: str) -> None:
-    """Print a one-line error and exit non-zero."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
-
-
-def _years(text: str | None) -> tuple[int, int] | None:
-    if not text:
-        return None
-    try:
-        first, _, last = text.partition("-")
-        return int(first), int(last or first)
-    except ValueError:
-        fail(f"--years {text!r}: write a year or a range like 2011-2022")
-    return None
+__all__ = ["app", "main", "fail", "console", "_fmt", "_print_frame", "_years"]
 
 
 def _print_ingest(result: IngestResult) -> None:
@@ -358,35 +341,6 @@ def _variable_labels(con, columns: list[str]) -> dict[str, str]:
     return {c: labels[c] for c in columns if c in labels}
 
 
-def _print_frame(frame, limit: int) -> None:
-    table = Table(show_lines=False)
-    for col in frame.columns:
-        table.add_column(str(col), overflow="fold")
-    for row in frame.head(limit).itertuples(index=False):
-        table.add_row(*[_fmt(v) for v in row])
-    console.print(table, highlight=False)
-    if len(frame) > limit:
-        console.print(f"(first {limit} rows; use --limit or --out for more)")
-
-
-def _fmt(value: object) -> str:
-    """A cell as text: floats in full precision (shortest repr; no exponent between 1e-4 and 1e21), NaN as
-    NaN, NULL / NA / NaT as empty."""
-    if isinstance(value, bytes | bytearray):
-        return f"<{len(value)} bytes>"
-    if isinstance(value, float | np.floating):
-        value = float(value)
-        if value != value:
-            return "NaN"
-        text = repr(value)
-        if "e" in text and 1e-4 <= abs(value) < 1e21:
-            text = np.format_float_positional(value, trim="-")
-        return text
-    if value is None or (not isinstance(value, list | tuple | dict | np.ndarray) and pd.isna(value)):
-        return ""
-    return str(value)
-
-
 @app.command()
 def status(db: DbOption = None) -> None:
     """Tables and row counts, last build, and how much of the raw data is synthetic."""
@@ -460,13 +414,9 @@ def demo(
     console.print(f"[bold green]demo warehouse ready:[/] {db_path(db)} — try: geopanel status")
 
 
-app.command(name="did")(did_command)
-
-
-app.add_typer(spatial_panel_app, name="spatial-panel")
-
-
-app.command("check")(check_command)
+app.command(name="did")(did_commands.did)
+app.add_typer(spatial_panel_commands.app, name="spatial-panel")
+app.command("check")(check_commands.check)
 
 
 def _print_rasters(results: list[RasterResult]) -> None:
@@ -498,13 +448,11 @@ def ingest_raster(
 
 
 # spatial weights and ESDA: geopanel weights …, moran, lisa, map
-from analyses.cli_esda import register as _register_esda  # noqa: E402
-
-_register_esda(app)
+esda_commands.register(app)
 
 
 def main() -> None:
-    """Entry point used by `python -m warehouse.cli`."""
+    """Entry point of `python -m geopanel` and `python -m geopanel.cli`."""
     app()
 
 

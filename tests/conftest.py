@@ -35,7 +35,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     """
     from typer.testing import CliRunner
 
-    from warehouse.cli import app
+    from geopanel.cli import app
 
     root = tmp_path_factory.mktemp("demo")
     db, files = root / "geopanel.duckdb", root / "files"

@@ -67,7 +67,7 @@ def init_warehouse(
 def build_standard_weights(db: str | Path | None = None, progress: Callable[[str], None] = print) -> None:
     """The queen matrices queen_province / queen_city / queen_county (islands linked by seeds/manual_links.csv)
     that the standard ESDA table ind_moran_year uses; rebuilt from the dims, replacing any of those names."""
-    from geo.weights.store import build_weights, write_w
+    from warehouse.weights import build_weights, write_w
 
     with connection(db) as con:
         for level in ("province", "city", "county"):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analyses.did.estimators import DIDError
+from analyses.did.errors import DIDError
 from analyses.did.sample import PolicySample
 
 NEVER = "never"

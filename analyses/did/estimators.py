@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 import pyfixest as pf
 
-
-class DIDError(ValueError):
-    """The data cannot support the requested estimate; the message says what to change."""
+from analyses.did.cohorts import normalise_cohorts
+from analyses.did.errors import DIDError
 
 
 @dataclass
@@ -165,8 +164,6 @@ def sun_abraham(
 ) -> pd.DataFrame:
     """Sun & Abraham's interaction-weighted event study (pyfixest's saturated estimator, never-treated
     units as controls): one row per event time with coef and se (reference period −1 omitted)."""
-    from analyses.did.cohorts import normalise_cohorts  # cohorts imports DIDError from here
-
     _require(data, [y, unit, time, cohort])
     frame, coding = normalise_cohorts(data, cohort, unit, time)
     if not frame[cohort].isna().any():

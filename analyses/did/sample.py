@@ -9,7 +9,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analyses.did.estimators import DIDError
+from analyses.did.errors import DIDError
 from analyses.did.treatment import KEYS, policy_events, treatment_panel
 
 

@@ -124,13 +124,13 @@ def _csv_rows(path: Path) -> int:
 
 def _read_w_warehouse(con, name: str, units: list):
     try:
-        from geo.weights import read_w
+        from warehouse.weights import read_w
     except ImportError as exc:
-        raise SpatialPanelError(f"W {name!r}: reading warehouse matrices needs geo.weights, which this "
+        raise SpatialPanelError(f"W {name!r}: reading warehouse matrices needs warehouse.weights, which this "
                                 "installation lacks; pass a weights file instead") from exc
     try:
         # W over exactly the data's units (a stored row-standardised matrix is re-standardised on the subset)
         w = read_w(con, name, ids=sorted(set(units)))
-    except Exception as exc:  # geo.weights raises WeightsError with a message saying what to do
+    except Exception as exc:  # warehouse.weights raises WeightsError with a message saying what to do
         raise SpatialPanelError(f"W {name!r}: {exc}") from exc
     return w.sparse, list(w.id_order), f"weights.{name}"

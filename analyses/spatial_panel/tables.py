@@ -4,11 +4,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
-from analyses.spatial_panel.result import SpatialPanelResult
 from analyses.tables import render
 from analyses.tables import stars as star_marks
+
+if TYPE_CHECKING:  # annotations only: result.py imports this module to render its tables
+    from analyses.spatial_panel.result import SpatialPanelResult
 
 
 def _cell(est: float, p: float, digits: int, stars) -> str:

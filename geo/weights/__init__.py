@@ -1,11 +1,11 @@
-"""Spatial weight matrices: build, import, store in the warehouse, read back as PySAL weights.
+"""Spatial weight matrices on plain data: builders, island policies, GAL/GWT/.mat/CSV files.
 
-    from geo.weights import build_weights, write_w, read_w
-    write_w(con, build_weights(con, "queen", "city", islands="manual"), "queen_city")
-    w = read_w(con, "queen_city", ids=codes)          # a libpysal W over exactly these codes
+    from geo.weights import contiguity, read_matrix_file
+    w = contiguity(gdf, id_column="code", islands="knn")   # a SpatialWeights; w.to_libpysal() for PySAL
 
-See `geo.weights.build` for the builders on plain data and the island policies, `geo.weights.store`
-for the warehouse tables.
+Storing matrices in the warehouse (weights.w_edges / w_catalog) and building them from the warehouse's
+dims is the warehouse's job: `warehouse.weights` (build_weights, write_w, read_w, load_weights, list_w).
+geo never imports warehouse.
 """
 
 from geo.weights.build import (
@@ -22,22 +22,9 @@ from geo.weights.build import (
 )
 from geo.weights.core import SpatialWeights, SubsetReport, WeightsError
 from geo.weights.io import check_codes, read_matrix_file, write_gal, write_gwt
-from geo.weights.store import (
-    WeightsSubsetWarning,
-    build_weights,
-    drop_w,
-    ensure_tables,
-    list_w,
-    load_weights,
-    read_graph,
-    read_w,
-    write_w,
-)
 
 __all__ = [
-    "ISLAND_POLICIES", "SpatialWeights", "SubsetReport", "WeightsError", "WeightsSubsetWarning",
-    "apply_island_policy", "build_weights", "check_codes", "contiguity", "distance_band", "distance_matrix_km",
-    "drop_w", "economic_distance", "ensure_tables", "haversine_km", "inverse_distance", "knn", "list_w",
-    "load_weights", "nested_economic_geographic", "read_graph", "read_matrix_file", "read_w", "write_gal",
-    "write_gwt", "write_w",
+    "ISLAND_POLICIES", "SpatialWeights", "SubsetReport", "WeightsError", "apply_island_policy", "check_codes",
+    "contiguity", "distance_band", "distance_matrix_km", "economic_distance", "haversine_km", "inverse_distance",
+    "knn", "nested_economic_geographic", "read_matrix_file", "write_gal", "write_gwt",
 ]

@@ -1,6 +1,6 @@
 """Weight builders on plain data: polygons, points (lon/lat) or values in, `SpatialWeights` out.
 
-Each builder records its kind and parameters; none touches the warehouse (see `geo.weights.store` for
+Each builder records its kind and parameters; none touches the warehouse (see `warehouse.weights` for
 the versions that read the dims). Distances are great-circle (haversine, mean Earth radius 6371.0088 km)
 between the points given — area centroids or provincial capitals.
 

@@ -22,10 +22,10 @@ from analyses.did.report import DIDBattery, run_battery, run_battery_on_data, st
 from analyses.did.treatment import TreatmentError
 from analyses.plots import FontError
 from analyses.spatial_panel.panel import SpatialPanelError
-from geo.weights import WeightsSubsetWarning
 from warehouse.db import WarehouseError, connection
 from warehouse.errors import DataError
 from warehouse.settings import DATA_DIR, db_path
+from warehouse.weights import WeightsSubsetWarning
 
 console = Console(soft_wrap=True)
 

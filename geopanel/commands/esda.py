@@ -1,5 +1,5 @@
 """CLI commands for spatial weights and ESDA: `geopanel weights …`, `geopanel moran`, `geopanel lisa`,
-`geopanel map`. Registered on the main app by `register(app)` in warehouse/cli.py."""
+`geopanel map`. Registered on the main app by `register(app)` in geopanel/cli.py."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import typer
 
 from analyses.esda import EsdaError
 from geo.weights import WeightsError
+from geopanel.output import console, fail, print_frame
+from geopanel.output import years as years_range
 
 weights_app = typer.Typer(help="Spatial weight matrices in the warehouse (weights.w_catalog / w_edges).",
                           no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -24,26 +26,12 @@ DbOption = Annotated[
 ERRORS = (EsdaError, WeightsError, FileNotFoundError, ValueError)
 
 
-def _cli():
-    from warehouse import cli
-
-    return cli
-
-
-def _fail(message: str) -> None:
-    _cli().fail(message)
-
-
 def _user_errors():
     from analyses.plots import FontError
     from geo.boundaries import BoundaryError
     from warehouse.db import WarehouseError
 
     return (*ERRORS, FontError, BoundaryError, WarehouseError)
-
-
-def _year_range(text: str | None) -> tuple[int, int] | None:
-    return _cli()._years(text)
 
 
 # ============================================================================ weights
@@ -81,27 +69,25 @@ def weights_build(
     geopanel weights build invdist2_province --kind inverse_distance --power 2 --points capital --level province
     --no-row-standardise; geopanel weights build mine --kind import --file my_w.gal --level city
     """
-    from geo.weights import build_weights, write_w
     from warehouse.db import connection
+    from warehouse.weights import build_weights, write_w
 
-    cli = _cli()
     try:
         with connection(db) as con, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             w = build_weights(con, kind, level, row_standardise=row_standardise, islands=islands, k=k, power=power,
                               cutoff_km=cutoff, threshold_km=threshold, points=points, variable=variable,
-                              years=_year_range(years), base=base, path=file, fmt=fmt, ids_file=ids,
+                              years=years_range(years), base=base, path=file, fmt=fmt, ids_file=ids,
                               boundary_file=boundary_file, id_column=id_column)
             row = write_w(con, w, name, description=description)
     except _user_errors() as exc:
-        cli.fail(str(exc))
+        fail(str(exc))
     for c in caught:
-        cli.console.print(f"[yellow]note:[/] {c.message}", highlight=False)
+        console.print(f"[yellow]note:[/] {c.message}", highlight=False)
     _print_catalog_row(row, w)
 
 
 def _print_catalog_row(row: dict, w) -> None:
-    console = _cli().console
     console.print(f"[green]stored {row['w_name']}[/]: {row['kind']} over {row['n']} {row['level'] or ''} units, "
                   f"{row['n_links']} links (mean {row['mean_neighbors']:.2f}, min {row['min_neighbors']}, max "
                   f"{row['max_neighbors']}), {row['components']} component(s), transform {row['transform']}",
@@ -124,58 +110,55 @@ def _print_catalog_row(row: dict, w) -> None:
 @weights_app.command("list")
 def weights_list(db: DbOption = None) -> None:
     """The stored matrices: kind, level, n, links, islands, components, transform, build time."""
-    from geo.weights import list_w
     from warehouse.db import connection
+    from warehouse.weights import list_w
 
-    cli = _cli()
     try:
         with connection(db, read_only=True) as con:
             frame = list_w(con)
     except _user_errors() as exc:
-        cli.fail(str(exc))
+        fail(str(exc))
     if frame.empty:
-        cli.console.print("no weight matrices yet; build one: geopanel weights build queen_city --kind queen "
+        console.print("no weight matrices yet; build one: geopanel weights build queen_city --kind queen "
                           "--level city")
         return
-    cli._print_frame(frame[["w_name", "kind", "level", "n", "n_links", "mean_neighbors", "islands",
+    print_frame(frame[["w_name", "kind", "level", "n", "n_links", "mean_neighbors", "islands",
                             "islands_linked", "components", "transform", "built_at"]], 500)
 
 
 @weights_app.command("show")
 def weights_show(name: str, db: DbOption = None) -> None:
     """One matrix's catalog row with its parameters, and its units with the fewest and most neighbours."""
-    from geo.weights import list_w, load_weights
     from warehouse.db import connection
+    from warehouse.weights import list_w, load_weights
 
-    cli = _cli()
     try:
         with connection(db, read_only=True) as con:
             w, _ = load_weights(con, name)
             row = list_w(con).set_index("w_name").loc[name]
     except _user_errors() as exc:
-        cli.fail(str(exc))
+        fail(str(exc))
     for key, value in row.items():
         if key == "params":
             value = json.dumps(json.loads(value), ensure_ascii=False, indent=1)
-        cli.console.print(f"[bold]{key}[/]: {value}", highlight=False)
+        console.print(f"[bold]{key}[/]: {value}", highlight=False)
     card = pd.Series(w.cardinalities, index=w.ids)
-    cli.console.print(f"fewest neighbours: {', '.join(f'{c} ({n})' for c, n in card.nsmallest(5).items())}")
-    cli.console.print(f"most neighbours: {', '.join(f'{c} ({n})' for c, n in card.nlargest(5).items())}")
+    console.print(f"fewest neighbours: {', '.join(f'{c} ({n})' for c, n in card.nsmallest(5).items())}")
+    console.print(f"most neighbours: {', '.join(f'{c} ({n})' for c, n in card.nlargest(5).items())}")
 
 
 @weights_app.command("drop")
 def weights_drop(name: str, db: DbOption = None) -> None:
     """Delete a stored matrix."""
-    from geo.weights import drop_w
     from warehouse.db import connection
+    from warehouse.weights import drop_w
 
-    cli = _cli()
     try:
         with connection(db) as con:
             drop_w(con, name)
     except _user_errors() as exc:
-        cli.fail(str(exc))
-    cli.console.print(f"dropped {name}")
+        fail(str(exc))
+    console.print(f"dropped {name}")
 
 
 @weights_app.command("export")
@@ -185,10 +168,10 @@ def weights_export(
     db: DbOption = None,
 ) -> None:
     """Write a stored matrix as GAL, GWT or a CSV edge list (focal, neighbor, weight)."""
-    from geo.weights import load_weights, write_gal, write_gwt
+    from geo.weights import write_gal, write_gwt
     from warehouse.db import connection
+    from warehouse.weights import load_weights
 
-    cli = _cli()
     try:
         with connection(db, read_only=True) as con:
             w, _ = load_weights(con, name)
@@ -201,10 +184,10 @@ def weights_export(
         elif suffix == ".csv":
             w.edges().to_csv(out, index=False)
         else:
-            cli.fail(f"--out {out}: use .gal, .gwt or .csv")
+            fail(f"--out {out}: use .gal, .gwt or .csv")
     except _user_errors() as exc:
-        cli.fail(str(exc))
-    cli.console.print(f"wrote {out} ({w.n} units, {w.n_links} links)")
+        fail(str(exc))
+    console.print(f"wrote {out} ({w.n} units, {w.n_links} links)")
 
 
 @weights_app.command("check")
@@ -220,10 +203,9 @@ def weights_check(
 ) -> None:
     """Compare a matrix's units with a panel's: what subsetting to the panel would drop, and what it lacks."""
     from analyses.esda import read_data
-    from geo.weights import load_weights
     from warehouse.db import connection
+    from warehouse.weights import load_weights
 
-    cli = _cli()
     try:
         with connection(db, read_only=True) as con:
             full, _ = load_weights(con, name)
@@ -236,8 +218,8 @@ def weights_check(
             codes = sorted(frame[key].astype(str).unique())
             _, report = load_weights(con, name, codes, missing="drop")
     except _user_errors() as exc:
-        cli.fail(str(exc))
-    cli.console.print(str(report), highlight=False)
+        fail(str(exc))
+    console.print(str(report), highlight=False)
     if report.missing:
         raise typer.Exit(1)
 
@@ -374,7 +356,6 @@ def moran(
     """
     from analyses.esda import global_stats
 
-    cli = _cli()
     stats = ["moran"] + (["geary"] if geary else []) + (["getis_ord"] if getis_ord else []) + (
         ["moran_bv"] if with_column else [])
     source = data or table
@@ -382,7 +363,7 @@ def moran(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with cli.console.status("computing …"):
+            with console.status("computing …"):
                 result = global_stats(source, columns, w, years=years, statistics=stats,
                                       permutations=permutations, seed=seed, level=level, id_column=id_column,
                                       year_column=time, unmatched="drop" if drop_unmatched else "error", db=db,
@@ -397,18 +378,17 @@ def moran(
         if plot_years:
             result.plot_years(path=plot_years)
     except _user_errors() as exc:
-        cli.fail(str(exc))
+        fail(str(exc))
     if as_json:
         typer.echo(json.dumps(global_json(result, stored), ensure_ascii=False, indent=1))
         return
     show = [c for c in ["indicator", "year", "n", "I", "EI", "z_norm", "p_norm", "z_rand", "p_rand", "p_sim", "C",
                         "p_sim_C", "G", "p_sim_G", "I_bv", "p_sim_I_bv"] if c in table_out.columns]
-    cli._print_frame(table_out[show], 500)
+    print_frame(table_out[show], 500)
     _print_footer(result.prepared, stored, result.run_id, [scatter, plot_years, out], asked=save)
 
 
 def _print_footer(prepared, saved: bool, run_id: str, files, asked: bool = False) -> None:
-    console = _cli().console
     slices = prepared.slices
     missing = max((s.n_missing for s in slices), default=0)
     unmatched = max((s.n_unmatched for s in slices), default=0)
@@ -467,13 +447,12 @@ def lisa(
     """
     from analyses.esda import lisa as run_lisa
 
-    cli = _cli()
     source = data or table
     stored = _store_possible(source, w, db, save)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with cli.console.status("computing …"):
+            with console.status("computing …"):
                 result = run_lisa(source, column, w, years=years, permutations=permutations,
                                   seed=seed, correction=None if correction == "none" else correction, alpha=alpha,
                                   gi_star=gi_star, level=level, id_column=id_column, year_column=time,
@@ -493,11 +472,11 @@ def lisa(
         if out:
             _write_table(result.table, out)
     except _user_errors() as exc:
-        cli.fail(str(exc))
+        fail(str(exc))
     if as_json:
         typer.echo(json.dumps(lisa_json(result, stored), ensure_ascii=False, indent=1))
         return
-    cli._print_frame(result.clusters(), 500)
+    print_frame(result.clusters(), 500)
     _print_footer(result.prepared, stored, result.run_id, [map_path, scatter, out], asked=save)
 
 
@@ -537,7 +516,6 @@ def choropleth_map(
     from analyses.esda import load_geometries, read_data
     from warehouse.db import connection
 
-    cli = _cli()
     try:
         with connection(db, read_only=True) as con:
             panel = read_data(str(data) if data else table, con, level, id_column)
@@ -557,8 +535,8 @@ def choropleth_map(
         plots.choropleth(gdf, column, scheme=scheme, k=k, path=out,
                          title=title or f"{column}{' ' + str(year) if year is not None else ''} ({scheme}, k = {k})")
     except _user_errors() as exc:
-        cli.fail(str(exc))
-    cli.console.print(f"wrote {out} ({int(gdf[column].notna().sum())} of {len(gdf)} units with a value)")
+        fail(str(exc))
+    console.print(f"wrote {out} ({int(gdf[column].notna().sum())} of {len(gdf)} units with a value)")
 
 
 def register(app: typer.Typer) -> None:

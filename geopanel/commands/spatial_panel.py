@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from contextlib import nullcontext
 from pathlib import Path
@@ -60,22 +59,18 @@ def _inputs(con, data: str, w: str, unit, time, where, w_order):
 
 def _quality(con, data_tables: list[str], w: str, allow_failing: bool) -> str:
     """The quality-gate status of the warehouse inputs (the tables the data reads — a table, or those a query
-    reads — and W if stored), if the gate is installed."""
+    reads — and W if stored)."""
+    from warehouse.db import WarehouseError
+    from warehouse.quality.gate import require_checked
+
     tables = list(data_tables) + ([f"weights.w_edges:{w}"] if _needs_warehouse(w) else [])
     if not tables:
         return "not-checked"
     try:
-        gate = importlib.import_module("warehouse.quality.gate")
-    except ImportError:
-        return "not-checked"
-    require = getattr(gate, "require_checked", None)
-    if require is None:
-        return "not-checked"
-    try:
-        outcome = require(con, tables, allow_failing_checks=allow_failing)
-    except Exception as exc:  # the gate's own error explains what failed and what to do
+        outcome = require_checked(con, tables, allow_failing_checks=allow_failing)
+    except WarehouseError as exc:  # the gate's own error explains what failed and what to do
         _fail(str(exc))
-    return str(getattr(outcome, "status", outcome) or "passed")
+    return str(outcome.status or "passed")
 
 
 def _open(db: Path | None, data: str, w: str, store: bool):

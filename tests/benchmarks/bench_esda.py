@@ -18,8 +18,8 @@ import warnings
 import numpy as np
 
 from analyses.esda import lisa, moran, prepare
-from geo.weights import build_weights
 from warehouse.db import connection
+from warehouse.weights import build_weights
 
 SEED = 12345
 PERMUTATIONS = 999

@@ -67,7 +67,7 @@ def test_values_match_the_files_they_came_from(demo):
 
 def test_cli_sql_status_and_idempotent_reingest(demo, tmp_path):
     db, files, _ = demo
-    from warehouse.cli import app
+    from geopanel.cli import app
 
     res = runner.invoke(app, ["sql", "select count(*) from dim_county where geometry is not null", "--db", str(db)])
     assert res.exit_code == 0 and int("".join(ch for ch in res.output if ch.isdigit())) > 2800

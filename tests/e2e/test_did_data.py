@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from warehouse.cli import app
+from geopanel.cli import app
 from warehouse.db import connection
 
 MPDTA = Path(__file__).parents[1] / "fixtures" / "mpdta.csv"

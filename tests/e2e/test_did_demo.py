@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from analyses.did import DIDError
 from analyses.did.report import run_battery
-from warehouse.cli import app
+from geopanel.cli import app
 from warehouse.db import connection
 
 

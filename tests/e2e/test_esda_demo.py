@@ -15,9 +15,8 @@ from libpysal.examples import get_path
 from libpysal.weights import lag_spatial
 from typer.testing import CliRunner
 
-from geo.weights import read_w
-from geo.weights.store import DDL
-from warehouse.cli import app
+from geopanel.cli import app
+from warehouse.weights import DDL, read_w
 
 runner = CliRunner()
 
@@ -129,7 +128,7 @@ def test_spatial_lag_view_equals_libpysal(db):
 def test_dbt_creates_the_weights_tables_as_python_does(demo):
     with duckdb.connect(str(demo[0]), read_only=True) as dbt_made:
         fresh = duckdb.connect()
-        from geo.weights import ensure_tables
+        from warehouse.weights import ensure_tables
 
         ensure_tables(fresh)
         for table in DDL:

@@ -43,7 +43,7 @@ def entropy_weights(m: np.ndarray) -> np.ndarray:
 
 
 def test_every_layer_is_built_and_printable(demo):
-    from warehouse.cli import app
+    from geopanel.cli import app
 
     db, _, _ = demo
     runner = CliRunner()
@@ -190,7 +190,7 @@ def test_changing_one_direction_changes_only_that_index(demo, tmp_path):
 
 
 def test_ingest_raster_command_is_idempotent_and_refuses_bad_rasters(demo, tmp_path):
-    from warehouse.cli import app
+    from geopanel.cli import app
 
     db, files, _ = demo
     work = tmp_path / "w.duckdb"

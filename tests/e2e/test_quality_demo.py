@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from warehouse.cli import app
+from geopanel.cli import app
 from warehouse.db import connection
 from warehouse.quality.defects import plant_defects
 from warehouse.quality.gate import QualityGateError, require_checked

@@ -8,7 +8,7 @@ import libpysal
 import numpy as np
 from typer.testing import CliRunner
 
-from warehouse.cli import app
+from geopanel.cli import app
 from warehouse.db import connection
 
 YEARS = (2011, 2022)

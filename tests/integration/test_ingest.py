@@ -10,7 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from warehouse.cli import app
+from geopanel.cli import app
 from warehouse.db import connection
 from warehouse.ingest import IngestError, detect_encoding, ingest_file, load_mapping
 

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from warehouse.cli import app
+from geopanel.cli import app
 
 GDP = {  # province: (2020, 2021, 2022) GDP, 亿元
     "北京": ("36102.6", "40269.6", "41610.9"), "天津": ("14083.7", "15695.1", "16311.3"),

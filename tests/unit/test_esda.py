@@ -326,7 +326,7 @@ def test_mat_weights_need_an_explicit_order(tmp_path):
 
 
 def test_cli_moran_and_lisa_on_files_with_json(us48_files, tmp_path):
-    from warehouse.cli import app
+    from geopanel.cli import app
 
     d, w, y = us48_files
     args = ["--data", str(d / "padded.csv"), "--unit", "STATE_FIPS", "--w", str(d / "us48.gal"), "--years", "2009",
@@ -354,7 +354,7 @@ def test_cli_moran_and_lisa_on_files_with_json(us48_files, tmp_path):
 def test_cli_moran_reads_a_sql_query(us48_files, tmp_path):
     import duckdb
 
-    from warehouse.cli import app
+    from geopanel.cli import app
 
     d, w, y = us48_files
     db = tmp_path / "w.duckdb"
@@ -377,8 +377,8 @@ def test_cli_moran_reads_a_sql_query(us48_files, tmp_path):
 def test_cli_weights_check_reads_the_panel_through_the_contract(tmp_path):
     import duckdb
 
-    from geo.weights import write_w
-    from warehouse.cli import app
+    from geopanel.cli import app
+    from warehouse.weights import write_w
 
     df, codes = panel()
     db = tmp_path / "w.duckdb"

@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from warehouse.cli import _fmt, app
+from geopanel.cli import _fmt, app
 from warehouse.errors import DataError
 from warehouse.export import stata_name, write_frame
 from warehouse.panel_data import read_panel

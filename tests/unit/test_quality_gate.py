@@ -139,7 +139,7 @@ def test_report_html_is_self_contained_with_table_status(con, tmp_path):
 def test_check_command_bad_input_is_one_line_and_writes_nothing(tmp_path):
     from typer.testing import CliRunner
 
-    from warehouse.cli import app
+    from geopanel.cli import app
     from warehouse.db import connection
 
     missing = CliRunner().invoke(app, ["check", "--db", str(tmp_path / "none.duckdb")])

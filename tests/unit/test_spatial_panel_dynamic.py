@@ -17,7 +17,7 @@ from analyses.spatial_panel import SpatialPanelError, effects_table, spatial_pan
 from analyses.spatial_panel.dynamic import fit_dynamic, stability_radius
 from analyses.spatial_panel.panel import build_panel
 from analyses.spatial_panel.spectrum import Spectrum, spectrum_for
-from warehouse.cli import app
+from geopanel.cli import app
 from warehouse.db import connection
 
 BETA, THETA = np.array([1.0, -0.5]), np.array([0.5, 0.3])

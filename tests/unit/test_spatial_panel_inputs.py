@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from analyses.spatial_panel import SpatialPanelError, regression_table, spatial_panel
-from warehouse.cli import app
+from geopanel.cli import app
 from warehouse.db import connection
 
 SIDE, T = 5, 6
@@ -172,8 +172,8 @@ def test_cli_select_prints_the_decision_table(data, w, tmp_path):
     assert "SAR with pooled effects" in out.output or "SDM with pooled effects" in out.output
 
 
-def test_warehouse_w_is_read_through_geo_weights_on_the_data_units(data, w, monkeypatch):
-    """W by name goes through geo.weights.read_w(con, name, ids=<the data's units>); its errors are explained."""
+def test_warehouse_w_is_read_through_warehouse_weights_on_the_data_units(data, w, monkeypatch):
+    """W by name goes through warehouse.weights.read_w(con, name, ids=<the data's units>); its errors are explained."""
     import sys
     import types
 
@@ -185,7 +185,7 @@ def test_warehouse_w_is_read_through_geo_weights_on_the_data_units(data, w, monk
             raise LookupError("no weight matrix 'missing'; see geopanel weights list")
         return w
 
-    monkeypatch.setitem(sys.modules, "geo.weights", types.SimpleNamespace(read_w=read_w))
+    monkeypatch.setitem(sys.modules, "warehouse.weights", types.SimpleNamespace(read_w=read_w))
     fit_ = spatial_panel("y ~ x1 + x2", data, "queen_test", "unit", "year", model="sar", effects="individual",
                          con=object(), draws=50)
     assert calls == [("queen_test", sorted(str(u) for u in range(25)))]

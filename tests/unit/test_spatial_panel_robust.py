@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from analyses.spatial_panel import SpatialPanelError, spatial_panel
-from warehouse.cli import app
+from geopanel.cli import app
 from warehouse.db import connection
 
 SIDE, T = 6, 5

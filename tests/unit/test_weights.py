@@ -21,25 +21,27 @@ import shapely
 from geo.weights import (
     SpatialWeights,
     WeightsError,
-    WeightsSubsetWarning,
-    build_weights,
     contiguity,
     distance_band,
     economic_distance,
     haversine_km,
     inverse_distance,
     knn,
-    list_w,
-    load_weights,
     nested_economic_geographic,
-    read_graph,
     read_matrix_file,
-    read_w,
     write_gal,
     write_gwt,
-    write_w,
 )
 from geo.weights.io import check_codes
+from warehouse.weights import (
+    WeightsSubsetWarning,
+    build_weights,
+    list_w,
+    load_weights,
+    read_graph,
+    read_w,
+    write_w,
+)
 
 DEG_KM = 2 * math.pi * 6371.0088 / 360  # one degree of a great circle
 

@@ -1,0 +1,5 @@
+"""`python -m geopanel …` runs the `geopanel` command."""
+
+from geopanel.cli import main
+
+main()
