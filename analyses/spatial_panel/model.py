@@ -54,7 +54,7 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
                   logdet: str = "auto", vcov: str = "analytic", draws: int = 1000, seed: int = 12345,
                   w_transform: str | None = "r", con=None, where: str | None = None, lr_tests: bool = True,
                   maxiter: int = 500, vce: str = "oim", dynamic: bool = False,
-                  bias_correction: bool = True) -> SpatialPanelResult:
+                  bias_correction: bool = True, w_order=None) -> SpatialPanelResult:
     """Fit a spatial panel model by (concentrated) ML; see `SpatialPanelResult` for what comes back.
 
     model: sar | sdm | sem | sdem | slx | sac | ols; effects: pooled | individual | time | twoways | random
@@ -66,7 +66,11 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
     vce: 'oim' (the information matrix, as vcov says), 'robust' (heteroskedasticity-robust sandwich) or
     'cluster' (cluster-robust by unit), like xsmle's vce(); effects and Wald tests use it. The sandwich does not
     make ρ̂/λ̂ consistent under heteroskedasticity (Lin & Lee 2010); see `analyses.spatial_panel.robust`.
-    where: SQL condition selecting rows of a warehouse table (an explicit balanced subset).
+    unit / time: the unit-id and period columns of `data` (default: its finest *_code column and `year`); the
+    data are read with them (`warehouse.panel_data.read_panel`: ids as text, a wide-by-year file melted into `time`).
+    where: SQL condition selecting rows of the data (any source; an explicit balanced subset).
+    w_order: the row order of an id-less matrix file (.mat, unlabelled dense CSV): 'ascending-text',
+    'ascending-numeric' (the data's unit ids sorted as text / as numbers) or a file with one id per line.
     dynamic: add y_{t−1} (tau) and W·y_{t−1} (eta) to a SAR or SDM with individual or two-way fixed effects,
     with short- and long-run effects; bias_correction: the Yu, de Jong & Lee (2008) correction (dynamic only;
     see `analyses.spatial_panel.dynamic`).
@@ -97,9 +101,9 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
     if vce != "oim" and effects == "random" and model in ERROR:
         raise SpatialPanelError(f"vce {vce!r} is not available for random-effects {model.upper()} (its likelihood "
                                 "does not split into observations); use vce='oim' or fixed effects")
-    frame, data_desc, from_wh = load_data(data, con, where)
+    frame, data_desc, from_wh = load_data(data, con, where, unit=unit, time=time)
     unit, time = infer_index(frame, unit, time)
-    w_pair, w_desc = load_w(w, frame[unit].astype(str).unique().tolist(), con, w_transform)
+    w_pair, w_desc = load_w(w, frame[unit].astype(str).unique().tolist(), con, w_transform, w_order=w_order)
     panel = build_panel(formula, frame, w_pair, unit, time, intercept=effects in ("pooled", "random"))
     spec = spectrum_for(panel.w, logdet, seed=seed)
     if dynamic:

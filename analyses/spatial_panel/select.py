@@ -22,10 +22,14 @@ from analyses.spatial_panel.sources import load_data, load_w
 
 def specification_search(formula: str, data, w, unit: str | None = None, time: str | None = None,
                          alpha: float = 0.05, con=None, **fit_options) -> tuple[pd.DataFrame, SpatialPanelResult]:
-    """(decision table, chosen model's result). Each table row: step, test, statistic, p, decision."""
-    frame, _, _ = load_data(data, con, fit_options.get("where"))
+    """(decision table, chosen model's result). Each table row: step, test, statistic, p, decision.
+
+    `fit_options` go to `spatial_panel` (where, w_transform, w_order, lee_yu …); the data are read with `unit` /
+    `time` and an id-less W file is ordered by `w_order`, as `spatial_panel` does."""
+    frame, _, _ = load_data(data, con, fit_options.get("where"), unit=unit, time=time)
     unit, time = infer_index(frame, unit, time)
-    w_pair, _ = load_w(w, frame[unit].astype(str).unique().tolist(), con, fit_options.get("w_transform", "r"))
+    w_pair, _ = load_w(w, frame[unit].astype(str).unique().tolist(), con, fit_options.get("w_transform", "r"),
+                       w_order=fit_options.get("w_order"))
     panel = build_panel(formula, frame, w_pair, unit, time, intercept=False)
     rows = []
     fe = dg.fe_lr_tests(panel)
