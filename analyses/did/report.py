@@ -78,6 +78,11 @@ class DIDBattery:
     notes: list[str] = field(default_factory=list)  # estimators that could not run on this sample, and why
     sun_abraham: pd.DataFrame | None = None  # event_time, coef, se
 
+    def to_table(self, fmt: str = "markdown") -> str:
+        """The baseline table of the papers (001, Table 3): one column per estimator (TWFE, Callaway–Sant'Anna,
+        Sun–Abraham, imputation, stacked …), coefficient with stars and SE, N; Markdown, LaTeX or HTML."""
+        return did_table(self, fmt)
+
     def markdown(self, outcome: str) -> str:
         """A paper-style summary: baseline, event study, Bacon weights, placebo."""
         s, t = self.sample, self.twfe
