@@ -43,7 +43,8 @@ def firm_file(folder: Path) -> tuple[Path, pd.DataFrame]:
             treated = cohort > 0 and y >= cohort
             value = 10 + alpha + 0.1 * (y - 2008) + 0.5 * treated + rng.normal(0, 0.2)
             rows.append({"证券代码": code, "注册地": label(y), "年份": y, "行业代码": "C39" if i % 3 else "I65",
-                         "创新产出": round(value, 6), "首次处理年份": cohort, "city": city})
+                         "创新产出": round(value, 6), "首次处理年份": cohort,
+                         "研发投入(万元)": int(rng.integers(100, 9000)), "city": city})
     frame = pd.DataFrame(rows)
     path = folder / "firms.csv"
     frame.drop(columns="city").to_csv(path, index=False, encoding="utf-8-sig")
@@ -51,7 +52,8 @@ def firm_file(folder: Path) -> tuple[Path, pd.DataFrame]:
         "table": "firm_panel", "level": "city", "year": "年份", "unit": {"name": "注册地"},
         "keys": {"firm": "证券代码", "industry": "行业代码"},
         "variables": {"创新产出": {"name": "innovation", "unit": "index"},
-                      "首次处理年份": {"name": "first_treat", "unit": "年"}}}, allow_unicode=True), encoding="utf-8")
+                      "首次处理年份": {"name": "first_treat", "unit": "年"},
+                      "研发投入(万元)": {"name": "rd_expenditure"}}}, allow_unicode=True), encoding="utf-8")
     return path, frame
 
 
@@ -60,6 +62,10 @@ INDUSTRY = {  # province, industry, year: output (亿元), employment (万人) �
     ("湖北", "C34", 2021): (410.0, 12.4), ("湖北", "C35", 2021): (388.75, 11.0),
     ("江苏", "C34", 2022): (1260.0, 36.0), ("湖北", "C34", 2022): (450.5, 12.9),
 }
+
+
+PROVINCE_TOTAL = {("江苏", 2021): 148000.0, ("湖北", 2021): 52000.0, ("江苏", 2022): 155000.0,
+                  ("湖北", 2022): 56000.0}  # total industrial output (亿元), made up for the arithmetic check
 
 
 def industry_file(folder: Path) -> Path:
@@ -89,6 +95,13 @@ def built(registry_db: Path, tmp_path_factory: pytest.TempPathFactory):
     firms, frame = firm_file(root)
     run("ingest", str(firms), "--db", str(db))
     run("ingest", str(industry_file(root)), "--db", str(db))
+    totals = root / "totals.csv"
+    lines = ["地区,年份,工业总产值(亿元)"] + [f"{p},{y},{v}" for (p, y), v in PROVINCE_TOTAL.items()]
+    totals.write_text("\n".join(lines), encoding="utf-8")
+    totals.with_name("totals.csv.yml").write_text(yaml.safe_dump({
+        "table": "province_industry_totals", "level": "province", "year": "年份", "unit": {"name": "地区"},
+        "variables": {"工业总产值(亿元)": {"name": "industrial_output"}}}, allow_unicode=True), encoding="utf-8")
+    run("ingest", str(totals), "--db", str(db))
     run("build", "--db", str(db))
     return db, frame, root
 
@@ -147,3 +160,31 @@ def test_keyed_and_unkeyed_tables_do_not_mix(built, tmp_path):
         "variables": {"工业总产值(万元)": {"name": "output"}}}, allow_unicode=True), encoding="utf-8")
     result = CliRunner().invoke(app, ["ingest", str(path), "--db", str(db)])
     assert result.exit_code == 1 and "keyed by industry" in result.output
+
+
+def test_firms_roll_up_to_their_registration_city(built):
+    db, frame, _ = built
+    with duckdb.connect(str(db), read_only=True) as con:
+        cities = con.execute("select * from fct_city_firm_year order by city_code, year").df()
+    expected = frame.groupby(["city", "年份"]).agg(n=("证券代码", "nunique"), rd=("研发投入(万元)", "sum"))
+    expected = expected.reset_index()
+    assert cities["city_code"].tolist() == expected["city"].tolist()
+    assert cities["n_firms"].tolist() == expected["n"].tolist()
+    assert np.allclose(cities["rd_expenditure"], expected["rd"] / 1e4)     # 万元 → 亿元, summed
+    assert "innovation" not in cities.columns and "first_treat" not in cities.columns  # index and years not summed
+
+
+def test_location_quotient_of_industries_equals_a_hand_computation(built):
+    db, _, _ = built
+    with duckdb.connect(str(db), read_only=True) as con:
+        lq = con.execute("select province_code, industry, year, location_quotient "
+                         "from ind_location_quotient_province_industry_year").df()
+    code = {"江苏": "320000", "湖北": "420000"}
+    rows = pd.DataFrame([(code[p], ind, y, out, PROVINCE_TOTAL[(p, y)]) for (p, ind, y), (out, _) in INDUSTRY.items()],
+                        columns=["province_code", "industry", "year", "q_ij", "q_j"])
+    q_i = rows.groupby(["industry", "year"])["q_ij"].transform("sum")
+    q = rows.drop_duplicates(["province_code", "year"]).groupby("year")["q_j"].sum()
+    rows["lq"] = (rows["q_ij"] / rows["q_j"]) / (q_i / rows["year"].map(q))   # paper 004: (q_ij/q_j)/(q_i/q)
+    got = lq.merge(rows, on=["province_code", "industry", "year"])
+    assert len(got) == len(INDUSTRY)
+    assert np.allclose(got["location_quotient"], got["lq"], rtol=1e-12)
