@@ -188,3 +188,16 @@ def test_location_quotient_of_industries_equals_a_hand_computation(built):
     got = lq.merge(rows, on=["province_code", "industry", "year"])
     assert len(got) == len(INDUSTRY)
     assert np.allclose(got["location_quotient"], got["lq"], rtol=1e-12)
+
+
+def test_cities_roll_up_to_provinces(built):
+    db, frame, _ = built
+    with duckdb.connect(str(db), read_only=True) as con:
+        provinces = con.execute("select * from fct_province_firm_year order by province_code, year").df()
+    frame = frame.assign(province=frame["city"].str[:2] + "0000")
+    expected = frame.groupby(["province", "年份"]).agg(n=("证券代码", "nunique"), rd=("研发投入(万元)", "sum"),
+                                                      cities=("city", "nunique")).reset_index()
+    assert provinces["province_code"].tolist() == expected["province"].tolist()
+    assert provinces["n_firms"].tolist() == expected["n"].tolist()
+    assert provinces["n_cities"].tolist() == expected["cities"].tolist()
+    assert np.allclose(provinces["rd_expenditure"], expected["rd"] / 1e4)
