@@ -70,6 +70,19 @@ def test_gate_refuses_failing_check_and_allows_with_flag(con, tmp_path):
     assert '"status": "failed-allowed"' in gate.to_json()
 
 
+def test_a_narrower_check_run_does_not_clear_an_earlier_failure(con, tmp_path):
+    con.execute("update main.panel set rate = 1.5 where unit_code = 'b' and year = 2021")
+    _check(con, tmp_path)
+    narrow = tmp_path / "narrow.checks.yml"
+    narrow.write_text("table: main.panel\nunit: unit_code\nyear: year\nchecks:\n  - {check: unique_key}\n",
+                      encoding="utf-8")
+    run = run_checks(con, declarations=[load_file(narrow, KINDS)])
+    store(con, run.run_id, run.results, run.finished_at, run.started_at, "", None)
+    assert run.ok  # the narrow run passes, and is now the latest run on main.panel
+    with pytest.raises(QualityGateError, match="share on main.panel.rate"):
+        require_checked(con, ["main.panel"])
+
+
 def test_gate_refuses_changed_and_unchecked_data(con, tmp_path):
     _check(con, tmp_path)
     con.execute("update main.panel set rate = 0.25 where unit_code = 'a' and year = 2021")  # still a valid share

@@ -8,7 +8,7 @@
     run_record["quality_status"] = gate.status          # 'passed' | 'failed-allowed' | 'unchecked-allowed'
     run_record["quality_detail"] = gate.to_json()       # run ids, failing checks, changed tables
 
-It looks up the latest `geopanel check` run that covered each table and refuses (QualityGateError, whose
+It looks up the latest result of every check that ran on each table and refuses (QualityGateError, whose
 message names the failing checks and what to do) when an error-level check failed there, when the table
 was never checked, or when its data changed since (its fingerprint differs). With
 `allow_failing_checks=True` (CLI: `--allow-failing-checks`) it lets the estimation run and says so in the
@@ -99,14 +99,14 @@ def _name(table: str) -> str:
 
 
 def _latest(con: duckdb.DuckDBPyConnection, table: str, w_name: str | None) -> list[dict]:
-    """Results for `table` (one matrix when w_name is given) from the latest run that checked it."""
+    """The latest result of every check that ran on `table` (one matrix when w_name is given), newest
+    first: a narrower `geopanel check --select` run updates the checks it ran and never clears an earlier
+    failure of a check it did not run."""
     scope, args = ("and column_name = ?", [w_name]) if w_name else ("", [])
     frame = con.execute(
-        f"""with latest as (
-                select run_id from quality.check_results where table_name = ? {scope}
-                order by checked_at desc limit 1)
-            select * from quality.check_results
-            where table_name = ? {scope} and run_id = (select run_id from latest)
-            order by check_name, column_name""",
-        [table, *args, table, *args]).df()
+        f"""select * from quality.check_results where table_name = ? {scope}
+            qualify row_number() over (partition by check_name, coalesce(column_name, '')
+                                       order by checked_at desc) = 1
+            order by checked_at desc, check_name, column_name""",
+        [table, *args]).df()
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
