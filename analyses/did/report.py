@@ -305,7 +305,8 @@ def run_battery(
                           ignore_index=True)
     mediated = mediation(data, outcome, mediator, reps=boot_reps, seed=seed) if mediator else None
     moderated = moderation(data, outcome, moderator) if moderator else None
-    spatial = spatial_did(data, outcome, w, con=con, seed=seed) if w else None
+    spatial = spatial_did(data, outcome, w, con=con, seed=seed,
+                          allow_failing_checks=allow_failing_checks) if w else None
     pseudo = None
     if placebo_reps > 0:
         plain = twfe(data, outcome) if controls else base  # the placebo redraws the unconditional TWFE
@@ -370,7 +371,7 @@ def run_battery_on_data(
     sample, coding = cohort_sample(panel.frame, columns, unit=panel.unit, time=panel.time, cohort=cohort,
                                    source=panel.source, log_outcomes=log_outcome, exclude_units=exclude_units)
     return run_battery(con, outcome, out_dir, sample=sample, gate=gate, coding=coding, source=panel.source,
-                       source_table=table, **battery)
+                       source_table=table, allow_failing_checks=allow_failing_checks, **battery)
 
 
 def data_gate(con: duckdb.DuckDBPyConnection | None, data: object, panel: PanelData,

@@ -40,7 +40,7 @@ from analyses.spatial_panel.robust import (
     sac_scores,
     sandwich,
 )
-from analyses.spatial_panel.sources import load_data, load_w
+from analyses.spatial_panel.sources import load_panel, load_w, quality_status
 from analyses.spatial_panel.spectrum import Spectrum, spectrum_for
 
 MODELS = ("sar", "sdm", "sem", "sdem", "slx", "sac", "ols")
@@ -54,7 +54,8 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
                   logdet: str = "auto", vcov: str = "analytic", draws: int = 1000, seed: int = 12345,
                   w_transform: str | None = "r", con=None, where: str | None = None, lr_tests: bool = True,
                   maxiter: int = 500, vce: str = "oim", dynamic: bool = False,
-                  bias_correction: bool = True, w_order=None) -> SpatialPanelResult:
+                  bias_correction: bool = True, w_order=None,
+                  allow_failing_checks: bool = False) -> SpatialPanelResult:
     """Fit a spatial panel model by (concentrated) ML; see `SpatialPanelResult` for what comes back.
 
     model: sar | sdm | sem | sdem | slx | sac | ols; effects: pooled | individual | time | twoways | random
@@ -71,6 +72,8 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
     where: SQL condition selecting rows of the data (any source; an explicit balanced subset).
     w_order: the row order of an id-less matrix file (.mat, unlabelled dense CSV): 'ascending-text',
     'ascending-numeric' (the data's unit ids sorted as text / as numbers) or a file with one id per line.
+    Warehouse inputs (the tables the data read, a stored W) pass the quality gate first (QualityGateError unless
+    `allow_failing_checks`); the status is `quality_status` of the result ('not-checked' for files and frames).
     dynamic: add y_{t−1} (tau) and W·y_{t−1} (eta) to a SAR or SDM with individual or two-way fixed effects,
     with short- and long-run effects; bias_correction: the Yu, de Jong & Lee (2008) correction (dynamic only;
     see `analyses.spatial_panel.dynamic`).
@@ -101,15 +104,19 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
     if vce != "oim" and effects == "random" and model in ERROR:
         raise SpatialPanelError(f"vce {vce!r} is not available for random-effects {model.upper()} (its likelihood "
                                 "does not split into observations); use vce='oim' or fixed effects")
-    frame, data_desc, from_wh = load_data(data, con, where, unit=unit, time=time)
+    read = load_panel(data, con, where, unit=unit, time=time)
+    frame, data_desc, from_wh = read.frame, read.source, read.from_warehouse
+    quality = quality_status(con, read.tables, w, allow_failing_checks)
     unit, time = infer_index(frame, unit, time)
     w_pair, w_desc = load_w(w, frame[unit].astype(str).unique().tolist(), con, w_transform, w_order=w_order)
     panel = build_panel(formula, frame, w_pair, unit, time, intercept=effects in ("pooled", "random"))
     spec = spectrum_for(panel.w, logdet, seed=seed)
     if dynamic:
-        return dynamic_panel(formula, panel, spec, model, effects, durbin, bias_correction, vcov, draws, seed, maxiter,
-                             {"data_source": data_desc, "w_source": w_desc, "from_warehouse": from_wh, "unit": unit,
-                              "time": time})
+        result = dynamic_panel(formula, panel, spec, model, effects, durbin, bias_correction, vcov, draws, seed,
+                               maxiter, {"data_source": data_desc, "w_source": w_desc, "from_warehouse": from_wh,
+                                         "unit": unit, "time": time})
+        result.quality_status = quality
+        return result
     started = datetime.now(UTC)
     core = _fit_core(panel, spec, model, effects, lee_yu, durbin, vcov, maxiter, vce)
     est, names, fit, lagged = core["table"], core["names"], core["fit"], core["lagged"]
@@ -138,6 +145,7 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
         w_source=w_desc, from_warehouse=from_wh, fingerprint=panel.fingerprint(), unit=unit, time=time,
         durbin=[panel.x_names[i] for i in lagged], draws=draws, seed=seed, started_at=started,
         finished_at=datetime.now(UTC), residuals=fit.resid, vce=vce, scores=core["scores"],
+        quality_status=quality,
     )
 
 

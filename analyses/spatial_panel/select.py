@@ -17,16 +17,19 @@ from analyses.spatial_panel import diagnostics as dg
 from analyses.spatial_panel.model import infer_index, spatial_panel
 from analyses.spatial_panel.panel import build_panel
 from analyses.spatial_panel.result import SpatialPanelResult
-from analyses.spatial_panel.sources import load_data, load_w
+from analyses.spatial_panel.sources import load_panel, load_w, quality_status
 
 
 def specification_search(formula: str, data, w, unit: str | None = None, time: str | None = None,
                          alpha: float = 0.05, con=None, **fit_options) -> tuple[pd.DataFrame, SpatialPanelResult]:
     """(decision table, chosen model's result). Each table row: step, test, statistic, p, decision.
 
-    `fit_options` go to `spatial_panel` (where, w_transform, w_order, lee_yu …); the data are read with `unit` /
-    `time` and an id-less W file is ordered by `w_order`, as `spatial_panel` does."""
-    frame, _, _ = load_data(data, con, fit_options.get("where"), unit=unit, time=time)
+    `fit_options` go to `spatial_panel` (where, w_transform, w_order, lee_yu, allow_failing_checks …); the data
+    are read with `unit` / `time`, an id-less W file is ordered by `w_order` and warehouse inputs pass the quality
+    gate first, as in `spatial_panel`."""
+    read = load_panel(data, con, fit_options.get("where"), unit=unit, time=time)
+    quality_status(con, read.tables, w, fit_options.get("allow_failing_checks", False))
+    frame = read.frame
     unit, time = infer_index(frame, unit, time)
     w_pair, _ = load_w(w, frame[unit].astype(str).unique().tolist(), con, fit_options.get("w_transform", "r"),
                        w_order=fit_options.get("w_order"))

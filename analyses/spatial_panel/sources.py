@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from analyses.spatial_panel.panel import SpatialPanelError
 from geo.weights.io import WFile
 
-__all__ = ["WFile", "load_data", "load_w"]
+__all__ = ["WFile", "load_data", "load_w", "quality_status"]
 
 W_SUFFIXES = (".gal", ".gwt", ".mat", ".csv", ".txt")
 
@@ -31,14 +31,33 @@ def load_data(data, con=None, where: str | None = None, unit: str | None = None,
     `where` is an SQL condition selecting the rows to use (any source), e.g. an explicit balanced subset:
     "year between 2011 and 2022 and city_code not in ('460300', '341400')".
     """
+    panel = load_panel(data, con, where, unit=unit, time=time)
+    return panel.frame, panel.source, panel.from_warehouse
+
+
+def load_panel(data, con=None, where: str | None = None, unit: str | None = None, time: str | None = None):
+    """The data as a `PanelData` (frame, unit, time, source, the warehouse tables read) through `read_panel`."""
     from warehouse.errors import DataError
     from warehouse.panel_data import read_panel
 
     try:
-        panel = read_panel(data, con=con, unit=unit, time=time, where=where, require_unit=False)
+        return read_panel(data, con=con, unit=unit, time=time, where=where, require_unit=False)
     except DataError as exc:
         raise SpatialPanelError(str(exc)) from exc
-    return panel.frame, panel.source, panel.from_warehouse
+
+
+def quality_status(con, tables: list[str], w, allow_failing_checks: bool = False) -> str:
+    """The quality-gate status of a fit's warehouse inputs: the tables the data read (a table or view, or the
+    tables a query reads) and W when it is a stored matrix; each must have passed its latest `geopanel check`
+    unless `allow_failing_checks` (warehouse.quality.gate.require_checked raises QualityGateError saying what
+    failed and what to do). Files, frames and W files are 'not-checked'."""
+    stored_w = isinstance(w, str) and Path(w).suffix.lower() not in W_SUFFIXES
+    inputs = list(tables) + ([f"weights.w_edges:{w}"] if stored_w else [])
+    if con is None or not inputs:
+        return "not-checked"
+    from warehouse.quality.gate import require_checked
+
+    return require_checked(con, inputs, allow_failing_checks=allow_failing_checks).status
 
 
 def load_w(w, units: list, con=None, transform: str | None = "r", w_order=None):

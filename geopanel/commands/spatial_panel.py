@@ -14,6 +14,7 @@ from rich.markup import escape
 from analyses.spatial_panel.panel import SpatialPanelError
 from analyses.spatial_panel.store import store_result
 from analyses.spatial_panel.tables import effects_table, regression_table
+from warehouse.db import WarehouseError
 from warehouse.errors import DataError
 
 app = typer.Typer(help="Spatial panel models (SAR, SDM, SEM, SDEM, SLX, SAC) with fixed or random effects, LeSage–Pace "
@@ -46,31 +47,6 @@ def _needs_warehouse(value: str) -> bool:
     from warehouse.panel_data import FILE_SUFFIXES
 
     return Path(value).suffix.lower() not in (*FILE_SUFFIXES, ".gal", ".gwt", ".mat")
-
-
-def _inputs(con, data: str, w: str, unit, time, where, w_order):
-    """The data through the one contract (ids as text; `where` applied) and W with its explicit order."""
-    from analyses.spatial_panel.sources import WFile
-    from warehouse.panel_data import read_panel
-
-    panel = read_panel(data, con=con, unit=unit, time=time, where=where, require_unit=False)
-    return panel, (WFile(w, w_order) if w_order else w)
-
-
-def _quality(con, data_tables: list[str], w: str, allow_failing: bool) -> str:
-    """The quality-gate status of the warehouse inputs (the tables the data reads — a table, or those a query
-    reads — and W if stored)."""
-    from warehouse.db import WarehouseError
-    from warehouse.quality.gate import require_checked
-
-    tables = list(data_tables) + ([f"weights.w_edges:{w}"] if _needs_warehouse(w) else [])
-    if not tables:
-        return "not-checked"
-    try:
-        outcome = require_checked(con, tables, allow_failing_checks=allow_failing)
-    except WarehouseError as exc:  # the gate's own error explains what failed and what to do
-        _fail(str(exc))
-    return str(outcome.status or "passed")
 
 
 def _open(db: Path | None, data: str, w: str, store: bool):
@@ -126,19 +102,14 @@ def fit(
 
     try:
         with _open(db, data, w, store) as con:
-            panel, w_in = _inputs(con, data, w, unit, time, where, w_order)
-            quality = _quality(con, panel.tables, w, allow_failing_checks) if con is not None else "not-checked"
-            results = [spatial_panel(formula, panel, w_in, panel.unit, panel.time, model=m.strip(), effects=effects,
-                                     lee_yu=lee_yu, durbin=durbin.split(",") if durbin else None, draws=draws,
-                                     seed=seed, w_transform=None if w_transform == "none" else w_transform, con=con,
-                                     vce=vce, dynamic=dynamic, bias_correction=bias_correction)
+            results = [spatial_panel(formula, data, w, unit, time, model=m.strip(), effects=effects, where=where,
+                                     w_order=w_order, lee_yu=lee_yu, durbin=durbin.split(",") if durbin else None,
+                                     draws=draws, seed=seed, w_transform=None if w_transform == "none" else w_transform,
+                                     con=con, vce=vce, dynamic=dynamic, bias_correction=bias_correction,
+                                     allow_failing_checks=allow_failing_checks)
                        for m in model.split(",")]
-            run_ids = []
-            for result in results:
-                result.quality_status = quality
-                if store and con is not None:
-                    run_ids.append(store_result(con, result))
-    except (SpatialPanelError, DataError, FileNotFoundError) as exc:
+            run_ids = [store_result(con, result) for result in results] if store and con is not None else []
+    except (SpatialPanelError, DataError, WarehouseError, FileNotFoundError) as exc:
         _fail(str(exc))
     if as_json:
         payload = [json.loads(r.to_json()) for r in results]
@@ -180,13 +151,11 @@ def select(
 
     try:
         with _open(db, data, w, store) as con:
-            panel, w_in = _inputs(con, data, w, unit, time, where, w_order)
-            quality = _quality(con, panel.tables, w, allow_failing_checks) if con is not None else "not-checked"
-            decisions, result = specification_search(formula, panel, w_in, panel.unit, panel.time, alpha=alpha,
-                                                      con=con, lee_yu=lee_yu)
-            result.quality_status = quality
+            decisions, result = specification_search(formula, data, w, unit, time, alpha=alpha, con=con,
+                                                      lee_yu=lee_yu, where=where, w_order=w_order,
+                                                      allow_failing_checks=allow_failing_checks)
             run_id = store_result(con, result) if store and con is not None else None
-    except (SpatialPanelError, DataError, FileNotFoundError) as exc:
+    except (SpatialPanelError, DataError, WarehouseError, FileNotFoundError) as exc:
         _fail(str(exc))
     if as_json:
         payload = {"decisions": json.loads(decisions.to_json(orient="records")), "chosen": json.loads(result.to_json()),

@@ -185,10 +185,19 @@ def test_warehouse_w_is_read_through_warehouse_weights_on_the_data_units(data, w
             raise LookupError("no weight matrix 'missing'; see geopanel weights list")
         return w
 
+    gated = []
+
+    def require_checked(con, tables, allow_failing_checks=False):
+        gated.append(list(tables))
+        return types.SimpleNamespace(status="passed")
+
     monkeypatch.setitem(sys.modules, "warehouse.weights", types.SimpleNamespace(read_w=read_w))
+    monkeypatch.setattr("warehouse.quality.gate.require_checked", require_checked)
     fit_ = spatial_panel("y ~ x1 + x2", data, "queen_test", "unit", "year", model="sar", effects="individual",
                          con=object(), draws=50)
     assert calls == [("queen_test", sorted(str(u) for u in range(25)))]
+    # a stored matrix passes the quality gate like a warehouse table (the data here are a frame)
+    assert gated == [["weights.w_edges:queen_test"]] and fit_.quality_status == "passed"
     assert fit_.w_source == "weights.queen_test, row-standardised"
     np.testing.assert_allclose(fit_.params, fit(data, w, model="sar").params, atol=1e-10)
     with pytest.raises(SpatialPanelError, match="W 'missing': no weight matrix 'missing'"):
