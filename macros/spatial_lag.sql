@@ -108,7 +108,7 @@ select * from spatial_lag
 {%- endmacro %}
 
 
-{#- The weights tables, as geo/weights/store.py creates them (tests/integration/test_spatial_lag_sql.py
+{#- The weights tables, as warehouse/weights.py creates them (tests/integration/test_spatial_lag_sql.py
     checks that both agree), so views over them can be created before any matrix is built. -#}
 {% macro create_weights_tables() -%}
 create schema if not exists weights;
