@@ -708,6 +708,57 @@ def load_geometries(level: str | None, con=None, db=None):
     return gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs=4490)
 
 
+def read_boundaries(path, unit: str | None = None):
+    """Your own polygons for maps (GeoJSON, Shapefile, GeoPackage …): `code` (from the `unit` column, default
+    `code`, as text: a code read as a float, '101.0', comes back as '101') and the geometry."""
+    import geopandas as gpd
+
+    gdf = gpd.read_file(path)
+    key = unit or "code"
+    if key not in gdf.columns:
+        raise EsdaError(f"{path}: no column {key!r} (give --id-column)")
+    gdf = gdf.assign(code=gdf[key].map(lambda v: str(v).removesuffix(".0")))
+    return gdf[[c for c in ("code", "name_zh") if c in gdf.columns] + [gdf.geometry.name]]
+
+
+def choropleth_map(data, column: str, *, path=None, level: str | None = "province", year: int | None = None,
+                   scheme: str = "quantiles", k: int = 5, unit: str | None = None, boundaries=None,
+                   title: str | None = None, con=None, db=None):
+    """Choropleth of a panel column in one year (default: the last), classified with mapclassify (`scheme`:
+    quantiles, equal_interval, natural_breaks, fisher_jenks, std_mean …). `data` as in `read_data` (default
+    fct_<level>_year); the polygons are dim_<level>'s, or `boundaries` (a GeoDataFrame with `code`, see
+    `read_boundaries`) for your own units. Returns the GeoDataFrame drawn (polygons with `column`; units without
+    a value are hatched).
+
+        choropleth_map(None, "gdp", level="province", year=2022, scheme="natural_breaks", path="gdp.png", con=con)
+    """
+    from analyses import plots
+
+    local = boundaries is not None and not needs_warehouse(data, None)  # a file or frame drawn on your polygons
+    c, close = (con, False) if con is not None or (local and db is None) else _connect(None, db)
+    try:
+        panel = read_data(data, c, level, unit)
+        geo = boundaries if boundaries is not None else load_geometries(level, con=c)
+    finally:
+        if close:
+            c.close()
+    frame, source, key = panel.frame, panel.source, panel.unit
+    if "year" in frame.columns:
+        year = int(frame["year"].max()) if year is None else year
+        frame = frame[frame["year"] == year]
+        if frame.empty:
+            raise EsdaError(f"{source} has no rows in {year}")
+    if column not in frame.columns:
+        raise EsdaError(f"{source} has no column {column!r}")
+    if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
+        raise EsdaError(f"column {column!r} of {source} is not numeric ({frame[column].dtype})")
+    values = frame[[key, column]].assign(code=frame[key].astype(str))[["code", column]]
+    gdf = geo.drop(columns=[column], errors="ignore").merge(values, on="code", how="left")
+    plots.choropleth(gdf, column, scheme=scheme, k=k, path=path,
+                     title=title or f"{column}{' ' + str(year) if year is not None else ''} ({scheme}, k = {k})")
+    return gdf
+
+
 # ============================================================================ public API
 def _gate(con, w, prepared: Prepared, allow_failing_checks: bool) -> str:
     """Quality-gate status of a run (warehouse.quality.gate): the warehouse tables read (a table, or the tables a

@@ -460,7 +460,9 @@ def lisa(
                                   allow_failing_checks=allow_failing_checks, where=where, w_order=w_order)
         year = map_year if map_year is not None else result.prepared.slices[-1].year
         if map_path:
-            boundaries = _user_boundaries(boundary_file, id_column)
+            from analyses.esda import read_boundaries
+
+            boundaries = read_boundaries(boundary_file, id_column) if boundary_file else None
             result.plot_map(year, path=map_path, boundaries=boundaries)
         if scatter:
             s = result.prepared.slices
@@ -478,18 +480,6 @@ def lisa(
         return
     print_frame(result.clusters(), 500)
     _print_footer(result.prepared, stored, result.run_id, [map_path, scatter, out], asked=save)
-
-
-def _user_boundaries(boundary_file: Path | None, id_column: str | None):
-    if boundary_file is None:
-        return None
-    import geopandas as gpd
-
-    gdf = gpd.read_file(boundary_file)
-    key = id_column or "code"
-    if key not in gdf.columns:
-        raise EsdaError(f"{boundary_file}: no column {key!r} (give --id-column)")
-    return gdf.assign(code=gdf[key].map(lambda v: str(v).removesuffix(".0")))
 
 
 def choropleth_map(
@@ -512,28 +502,15 @@ def choropleth_map(
 
     Example: geopanel map gdp --level province --year 2022 --scheme natural_breaks --k 5 --out gdp_2022.png
     """
-    from analyses import plots
-    from analyses.esda import load_geometries, read_data
+    from analyses.esda import choropleth_map as draw
+    from analyses.esda import read_boundaries
     from warehouse.db import connection
 
     try:
+        boundaries = read_boundaries(boundary_file, id_column) if boundary_file else None
         with connection(db, read_only=True) as con:
-            panel = read_data(str(data) if data else table, con, level, id_column)
-            geo = _user_boundaries(boundary_file, id_column) if boundary_file else load_geometries(level, con=con)
-        frame, source, key = panel.frame, panel.source, panel.unit
-        if "year" in frame.columns:
-            year = int(frame["year"].max()) if year is None else year
-            frame = frame[frame["year"] == year]
-            if frame.empty:
-                raise EsdaError(f"{source} has no rows in {year}")
-        if column not in frame.columns:
-            raise EsdaError(f"{source} has no column {column!r}")
-        if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
-            raise EsdaError(f"column {column!r} of {source} is not numeric ({frame[column].dtype})")
-        values = frame[[key, column]].assign(code=frame[key].astype(str))[["code", column]]
-        gdf = geo.merge(values, on="code", how="left")
-        plots.choropleth(gdf, column, scheme=scheme, k=k, path=out,
-                         title=title or f"{column}{' ' + str(year) if year is not None else ''} ({scheme}, k = {k})")
+            gdf = draw(data if data else table, column, path=out, level=level, year=year, scheme=scheme, k=k,
+                       unit=id_column, boundaries=boundaries, title=title, con=con)
     except _user_errors() as exc:
         fail(str(exc))
     console.print(f"wrote {out} ({int(gdf[column].notna().sum())} of {len(gdf)} units with a value)")

@@ -392,3 +392,17 @@ def test_cli_weights_check_reads_the_panel_through_the_contract(tmp_path):
                                    "--db", str(db)])
     # g33 is in the panel but not in the 8-unit matrix: reported, exit 1
     assert out.exit_code == 1 and "g33" in out.output
+
+
+def test_choropleth_of_your_own_units_needs_no_warehouse(columbus, tmp_path):
+    from analyses.esda import EsdaError, choropleth_map, read_boundaries
+
+    columbus.to_file(tmp_path / "columbus.gpkg")
+    polygons = read_boundaries(tmp_path / "columbus.gpkg", "POLYID")  # integer ids become text codes
+    data = pd.DataFrame({"POLYID": columbus["POLYID"], "CRIME": columbus["CRIME"]}).iloc[:40]
+    gdf = choropleth_map(data, "CRIME", unit="POLYID", boundaries=polygons, level=None, scheme="quantiles", k=4,
+                         path=tmp_path / "crime.png")
+    assert (tmp_path / "crime.png").stat().st_size > 10_000
+    assert len(gdf) == 49 and int(gdf["CRIME"].notna().sum()) == 40  # the 9 without a value are hatched
+    with pytest.raises(EsdaError, match="no column 'FIPS'"):
+        read_boundaries(tmp_path / "columbus.gpkg", "FIPS")
