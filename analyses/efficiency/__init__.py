@@ -1,0 +1,11 @@
+"""Efficiency and productivity: radial DEA (CCR/BCC, super-efficiency), the DEAP-style Malmquist index,
+SBM and super-SBM with undesirable outputs, and the global Malmquist–Luenberger index.
+
+    from analyses.efficiency import dea
+    dea("fct_province_year", ["labour", "capital"], ["gdp"], unit="province_code", time="year", rts="vrs")
+"""
+
+from analyses.efficiency.dea import DEAResult, dea, efficiency_scores
+from analyses.efficiency.errors import EfficiencyError
+
+__all__ = ["DEAResult", "EfficiencyError", "dea", "efficiency_scores"]
