@@ -101,7 +101,8 @@ def dea(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, *, unit
     ids = [c for c in (fr.unit, fr.time) if c]
     frame = fr.frame.sort_values(ids, kind="stable").reset_index(drop=True)
     groups = [frame] if fr.time is None or frontier == "pooled" else [g for _, g in frame.groupby(fr.time, sort=True)]
-    parts = [_score(g[inputs].to_numpy().T, g[outputs].to_numpy().T, rts, orientation, super_efficiency) for g in groups]
+    parts = [_score(g[inputs].to_numpy().T, g[outputs].to_numpy().T, rts, orientation, super_efficiency)
+             for g in groups]
     index = pd.MultiIndex.from_frame(frame[ids]) if len(ids) > 1 else pd.Index(frame[ids[0]], name=ids[0])
     order = np.concatenate([g.index.to_numpy() for g in groups])
     pos = np.empty(len(order), dtype=int)

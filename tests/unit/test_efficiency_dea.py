@@ -126,7 +126,8 @@ def test_identities_on_random_data(Z):
 def test_equals_plain_per_dmu_linprog(rts, orientation):
     rng = np.random.default_rng(7)
     X, Y = rng.uniform(1, 10, (3, 40)), rng.uniform(1, 10, (2, 40))
-    frame = pd.DataFrame(np.vstack([X, Y]).T, columns=["a", "b", "c", "y1", "y2"]).assign(id=[f"{i:02d}" for i in range(40)])
+    frame = pd.DataFrame(np.vstack([X, Y]).T, columns=["a", "b", "c", "y1", "y2"])
+    frame["id"] = [f"{i:02d}" for i in range(40)]
     res = dea(frame, ["a", "b", "c"], ["y1", "y2"], unit="id", rts=rts, orientation=orientation)
     ref = [plain_lp(X, Y, o, rts, orientation) for o in range(40)]
     assert np.allclose(res.efficiency.to_numpy(), ref, atol=1e-8)
