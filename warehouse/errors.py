@@ -10,3 +10,7 @@ class IngestError(ValueError):
 
 class DataError(ValueError):
     """The data of an analysis cannot be read or matched as given (file, column, ids); the message says what to do."""
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be used as asked; the message says what to do."""

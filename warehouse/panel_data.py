@@ -269,10 +269,22 @@ def _read(data, con, unit, entity, sheet, where) -> tuple[pd.DataFrame, str, boo
 def _query(con, sql: str, what: str) -> pd.DataFrame:
     if con is None:
         raise DataError(f"{what}: running SQL needs a warehouse connection (--db on the command line)")
+    _one_select(con, sql, what)
     try:
         return con.sql(sql).df()
     except Exception as exc:  # duckdb parser/binder/catalog errors: show the first line
         raise DataError(f"{what}: {str(exc).splitlines()[0]}") from exc
+
+
+def _one_select(con, sql: str, what: str) -> None:
+    """User SQL runs only as one SELECT: a --where of `1=1); drop table …` is refused, never executed."""
+    from warehouse.db import single_select
+    from warehouse.errors import WarehouseError
+
+    try:
+        single_select(con, sql, what)
+    except WarehouseError as exc:
+        raise DataError(str(exc)) from exc
 
 
 def _read_file(path: Path, wanted: list[str], sheet) -> tuple[pd.DataFrame, str, list[str]]:
@@ -426,7 +438,9 @@ def _filter(frame: pd.DataFrame, where: str, source: str, con=None) -> pd.DataFr
     name = "_geopanel_rows"
     try:
         con.register(name, frame)
-        out = con.sql(f"select * from {name} where ({where})").df()
+        sql = f"select * from {name} where ({where})"
+        _one_select(con, sql, f"{source}: --where {where!r}")
+        out = con.sql(sql).df()
     except duckdb.Error as exc:
         raise DataError(f"{source}: --where {where!r}: {str(exc).splitlines()[0]}") from exc
     finally:

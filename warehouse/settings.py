@@ -12,8 +12,9 @@ SEEDS_DIR = PROJECT_DIR / "seeds"
 
 
 def db_path(path: str | Path | None = None) -> Path:
-    """The warehouse file to use: an explicit path, else $GEOPANEL_DB, else data/geopanel.duckdb."""
-    return Path(path) if path else DEFAULT_DB
+    """The warehouse file to use, absolute: an explicit path (relative to the current directory), else
+    $GEOPANEL_DB, else data/geopanel.duckdb."""
+    return (Path(path) if path else DEFAULT_DB).expanduser().resolve()
 
 
 def reports_dir(db: str | Path | None = None) -> Path:
