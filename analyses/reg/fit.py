@@ -157,7 +157,7 @@ def prepare_data(data: Any, formula: str, *, con=None, unit: str | None = None, 
     needed = list(dict.fromkeys([*raw_vars, *fe_vars, *cluster_columns(vce)]))
     missing = [c for c in needed if c not in frame.columns]
     if missing:
-        near = difflib.get_close_matches(missing[0], [str(c) for c in frame.columns], n=1)
+        near = difflib.get_close_matches(missing[0], [str(c) for c in frame.columns], n=1, cutoff=0.5)
         hint = f"; nearest: {near[0]!r}" if near else ""
         raise RegError(f"{panel.source}: no column {missing[0]!r}{hint}")
     if winsor:
@@ -241,7 +241,6 @@ def stepwise(data: Any, formula: str, *, blocks: list[str] | None = None, con=No
         key = [t for t in rhs if t not in listed]
     else:
         key, block_terms = rhs[:1], [[t] for t in rhs[1:]]
-    full = join_formula(y, rhs, fe, iv)
     used = variables(" + ".join([y, *rhs, iv or "", *[f.replace("^", "+") for f in fe],
                                  *cluster_columns(vce)]))
     sample = frame.dropna(subset=[c for c in used if c in frame.columns])
@@ -252,7 +251,6 @@ def stepwise(data: Any, formula: str, *, blocks: list[str] | None = None, con=No
         shown = _unfit(text, formula)
         fits.append(fit_frame(sample, shown, text, vce, source=panel.source, quality=quality, tables=panel.tables,
                               unit=panel.unit, time=panel.time))
-    del full
     return fits
 
 
