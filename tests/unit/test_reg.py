@@ -115,7 +115,7 @@ def test_vce_strings():
 
 
 def test_unknown_column_names_the_nearest(panel):
-    with pytest.raises(RegError, match="no column 'x3'.*nearest: 'x1'"):
+    with pytest.raises(RegError, match="no column 'x3'.*nearest: 'x[12]'"):
         reg(panel, "y ~ x3")
 
 
