@@ -7,5 +7,6 @@ SBM and super-SBM with undesirable outputs, and the global Malmquist–Luenberge
 
 from analyses.efficiency.dea import DEAResult, dea, efficiency_scores
 from analyses.efficiency.errors import EfficiencyError
+from analyses.efficiency.malmquist import MalmquistResult, malmquist
 
-__all__ = ["DEAResult", "EfficiencyError", "dea", "efficiency_scores"]
+__all__ = ["DEAResult", "EfficiencyError", "MalmquistResult", "dea", "efficiency_scores", "malmquist"]
