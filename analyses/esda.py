@@ -103,7 +103,14 @@ class Prepared:
     tables: list[str] = field(default_factory=list)  # warehouse tables read (the quality gate checks them)
 
 
+def _disconnect(con) -> None:
+    from warehouse.db import disconnect
+
+    disconnect(con)
+
+
 def _connect(con, db, write: bool = False):
+    """(connection, whether to close it with warehouse.db.disconnect, which releases a writer's lock)."""
     from warehouse.db import connect
 
     if con is not None:
@@ -703,7 +710,7 @@ def load_geometries(level: str | None, con=None, db=None):
                           "where geometry is not null and is_mainland").df()
     finally:
         if close:
-            c.close()
+            _disconnect(c)
     geoms = shapely.from_wkb([bytes(g) for g in frame["geometry"]])
     return gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs=4490)
 
@@ -741,7 +748,7 @@ def choropleth_map(data, column: str, *, path=None, level: str | None = "provinc
         geo = boundaries if boundaries is not None else load_geometries(level, con=c)
     finally:
         if close:
-            c.close()
+            _disconnect(c)
     frame, source, key = panel.frame, panel.source, panel.unit
     if "year" in frame.columns:
         year = int(frame["year"].max()) if year is None else year
@@ -837,7 +844,7 @@ def global_stats(data, columns: str | Sequence[str], w, *, years=None, statistic
         return result
     finally:
         if close:
-            c.close()
+            _disconnect(c)
 
 
 def moran(data, columns: str | Sequence[str], w, *, years=None, permutations: int = 999,
@@ -966,7 +973,7 @@ def lisa(data, columns: str | Sequence[str], w, *, years=None, permutations: int
         return result
     finally:
         if close:
-            c.close()
+            _disconnect(c)
 
 
 def _lisa_frame(run, prepared, s: YearSlice, r, permutations, seed, correction, alpha, gi_star) -> pd.DataFrame:
