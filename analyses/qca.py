@@ -27,7 +27,7 @@ Methods and sources:
 
 Why not pyqca (PyPI `pyqca` 0.2.0, checked): its logistic calibration fits one slope through full-out and
 full-in and centres it at the crossover, which is not Ragin's direct method when the anchors are asymmetric
-(Lipset's DEV anchors 400/550/900 give 0.59 instead of the printed 0.58 for Czechoslovakia), it has no
+(Lipset's DEV anchors 400/550/900 give Austria 0.88 and Estonia 0.28 where Ragin prints 0.81 and 0.16), it has no
 relevance of necessity, and it does not mark core and peripheral conditions or print the papers' chart.
 """
 

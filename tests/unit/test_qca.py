@@ -1,0 +1,288 @@
+"""fsQCA (analyses.qca) on Ragin's Lipset data, and the minimiser against an exhaustive Boolean check.
+
+Reference: Lipset's indicators of the survival of democracy in 18 inter-war European countries, as used by
+Ragin (2009, "Qualitative Comparative Analysis Using Fuzzy Sets", in Rihoux & Ragin, *Configurational
+Comparative Methods*, p. 112) and shipped with R's QCA package (Dusa), version 3.23: raw data `LR`
+(data/LR.tab.gz), calibrated memberships `LF` (data/LF.rda), documented in man/Lipset.Rd; the solutions of
+`minimize(truthTable(LF, SURV, incl.cut = 0.8))` are the examples of man/minimize.Rd ("Lipset fuzzy sets data
+(Ragin 2009, p.112)").
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analyses.qca import (
+    CROSSOVER_FIX,
+    R_LOG_ODDS,
+    FsQCA,
+    QCAError,
+    TruthTable,
+    calibrate,
+    calibrate_frame,
+    fsqca,
+    minimal_covers,
+    minimize,
+    necessity,
+    prime_implicants,
+    term_label,
+)
+
+CASES = ["AU", "BE", "CZ", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "NL", "PL", "PT", "RO", "ES", "SE", "UK"]
+CONDITIONS = ["DEV", "URB", "LIT", "IND", "STB"]
+# R QCA 3.23 data/LR.tab.gz (Lipset 1959 raw data)
+LR = pd.DataFrame({
+    "case": CASES,
+    "DEV": [720, 1098, 586, 468, 590, 983, 795, 390, 424, 662, 517, 1008, 350, 320, 331, 367, 897, 1038],
+    "URB": [33.4, 60.5, 69, 28.5, 22, 21.2, 56.5, 31.1, 36.3, 25, 31.4, 78.8, 37, 15.3, 21.9, 43, 34, 74],
+    "LIT": [98, 94.4, 95.9, 95, 99.1, 96.2, 98, 59.2, 85, 95, 72.1, 99.9, 76.9, 38, 61.8, 55.6, 99.9, 99.9],
+    "IND": [33.4, 48.9, 37.4, 14, 22, 34.8, 40.4, 28.1, 21.6, 14.5, 29.6, 39.3, 11.2, 23.1, 12.2, 25.5, 32.3, 49.9],
+    "STB": [10, 4, 6, 6, 9, 5, 11, 10, 13, 5, 9, 2, 21, 19, 7, 12, 6, 4],
+    "SURV": [-9, 10, 7, -6, 4, 10, -9, -8, -1, 8, -9, 10, -6, -9, -4, -8, 10, 10],
+})
+# R QCA 3.23 data/LF.rda: the printed fuzzy memberships (Ragin 2009)
+LF_PRINTED = """
+AU 0.81 0.12 0.99 0.73 0.43 0.05
+BE 0.99 0.89 0.98 1.00 0.98 0.95
+CZ 0.58 0.98 0.98 0.90 0.91 0.89
+EE 0.16 0.07 0.98 0.01 0.91 0.12
+FI 0.58 0.03 0.99 0.08 0.58 0.77
+FR 0.98 0.03 0.99 0.81 0.95 0.95
+DE 0.89 0.79 0.99 0.96 0.31 0.05
+GR 0.04 0.09 0.13 0.36 0.43 0.06
+HU 0.07 0.16 0.88 0.07 0.13 0.42
+IE 0.72 0.05 0.98 0.01 0.95 0.92
+IT 0.34 0.10 0.41 0.47 0.58 0.05
+NL 0.98 1.00 0.99 0.94 0.99 0.95
+PL 0.02 0.17 0.59 0.00 0.00 0.12
+PT 0.01 0.02 0.01 0.11 0.01 0.05
+RO 0.01 0.03 0.17 0.00 0.84 0.21
+ES 0.03 0.30 0.09 0.21 0.20 0.06
+SE 0.95 0.13 0.99 0.67 0.91 0.95
+UK 0.98 0.99 0.99 1.00 0.98 0.95
+"""
+LF = pd.DataFrame([line.split() for line in LF_PRINTED.strip().splitlines()],
+                  columns=["case", *CONDITIONS, "SURV"]).set_index("case").astype(float)
+# The anchors that reproduce LF (full-out, crossover, full-in); STB is reversed: more cabinets, less stability.
+ANCHORS = {"DEV": (400, 550, 900), "URB": (25, 50, 65), "LIT": (50, 75, 90), "IND": (20, 30, 40),
+           "STB": (15, 9.5, 5), "SURV": (-9, 0, 10)}
+ALL_PRESENT = dict.fromkeys(CONDITIONS, 1)
+
+
+@pytest.fixture(scope="module")
+def lipset() -> FsQCA:
+    return FsQCA(LF, "SURV", CONDITIONS, incl_cut=0.8, dir_exp=ALL_PRESENT)
+
+
+# ------------------------------------------------------------------------------------------ calibration
+def test_direct_calibration_of_the_raw_lipset_data_gives_every_printed_membership():
+    mem = calibrate_frame(LR.set_index("case"), ANCHORS, list(ANCHORS))
+    assert (mem.round(2) - LF).abs().to_numpy().max() < 1e-9  # all 108 memberships to the printed 2 digits
+
+
+def test_rs_log_odds_of_0_95_do_not_reproduce_the_printed_lipset_memberships():
+    # LF was made with Ragin's ±3 log odds (fsQCA); R's default 0.95 changes 24 of the 108 printed values
+    mem = calibrate_frame(LR.set_index("case"), ANCHORS, list(ANCHORS), log_odds=R_LOG_ODDS)
+    assert int(((mem.round(2) - LF).abs() > 1e-9).sum().sum()) == 24
+    assert calibrate([900], 400, 550, 900, log_odds=R_LOG_ODDS)[0] == pytest.approx(0.95)
+
+
+def test_each_side_of_the_crossover_has_its_own_scale():
+    # Ragin 2008 ch. 5: deviation 170 above the crossover, scale 3/350 → log odds 1.457 → 0.811
+    out = calibrate([720, 468, 900, 400], 400, 550, 900)
+    assert out[0] == pytest.approx(1 / (1 + np.exp(-170 * 3 / 350)))
+    assert out[1] == pytest.approx(1 / (1 + np.exp(82 * 3 / 150)))
+    assert out[2] == pytest.approx(1 / (1 + np.exp(-3))) and out[3] == pytest.approx(1 / (1 + np.exp(3)))
+
+
+def test_a_case_at_the_crossover_gets_0_501_unless_asked_not_to():
+    assert calibrate([550.0], 400, 550, 900)[0] == CROSSOVER_FIX
+    assert calibrate([550.0], 400, 550, 900, crossover_fix=None)[0] == 0.5
+
+
+def test_percentile_anchors_are_percentiles_of_the_column():
+    x = np.arange(1.0, 32.0)  # 31 provinces
+    got = calibrate(x, "p5", "p50", "95%")
+    want = calibrate(x, np.percentile(x, 5), np.percentile(x, 50), np.percentile(x, 95))
+    np.testing.assert_allclose(got, want)
+
+
+def test_anchors_in_the_wrong_order_are_refused():
+    with pytest.raises(QCAError, match="crossover must lie strictly between"):
+        calibrate([1, 2], 5, 10, 8)
+
+
+# ------------------------------------------------------------------------------------------ necessity
+def test_necessity_consistency_coverage_and_relevance_by_hand():
+    m = pd.DataFrame({"X": [0.2, 0.8, 0.6], "Y": [0.1, 0.9, 0.4]})
+    row = necessity(m, "Y", ["X"]).set_index("condition")
+    # Σmin(X,Y) = 0.1 + 0.8 + 0.4 = 1.3; ΣY = 1.4; ΣX = 1.6; Σ(1−X) = 1.4; Σ(1−min) = 1.7
+    assert row.loc["X", "consistency"] == pytest.approx(1.3 / 1.4)
+    assert row.loc["X", "coverage"] == pytest.approx(1.3 / 1.6)
+    assert row.loc["X", "RoN"] == pytest.approx(1.4 / 1.7)
+    # ~X = 0.8, 0.2, 0.4: Σmin(~X,Y) = 0.1 + 0.2 + 0.4 = 0.7
+    assert row.loc["~X", "consistency"] == pytest.approx(0.7 / 1.4)
+
+
+def test_lipset_necessity_flags_literacy_and_stability_at_0_9(lipset):
+    nec = lipset.necessity.set_index("condition")
+    assert nec.index[nec["necessary"]].tolist() == ["LIT", "STB"]
+    assert nec.loc["LIT", "consistency"] == pytest.approx(0.991, abs=5e-4)
+
+
+# ------------------------------------------------------------------------------------------ truth table
+def test_lipset_truth_table_rows_cases_and_outcome(lipset):
+    tt = lipset.truth_table.observed()
+    got = {r.cases: (r.OUT, r.n) for r in tt.itertuples()}
+    assert got == {"BE,CZ,NL,UK": (1, 4), "FI,IE": (1, 2), "FR,SE": (0, 2), "EE": (0, 1), "HU,PL": (0, 2),
+                   "DE": (0, 1), "AU": (0, 1), "IT,RO": (0, 2), "GR,PT,ES": (0, 3)}
+    assert len(lipset.truth_table.rows("?")) == 32 - 9
+
+
+def test_row_consistency_and_pri_equal_their_sums(lipset):
+    m = np.minimum.reduce([LF["DEV"], 1 - LF["URB"], LF["LIT"], 1 - LF["IND"], LF["STB"]])
+    y = LF["SURV"].to_numpy()
+    row = lipset.truth_table.table.query("DEV == 1 and URB == 0 and LIT == 1 and IND == 0 and STB == 1").iloc[0]
+    assert row["incl"] == pytest.approx(np.minimum(m, y).sum() / m.sum())
+    neg = np.minimum.reduce([m, y, 1 - y]).sum()
+    assert row["PRI"] == pytest.approx((np.minimum(m, y).sum() - neg) / (m.sum() - neg))
+
+
+# ------------------------------------------------------------------------------------------ solutions
+def test_lipset_complex_parsimonious_and_intermediate_solutions_as_r_qca_prints_them(lipset):
+    assert lipset.complex.expression == "DEV*URB*LIT*IND*STB + DEV*~URB*LIT*~IND*STB"
+    assert lipset.parsimonious.expression == "DEV*~IND + URB*STB"
+    assert lipset.intermediate.expression == "DEV*URB*LIT*STB + DEV*LIT*~IND*STB"
+    # twelve simplifying assumptions, one of them an easy counterfactual (DEV*URB*LIT*~IND*STB)
+    assert len(lipset.parsimonious.remainders) == 12
+    assert [term_label(r, CONDITIONS) for r in lipset.intermediate.remainders] == ["DEV*URB*LIT*~IND*STB"]
+
+
+def test_solution_fit_equals_its_definition(lipset):
+    # independent computation from the printed memberships: inclS, covS and covU of the intermediate terms
+    y = LF["SURV"].to_numpy()
+    t1 = np.minimum.reduce([LF["DEV"], LF["URB"], LF["LIT"], LF["STB"]])
+    t2 = np.minimum.reduce([LF["DEV"], LF["LIT"], 1 - LF["IND"], LF["STB"]])
+    sol = np.maximum(t1, t2)
+    fit = lipset.intermediate.fit.set_index("term")
+    assert fit.loc["DEV*URB*LIT*STB", "inclS"] == pytest.approx(np.minimum(t1, y).sum() / t1.sum())
+    assert fit.loc["DEV*URB*LIT*STB", "covS"] == pytest.approx(np.minimum(t1, y).sum() / y.sum())
+    assert fit.loc["DEV*LIT*~IND*STB", "covU"] == pytest.approx(
+        (np.minimum(sol, y).sum() - np.minimum(t1, y).sum()) / y.sum())
+    assert lipset.intermediate.inclS == pytest.approx(np.minimum(sol, y).sum() / sol.sum())
+    assert lipset.intermediate.covS == pytest.approx(np.minimum(sol, y).sum() / y.sum())
+    # the digits geopanel prints for them (computed, not copied from a print)
+    assert [round(v, 3) for v in fit["inclS"]] == [0.901, 0.814]
+    assert (round(lipset.intermediate.inclS, 3), round(lipset.intermediate.covS, 3)) == (0.866, 0.660)
+
+
+def test_core_and_peripheral_conditions_of_the_lipset_configurations(lipset):
+    conf = lipset.configurations()
+    assert conf["S1"].iloc[:5].tolist() == ["peripheral_present", "core_present", "peripheral_present", "",
+                                            "core_present"]
+    assert conf["S2"].iloc[:5].tolist() == ["core_present", "", "peripheral_present", "core_absent",
+                                            "peripheral_present"]
+
+
+def test_configuration_chart_in_markdown_latex_and_html(lipset):
+    md = lipset.chart("markdown", labels={"DEV": "发展 DEV"})
+    assert "| 发展 DEV | • | ● |" in md and "| IND |  | ⊗ |" in md and "| solution coverage | 0.660 |" in md
+    assert r"\CIRCLE" in lipset.chart("latex") and "$\\otimes$" in lipset.chart("latex")
+    assert lipset.chart("html").startswith("<table>")
+    with pytest.raises(QCAError):
+        lipset.chart("docx")
+
+
+def test_fsqca_reads_a_csv_through_the_data_contract(tmp_path):
+    path = tmp_path / "lipset.csv"
+    LR.to_csv(path, index=False)
+    fit = fsqca(str(path), "SURV", CONDITIONS, unit="case", anchors=ANCHORS, dir_exp="present")
+    assert fit.intermediate.expression == "DEV*URB*LIT*STB + DEV*LIT*~IND*STB"
+    assert fit.as_dict()["parsimonious"]["expression"] == "DEV*~IND + URB*STB"
+
+
+def test_a_panel_needs_a_period(tmp_path):
+    panel = pd.concat([LR.assign(year=2020), LR.assign(year=2021)])
+    with pytest.raises(QCAError, match="2 periods"):
+        fsqca(panel, "SURV", CONDITIONS, unit="case", anchors=ANCHORS)
+    fit = fsqca(panel, "SURV", CONDITIONS, unit="case", anchors=ANCHORS, period="mean", dir_exp="present")
+    assert fit.parsimonious.expression == "DEV*~IND + URB*STB"
+
+
+# ------------------------------------------------------------------------------------------ the minimiser
+def _covers(term, row) -> bool:
+    return all(t == -1 or t == r for t, r in zip(term, row, strict=True))
+
+
+def _crisp_table(k: int, outs: list[str]) -> TruthTable:
+    """One case per non-remainder row, memberships 0/1: row consistency is 1 (OUT 1) or 0 (OUT 0)."""
+    conds = [f"C{j}" for j in range(k)]
+    rows = []
+    for bits, out in zip(itertools.product((0, 1), repeat=k), outs, strict=True):
+        if out != "?":
+            rows.append({**dict(zip(conds, bits, strict=True)), "Y": float(out == "1")})
+    frame = pd.DataFrame(rows, columns=[*conds, "Y"], dtype=float)
+    frame.index = [f"c{j}" for j in range(len(frame))]
+    return TruthTable(frame, "Y", conds, incl_cut=0.8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 4).flatmap(
+    lambda k: st.tuples(st.just(k), st.lists(st.sampled_from("10?"), min_size=2 ** k, max_size=2 ** k),
+                        st.lists(st.sampled_from([None, 0, 1]), min_size=k, max_size=k))))
+def test_minimiser_solutions_are_exactly_the_positive_rows_plus_used_remainders(case):
+    k, outs, expectations = case
+    if "1" not in outs or "0" not in outs:
+        return
+    tt = _crisp_table(k, outs)
+    rows = list(itertools.product((0, 1), repeat=k))
+    on = {r for r, o in zip(rows, outs, strict=True) if o == "1"}
+    off = {r for r, o in zip(rows, outs, strict=True) if o == "0"}
+    dc = {r for r, o in zip(rows, outs, strict=True) if o == "?"}
+    dir_exp = {c: e for c, e in zip(tt.conditions, expectations, strict=True) if e is not None}
+    covered = {}
+    for kind, allowed in (("complex", set()), ("parsimonious", dc), ("intermediate", dc)):
+        sol = minimize(tt, kind, dir_exp)
+        cover = sol.covered_rows()
+        covered[kind] = cover
+        # exhaustive Boolean evaluation: the solution is true on every positive row, false on every negative one,
+        # and true on a remainder only if it is one the solution says it used
+        assert on <= cover and not cover & off
+        assert cover - on == set(sol.remainders) & cover <= allowed
+        # each term is prime (no literal can go without covering a negative row or an unused remainder) …
+        usable = on | set(sol.remainders) if kind != "parsimonious" else on | dc
+        for t in sol.terms:
+            for j, v in enumerate(t):
+                if v != -1:
+                    wider = t[:j] + (-1,) + t[j + 1:]
+                    assert any(_covers(wider, r) and r not in usable for r in rows)
+        # … and none is redundant
+        for t in sol.terms:
+            rest = [u for u in sol.terms if u != t]
+            assert not on <= {r for r in rows if any(_covers(u, r) for u in rest)}
+    # the intermediate solution lies between the complex and the parsimonious one
+    assert covered["complex"] <= covered["intermediate"] <= covered["parsimonious"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from("10?"), min_size=8, max_size=8))
+def test_no_cover_with_fewer_implicants_exists(outs):
+    rows = list(itertools.product((0, 1), repeat=3))
+    on = [r for r, o in zip(rows, outs, strict=True) if o == "1"]
+    dc = [r for r, o in zip(rows, outs, strict=True) if o == "?"]
+    if not on:
+        return
+    best = minimal_covers(prime_implicants(on, dc), on)[0]
+    # brute force over all 3^3 implicants inside ON ∪ DC
+    ok = set(on) | set(dc)
+    implicants = [t for t in itertools.product((-1, 0, 1), repeat=3)
+                  if all(r in ok for r in rows if _covers(t, r))]
+    smallest = next(n for n in range(1, len(on) + 1) for combo in itertools.combinations(implicants, n)
+                    if all(any(_covers(t, r) for t in combo) for r in on))
+    assert len(best) == smallest
