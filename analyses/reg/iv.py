@@ -250,6 +250,6 @@ def _fe_dof(model) -> int:
     names = str(model._fixef).split("+")
     total = 0
     for f in names:
-        cols = f.split("^")
+        cols = [c.strip() for c in f.split("^")]
         total += int(model._data[cols].drop_duplicates().shape[0])
     return total - (len(names) - 1)
