@@ -1,0 +1,152 @@
+"""`geopanel reg` (regressions with any fixed effects, IV with weak-instrument diagnostics, stepwise columns) and
+`geopanel threshold` (Hansen's panel threshold): flags → one call of analyses.reg, tables / JSON out, runs stored."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import nullcontext
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from analyses.reg.prepare import RegError
+from warehouse.db import WarehouseError
+from warehouse.errors import DataError
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+ERRORS = (RegError, DataError, WarehouseError, FileNotFoundError)
+
+DataOpt = Annotated[str, typer.Option("--data", help="Warehouse table/view (e.g. fct_city_year), a SQL query "
+                                      "(\"select …\") or a file (.csv, .parquet, .xlsx, .dta).")]
+UnitOpt = Annotated[str | None, typer.Option("--unit", help="Unit column (for L./F., --by-year; default: the *_code "
+                                             "column).")]
+TimeOpt = Annotated[str | None, typer.Option("--time", help="Period column (default: year).")]
+WhereOpt = Annotated[str | None, typer.Option("--where", help="SQL condition selecting rows of the data.")]
+VceOpt = Annotated[str, typer.Option("--vce", help="iid | hetero | cluster:COL | twoway:COL1,COL2")]
+TableOpt = Annotated[str, typer.Option("--table", help="markdown | latex | html")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print every estimate, SE and diagnostic as JSON on stdout.")]
+StoreOpt = Annotated[bool, typer.Option(help="Store the run(s) in analysis.model_* (when there is a warehouse).")]
+AllowOpt = Annotated[bool, typer.Option("--allow-failing-checks", help="Estimate even if `geopanel check` failed or "
+                                        "is out of date (recorded with the run).")]
+DbOpt = Annotated[Path | None, typer.Option("--db", help="Warehouse file (default $GEOPANEL_DB).")]
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _open(db: Path | None, data: str, store: bool):
+    """A writable warehouse connection when the data are in it or the run is stored there, else None."""
+    from warehouse.db import connection
+    from warehouse.panel_data import FILE_SUFFIXES
+    from warehouse.settings import db_path
+
+    in_warehouse = Path(data).suffix.lower() not in FILE_SUFFIXES
+    if not db_path(db).exists():
+        if in_warehouse:
+            _fail(f"{db_path(db)}: no warehouse for --data {data!r}; run `geopanel demo`, pass --db, or give a file")
+        return nullcontext(None)
+    if not (in_warehouse or store):
+        return nullcontext(None)
+    return connection(db)
+
+
+def reg(
+    formula: Annotated[str, typer.Argument(help="pyfixest formula: 'y ~ x1 + L.x2 | city + province^year' or "
+                                           "'y ~ exog | fe | endog ~ z1 + z2' (IV); 0 for no fixed effects.")],
+    data: DataOpt,
+    unit: UnitOpt = None,
+    time: TimeOpt = None,
+    where: WhereOpt = None,
+    vce: VceOpt = "iid",
+    stat: Annotated[str, typer.Option("--stat", help="se | t: what the table's parentheses hold.")] = "se",
+    stepwise: Annotated[bool, typer.Option("--stepwise", help="One column per block of controls, added one at a "
+                                           "time on the full model's sample.")] = False,
+    blocks: Annotated[str | None, typer.Option("--blocks", help="Blocks of --stepwise, e.g. 'pop + fai; hum' "
+                                               "(default: one regressor at a time after the first).")] = None,
+    winsor: Annotated[float | None, typer.Option("--winsor", help="Winsorise the model's continuous variables at "
+                                                 "this tail share, e.g. 0.01.")] = None,
+    by_year: Annotated[bool, typer.Option("--by-year", help="Winsorise within each period.")] = False,
+    table: TableOpt = "markdown",
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the table to this file.")] = None,
+    as_json: JsonOpt = False,
+    store: StoreOpt = True,
+    allow_failing_checks: AllowOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Regression with any fixed effects (pyfixest), clustered SEs, lags and leads, IV diagnostics, paper table.
+
+    Example: geopanel reg "lngdp ~ L.lnde + pop | city_code + province_code^year" --data fct_city_year
+    --vce cluster:city_code --winsor 0.01 --by-year --stepwise
+
+    Example: geopanel reg "lwage ~ exper + expersq | 0 | educ ~ motheduc + fatheduc" --data mroz.csv --vce hetero
+    """
+    from analyses.reg.fit import reg as fit_reg
+    from analyses.reg.fit import stepwise as fit_stepwise
+    from analyses.reg.store import store_reg
+    from analyses.reg.tables import reg_table
+
+    if stat not in ("se", "t"):
+        _fail(f"--stat {stat!r}: use se or t")
+    if blocks and not stepwise:
+        _fail("--blocks sets the blocks of --stepwise: add --stepwise")
+    started = datetime.now(UTC)
+    kw = {"unit": unit, "time": time, "where": where, "vce": vce, "winsor": winsor, "winsor_by_year": by_year,
+          "allow_failing_checks": allow_failing_checks}
+    spec = {"formula": formula, "data": data, **kw, "stepwise": stepwise, "blocks": blocks}
+    try:
+        with _open(db, data, store) as con:
+            if stepwise:
+                fits = fit_stepwise(data, formula, con=con, blocks=[b for b in (blocks or "").split(";") if b.strip()]
+                                    or None, **kw)
+            else:
+                fits = [fit_reg(data, formula, con=con, **kw)]
+            run_ids = [store_reg(con, f, spec, started) for f in fits] if store and con is not None else []
+            text = reg_table(fits, fmt=table, stat=stat)
+    except ValueError as exc:  # RegError, and a bad --table
+        _fail(str(exc))
+    except ERRORS as exc:
+        _fail(str(exc))
+    if out is not None:
+        out.write_text(text + "\n", encoding="utf-8")
+    if as_json:
+        payload = {"models": [f.as_dict() for f in fits], "run_ids": run_ids}
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
+        return
+    for f in fits:
+        if f.quality not in ("passed", "not-checked"):
+            err.print(f"[yellow]quality gate: {f.quality}[/]", highlight=False)
+            break
+    console.print(text, highlight=False, markup=False)
+    if fits[-1].iv is not None:
+        console.print(_iv_summary(fits[-1].iv), highlight=False, markup=False)
+    console.print(f"stored as run {', '.join(run_ids)} in analysis.model_runs" if run_ids else
+                  "not stored (no warehouse; pass --db to keep the run)", highlight=False, markup=False)
+
+
+def _iv_summary(iv) -> str:
+    lines = ["first stage (excluded instruments):"]
+    lines += [f"  {r.endogenous} ~ {r.term}: {r.coef:.4f} (se {r.se:.4f}, t {r.t:.2f})" for r in
+              iv.first_stage.itertuples()]
+    lines.append(f"Kleibergen-Paap rk LM = {iv.kp_lm:.3f}, chi2({iv.kp_lm_df}) p = {iv.kp_lm_p:.4f}")
+    lines.append(f"Kleibergen-Paap rk Wald F = {iv.kp_f:.3f}; Cragg-Donald Wald F = {iv.cd_f:.3f}")
+    if iv.stock_yogo:
+        lines.append("Stock-Yogo critical values: " + "; ".join(f"{k} {v:.2f}" for k, v in iv.stock_yogo.items()))
+    else:
+        lines.append("Stock-Yogo critical values: not tabulated here for this number of endogenous regressors and "
+                     "instruments")
+    lines.append(f"Hansen J = {iv.hansen_j:.4f}, chi2({iv.hansen_j_df}) p = {iv.hansen_j_p:.4f}"
+                 if iv.hansen_j_df else "Hansen J: exactly identified")
+    return "\n".join(lines)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `reg` to the main `geopanel` app."""
+    app.command("reg")(reg)
