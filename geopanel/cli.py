@@ -15,6 +15,7 @@ from geo.boundaries import BoundaryError, read_boundary_file
 from geopanel.commands import check as check_commands
 from geopanel.commands import did as did_commands
 from geopanel.commands import esda as esda_commands
+from geopanel.commands import reg as reg_commands
 from geopanel.commands import spatial_panel as spatial_panel_commands
 from geopanel.output import console, fail
 from geopanel.output import fmt as _fmt
@@ -449,6 +450,7 @@ def ingest_raster(
 
 # spatial weights and ESDA: geopanel weights …, moran, lisa, map
 esda_commands.register(app)
+reg_commands.register(app)
 
 
 def main() -> None:
