@@ -7,8 +7,9 @@ SBM and super-SBM with undesirable outputs, and the global Malmquist–Luenberge
 
 from analyses.efficiency.dea import DEAResult, dea, efficiency_scores
 from analyses.efficiency.errors import EfficiencyError
+from analyses.efficiency.luenberger import LuenbergerResult, malmquist_luenberger
 from analyses.efficiency.malmquist import MalmquistResult, malmquist
 from analyses.efficiency.sbm import SBMResult, sbm
 
-__all__ = ["DEAResult", "EfficiencyError", "MalmquistResult", "dea", "SBMResult", "efficiency_scores", "malmquist",
-           "sbm"]
+__all__ = ["DEAResult", "EfficiencyError", "LuenbergerResult", "MalmquistResult", "SBMResult", "dea",
+           "efficiency_scores", "malmquist", "malmquist_luenberger", "sbm"]
