@@ -114,3 +114,25 @@ def test_bad_columns_are_refused(panel):
         drivers(panel, ["energy_total"], ["nope"])
     with pytest.raises(DriversError, match="not numeric"):
         drivers(panel.assign(urban="x"), ["energy_total"], ["urban"])
+
+
+def test_geopanel_drivers_json_and_plots(panel, tmp_path):
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from geopanel.commands.qca import register
+
+    app = typer.Typer()
+    register(app)
+    path = tmp_path / "panel.csv"
+    panel.to_csv(path, index=False)
+    result = CliRunner().invoke(app, [
+        "drivers", "--data", str(path), "--targets", "energy_total", "--features", ",".join(FEATURES),
+        "--labels", "elec=电力消费量,pgdp=人均GDP,energy_total=能源消费总量", "--n-estimators", "30", "--folds", "2",
+        "--json", "--out", str(tmp_path / "out"), "--db", str(tmp_path / "none.duckdb")])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    assert list(got["targets"]["energy_total"]["shap_mean_abs"])[0] == "elec"
+    assert (tmp_path / "out" / "energy_total_shap_beeswarm.png").exists()

@@ -286,3 +286,53 @@ def test_no_cover_with_fewer_implicants_exists(outs):
     smallest = next(n for n in range(1, len(on) + 1) for combo in itertools.combinations(implicants, n)
                     if all(any(_covers(t, r) for t in combo) for r in on))
     assert len(best) == smallest
+
+
+# ------------------------------------------------------------------------------------------ command line
+ANCHOR_TEXT = ";".join(f"{k}={','.join(str(v) for v in a)}" for k, a in ANCHORS.items())
+
+
+def _cli():
+    import typer
+
+    from geopanel.commands.qca import register
+
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def test_anchor_flag_per_column_and_for_all_columns():
+    from geopanel.commands.qca import parse_anchors
+
+    assert parse_anchors("DEV=400,550,900;STB=15,9.5,5") == {"DEV": ("400", "550", "900"), "STB": ("15", "9.5", "5")}
+    assert parse_anchors("p5,p50,p95") == ("p5", "p50", "p95")
+
+
+def test_geopanel_qca_json_on_the_lipset_csv(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    path = tmp_path / "lipset.csv"
+    LR.to_csv(path, index=False)
+    result = CliRunner().invoke(_cli(), [
+        "qca", "--data", str(path), "--unit", "case", "--outcome", "SURV", "--conditions", ",".join(CONDITIONS),
+        "--anchors", ANCHOR_TEXT, "--json", "--db", str(tmp_path / "none.duckdb"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    assert got["intermediate"]["expression"] == "DEV*URB*LIT*STB + DEV*LIT*~IND*STB"
+    assert got["complex"]["expression"] == "DEV*URB*LIT*IND*STB + DEV*~URB*LIT*~IND*STB"
+    assert "| STB | ● | • |" in got["chart"]
+    assert (tmp_path / "out" / "configurations.md").exists()
+
+
+def test_geopanel_qca_error_is_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    path = tmp_path / "lipset.csv"
+    LR.to_csv(path, index=False)
+    result = CliRunner().invoke(_cli(), ["qca", "--data", str(path), "--unit", "case", "--outcome", "SURV",
+                                         "--conditions", "DEV,URB", "--db", str(tmp_path / "none.duckdb")])
+    assert result.exit_code == 1
+    assert "values outside [0, 1]" in result.output and "anchors" in result.output
