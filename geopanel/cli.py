@@ -10,6 +10,7 @@ from typing import Annotated
 import duckdb
 import pandas as pd
 import typer
+from rich.markup import escape
 
 from geo.boundaries import BoundaryError, read_boundary_file
 from geopanel.commands import check as check_commands
@@ -48,12 +49,13 @@ __all__ = ["app", "main", "fail", "console", "_fmt", "_print_frame", "_years"]
 def _print_ingest(result: IngestResult) -> None:
     name = Path(result.file).name
     if result.status == "unchanged":
-        console.print(f"{name}: already loaded into raw.{result.table} (same content and mapping); nothing changed")
+        console.print(f"{name}: already loaded into raw.{result.table} (same content and mapping); nothing changed",
+                      markup=False)
         return
     verb = "would load" if result.status == "dry-run" else "loaded"
     excluded = ", ".join(f"{v} {k}" for k, v in result.excluded_by_kind.items())
     console.print(
-        f"{name} → raw.{result.table} ({result.encoding}): [green]{result.rows_loaded} {verb}[/], "
+        f"{escape(name)} → raw.{result.table} ({result.encoding}): [green]{result.rows_loaded} {verb}[/], "
         f"{result.rows_duplicate} duplicates skipped, {result.cells_empty} empty cells, "
         f"{result.rows_excluded} rows excluded{f' ({excluded})' if excluded else ''}, "
         f"[{'red' if result.rows_rejected else 'green'}]{result.rows_rejected} rejected[/]"
@@ -72,9 +74,9 @@ def _print_ingest(result: IngestResult) -> None:
     for ex in result.reject_examples:
         where = f"sheet {ex['_sheet']} " if ex["_sheet"] else ""
         console.print(f"  {where}row {ex['_row']}: {ex['unit_label']} {ex['year']} {ex['variable']}: {ex['reason']}",
-                      highlight=False)
+                      highlight=False, markup=False)  # user text: [/x] in a label is not markup
     if result.rows_rejected > len(result.reject_examples) and result.status != "dry-run":
-        console.print(f"  … see: geopanel rejects --file {name}")
+        console.print(f"  … see: geopanel rejects --file {name}", markup=False)
     if result.status == "dry-run":
         console.print("  (dry run: nothing was written)")
 

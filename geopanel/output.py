@@ -40,9 +40,9 @@ def print_frame(frame: pd.DataFrame, limit: int) -> None:
     """The first `limit` rows as a table, cells through `fmt`."""
     table = Table(show_lines=False)
     for col in frame.columns:
-        table.add_column(str(col), overflow="fold")
+        table.add_column(escape(str(col)), overflow="fold")
     for row in frame.head(limit).itertuples(index=False):
-        table.add_row(*[fmt(v) for v in row])
+        table.add_row(*[escape(fmt(v)) for v in row])  # data, never markup: a label may hold [/x]
     console.print(table, highlight=False)
     if len(frame) > limit:
         console.print(f"(first {limit} rows; use --limit or --out for more)")

@@ -415,3 +415,24 @@ def test_rejects_can_be_acknowledged(warehouse, tmp_path):
     assert "acknowledged 1" in out and "True" in out
     passing = run("check", "--select", "raw.rejects", "--db", str(warehouse), "--out", str(tmp_path / "reports"))
     assert "no error-level failure" in passing
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("empty.csv", b"", "no header after skipping 0 title rows"),
+    ("header_only.csv", "地区,年份,GDP(亿元)\n".encode(), "no rows under the header"),
+    ("binary.csv", bytes(range(256)) * 4, "cannot decode as UTF-8, GBK or GB18030"),
+    ("ragged.csv", "地区,年份,GDP(亿元)\n河北,2022,=SUM(A1:A9),x,y\n广东\n".encode(), "no value could be loaded"),
+])
+def test_broken_files_are_one_line_errors_and_change_nothing(warehouse, tmp_path, name, content, message):
+    p = tmp_path / name
+    p.write_bytes(content)
+    mapping(p, table="t", level="province", year="年份", unit={"name": "地区"}, variables={"GDP(亿元)": "gdp"})
+    assert message in refused(warehouse, "ingest", str(p))
+
+
+def test_labels_are_printed_as_text_not_markup(warehouse, tmp_path):
+    p = one_file(tmp_path, "mk.csv", "地区,年份,GDP(亿元)\n河北,2022,1\n[/x]省[bold],2022,2\n", table="t",
+                 level="province", year="年份", unit={"name": "地区"}, variables={"GDP(亿元)": "gdp"})
+    out = run("ingest", str(p), "--db", str(warehouse))
+    assert "[/x]省[bold]" in out and "1 rejected" in out
+    assert "[/x]省[bold]" in run("rejects", "--db", str(warehouse))
