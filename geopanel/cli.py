@@ -162,7 +162,7 @@ def ingest(
         if not file.exists():
             raise IngestError(f"{file}: file not found; check the path")
         spec = load_mapping(mapping or file.with_name(file.name + ".yml"), table=table, level=level)
-        with connection(db, read_only=dry_run) as con:
+        with connection(db, read_only=dry_run, create=False) as con:
             result = ingest_file(con, file, spec, years=_years(years), dry_run=dry_run, replace=replace,
                                  prefer=prefer, tolerance=tolerance)
     except USER_ERRORS as exc:
@@ -181,7 +181,7 @@ def unload(
     Example: geopanel unload data/raw/county_gdp_2020.csv && geopanel ingest data/raw/county_gdp_2020.csv
     """
     try:
-        with connection(db) as con:
+        with connection(db, create=False) as con:
             done = unload_file(con, file)
     except USER_ERRORS as exc:
         fail(str(exc))
@@ -202,7 +202,7 @@ def rejects(
     Example: geopanel rejects --ack unknown_unit --file county_2020 --note "三沙 has no county data"
     """
     try:
-        with connection(db, read_only=ack is None) as con:
+        with connection(db, read_only=ack is None, create=False) as con:
             if ack:
                 acked = acknowledge_rejects(con, ack, file, note)
                 console.print(f"acknowledged {acked} rejected cell(s) with reason {ack}")
@@ -245,7 +245,7 @@ def alias_add(
 ) -> None:
     """Record that LABEL means unit CODE; used by the next ingest (no rebuild needed)."""
     try:
-        with connection(db) as con:
+        with connection(db, create=False) as con:
             row = add_alias(con, label, code, level=level, valid_from=valid_from, valid_to=valid_to, note=note)
     except USER_ERRORS as exc:
         fail(str(exc))
@@ -443,7 +443,7 @@ def ingest_raster(
     Run `geopanel build` afterwards to rebuild the light layers. Example: geopanel ingest-raster data/ntl_*.tif
     """
     try:
-        with connection(db) as con:
+        with connection(db, create=False) as con:
             results = ingest_rasters(con, files, sensor=sensor, exclude=exclude or ())
     except (*USER_ERRORS, RasterError) as exc:
         fail(str(exc))
