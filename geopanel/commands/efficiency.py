@@ -1,0 +1,189 @@
+"""`geopanel dea` and `geopanel malmquist`: efficiency scores and productivity indices of any panel (a warehouse
+table or view, a SQL query, or a file) from the command line. Registered in geopanel/cli.py by `register(app)`."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from analyses.efficiency import EfficiencyError
+from geopanel.output import console, fail, print_frame
+
+DataOption = Annotated[str, typer.Option("--data", help="A warehouse table or view, a SQL query, or a "
+                                                      ".csv/.parquet/.xlsx/.dta file.")]
+UnitOption = Annotated[str | None, typer.Option(help="Unit-id column (default: the data's *_code column).")]
+TimeOption = Annotated[str | None, typer.Option(help="Period column (default: year when present).")]
+InputsOption = Annotated[str, typer.Option(help="Input columns, comma-separated, e.g. labour,capital.")]
+OutputsOption = Annotated[str, typer.Option(help="Desirable output columns, comma-separated, e.g. gdp.")]
+BadOption = Annotated[str | None, typer.Option(help="Undesirable output columns, e.g. so2,co2.")]
+WhereOption = Annotated[str | None, typer.Option(help="SQL condition on the rows, e.g. \"year >= 2011\".")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON records on stdout.")]
+OutOption = Annotated[Path | None, typer.Option(help="Write the whole table to .csv, .xlsx, .dta or .parquet.")]
+LimitOption = Annotated[int, typer.Option(help="Rows to print.")]
+DbOption = Annotated[Path | None, typer.Option("--db", help="Warehouse file (default $GEOPANEL_DB or "
+                                                            "data/geopanel.duckdb).")]
+MODELS = {"ccr": "crs", "bcc": "vrs", "sbm": None, "super-sbm": None}
+
+
+def _errors():
+    from warehouse.db import WarehouseError
+    from warehouse.errors import DataError
+
+    return (EfficiencyError, DataError, WarehouseError, FileNotFoundError)
+
+
+def _con(db: Path | None, data: str):
+    """A read-only warehouse connection when the data are not a file on disk and the warehouse exists."""
+    from warehouse.db import connection
+    from warehouse.settings import db_path
+
+    if Path(data).suffix and Path(data).exists():
+        return nullcontext()
+    return connection(db, read_only=True) if db_path(db).exists() else nullcontext()
+
+
+def _emit(frame: pd.DataFrame, summary: dict, as_json: bool, out: Path | None, limit: int, title: str) -> None:
+    if out is not None:
+        from warehouse.export import write_frame
+
+        write_frame(frame, out)
+    if as_json:
+        def clean(v):
+            if isinstance(v, float) and not math.isfinite(v):
+                return None
+            return v.item() if hasattr(v, "item") else v
+        records = [{k: clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
+        sys.stdout.write(json.dumps({**summary, "rows": records}, ensure_ascii=False, indent=1, default=str) + "\n")
+        return
+    console.print(title, highlight=False)
+    print_frame(frame, limit)
+    if out is not None:
+        console.print(f"wrote {out} ({len(frame)} rows)")
+
+
+def dea_command(
+    data: DataOption,
+    inputs: InputsOption,
+    outputs: OutputsOption,
+    unit: UnitOption = None,
+    time: TimeOption = None,
+    undesirable: BadOption = None,
+    model: Annotated[str, typer.Option(help="ccr (CRS) | bcc (VRS) | sbm | super-sbm.")] = "ccr",
+    orientation: Annotated[str | None, typer.Option(help="input | output (ccr/bcc; default input); none | input | "
+                                                         "output (sbm; default none, non-oriented).")] = None,
+    rts: Annotated[str | None, typer.Option(help="crs | vrs for sbm / super-sbm (ccr/bcc imply it).")] = None,
+    super_efficiency: Annotated[bool, typer.Option("--super", help="Andersen–Petersen super-efficiency (ccr/bcc).")]
+    = False,
+    frontier: Annotated[str, typer.Option(help="period (one frontier per period) | pooled.")] = "period",
+    where: WhereOption = None,
+    as_json: JsonOption = False,
+    out: OutOption = None,
+    limit: LimitOption = 50,
+    db: DbOption = None,
+) -> None:
+    """DEA efficiency of every unit × period: CCR/BCC (scores, CRS/VRS/scale, returns to scale, slacks, targets)
+    or SBM / super-SBM with undesirable outputs.
+
+    Example: geopanel dea --data provinces.csv --unit code --time year --inputs labour,capital --outputs gdp
+    --model bcc --orientation output
+    """
+    from analyses.efficiency import dea, sbm
+
+    if model not in MODELS:
+        fail(f"--model {model!r}: use one of {', '.join(MODELS)}")
+    if undesirable and model in ("ccr", "bcc"):
+        fail("--undesirable needs --model sbm or super-sbm (radial CCR/BCC have no undesirable outputs)")
+    try:
+        with _con(db, data) as con:
+            if model in ("ccr", "bcc"):
+                res = dea(data, inputs, outputs, unit=unit, time=time, rts=MODELS[model],
+                          orientation=orientation or "input",
+                          super_efficiency=super_efficiency, frontier=frontier, con=con, where=where)
+            else:
+                res = sbm(data, inputs, outputs, undesirable or (), unit=unit, time=time, rts=rts or "vrs",
+                          orientation=orientation or "none", super_efficiency=model == "super-sbm",
+                          frontier=frontier, con=con, where=where)
+    except _errors() as exc:
+        fail(str(exc))
+    frame = res.to_frame()
+    bad = frame[frame.status != "optimal"]
+    summary = {"model": model, "rts": res.rts, "orientation": res.orientation, "source": res.source,
+               "dmus": len(frame), "mean_efficiency": float(res.efficiency.mean()), "not_optimal": len(bad)}
+    _emit(frame, summary, as_json, out, limit,
+          f"{model.upper()} ({res.rts}, {res.orientation}) on {res.source}: {len(frame)} DMUs, mean efficiency "
+          f"{res.efficiency.mean():.4f}")
+    if len(bad) and not as_json:
+        console.print(f"[yellow]{len(bad)} DMU(s) without an optimum[/]: "
+                      + ", ".join(f"{r.iloc[0]} ({r.status})" for _, r in bad.head(10).iterrows()), highlight=False)
+
+
+def malmquist_command(
+    data: DataOption,
+    inputs: InputsOption,
+    outputs: OutputsOption,
+    unit: UnitOption = None,
+    time: TimeOption = None,
+    undesirable: Annotated[str | None, typer.Option(help="Undesirable outputs: Malmquist–Luenberger instead.")]
+    = None,
+    orientation: Annotated[str, typer.Option(help="output (DEAP's default) | input.")] = "output",
+    frontier: Annotated[str | None, typer.Option(
+        help="contemporaneous | sequential | global (default: contemporaneous; global with --undesirable).")] = None,
+    measure: Annotated[str, typer.Option(help="With --undesirable: ddf (directional distance) | sbm.")] = "ddf",
+    rts: Annotated[str, typer.Option(help="With --undesirable: crs | vrs.")] = "crs",
+    cumulative: Annotated[bool, typer.Option("--cumulative", help="Print the index chained from the base period.")]
+    = False,
+    where: WhereOption = None,
+    as_json: JsonOption = False,
+    out: OutOption = None,
+    limit: LimitOption = 50,
+    db: DbOption = None,
+) -> None:
+    """Malmquist TFP index as DEAP 2.1 computes it (EFFCH, TECHCH, PECH, SECH, TFPCH and their geometric means),
+    or with --undesirable the (global) Malmquist–Luenberger index and its decomposition.
+
+    Example: geopanel malmquist --data equipment.csv --unit province --time year --inputs labour,capital
+    --outputs output
+    """
+    from analyses.efficiency import malmquist, malmquist_luenberger
+
+    try:
+        with _con(db, data) as con:
+            if undesirable:
+                kind = frontier or "global"
+                if kind not in ("global", "contemporaneous"):
+                    fail(f"--frontier {kind!r} with --undesirable: use global or contemporaneous")
+                res = malmquist_luenberger(data, inputs, outputs, undesirable, unit=unit, time=time, kind=kind,
+                                           measure=measure, rts=rts, con=con, where=where)
+                means = res.period_means
+                title = f"{'global ' if kind == 'global' else ''}Malmquist–Luenberger ({measure}, {rts})"
+            else:
+                res = malmquist(data, inputs, outputs, unit=unit, time=time, orientation=orientation,
+                                frontier=frontier or "contemporaneous", con=con, where=where)
+                means = res.period_means
+                title = f"Malmquist ({orientation}-orientated, {res.frontier} frontier)"
+    except _errors() as exc:
+        fail(str(exc))
+    frame = res.cumulative if cumulative else res.to_frame()
+    summary = {"index": title, "source": res.source,
+               "period_means": json.loads(means.reset_index().to_json(orient="records"))}
+    if not undesirable:
+        summary["mean"] = {k: float(v) for k, v in res.mean.items()}
+    _emit(frame, summary, as_json, out, limit, f"{title} on {res.source}")
+    if not as_json:
+        console.print("geometric means by period:")
+        print_frame(means.reset_index(), 100)
+        if not undesirable:
+            console.print("mean: " + "  ".join(f"{k} {v:.3f}" for k, v in res.mean.items()), highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `dea` and `malmquist` to the main app."""
+    app.command("dea")(dea_command)
+    app.command("malmquist")(malmquist_command)
