@@ -15,6 +15,7 @@ from rich.markup import escape
 from geo.boundaries import BoundaryError, read_boundary_file
 from geopanel.commands import check as check_commands
 from geopanel.commands import did as did_commands
+from geopanel.commands import efficiency as efficiency_commands
 from geopanel.commands import esda as esda_commands
 from geopanel.commands import reg as reg_commands
 from geopanel.commands import spatial_panel as spatial_panel_commands
@@ -453,6 +454,7 @@ def ingest_raster(
 # spatial weights and ESDA: geopanel weights …, moran, lisa, map
 esda_commands.register(app)
 reg_commands.register(app)
+efficiency_commands.register(app)
 
 
 def main() -> None:
