@@ -436,3 +436,12 @@ def test_labels_are_printed_as_text_not_markup(warehouse, tmp_path):
     out = run("ingest", str(p), "--db", str(warehouse))
     assert "[/x]省[bold]" in out and "1 rejected" in out
     assert "[/x]省[bold]" in run("rejects", "--db", str(warehouse))
+
+
+def test_ingest_into_a_missing_warehouse_leaves_no_file(tmp_path):
+    p = one_file(tmp_path, "g.csv", GDP_CSV, table="t", level="province", year="年份", unit={"name": "地区"},
+                 variables={"地区生产总值(万元)": "gdp"})
+    missing = tmp_path / "typo.duckdb"
+    result = CliRunner().invoke(app, ["ingest", str(p), "--db", str(missing)])
+    assert result.exit_code == 1 and "geopanel init --db" in result.output
+    assert not missing.exists()
