@@ -29,6 +29,7 @@ OutOption = Annotated[Path | None, typer.Option(help="Write the whole table to .
 LimitOption = Annotated[int, typer.Option(help="Rows to print.")]
 DbOption = Annotated[Path | None, typer.Option("--db", help="Warehouse file (default $GEOPANEL_DB or "
                                                             "data/geopanel.duckdb).")]
+DIGITS = 4  # printed tables (DEAP prints 3); --json and --out carry full precision
 MODELS = {"ccr": "crs", "bcc": "vrs", "sbm": None, "super-sbm": None}
 
 
@@ -63,7 +64,7 @@ def _emit(frame: pd.DataFrame, summary: dict, as_json: bool, out: Path | None, l
         sys.stdout.write(json.dumps({**summary, "rows": records}, ensure_ascii=False, indent=1, default=str) + "\n")
         return
     console.print(title, highlight=False)
-    print_frame(frame, limit)
+    print_frame(frame.round(DIGITS), limit)
     if out is not None:
         console.print(f"wrote {out} ({len(frame)} rows)")
 
@@ -178,7 +179,7 @@ def malmquist_command(
     _emit(frame, summary, as_json, out, limit, f"{title} on {res.source}")
     if not as_json:
         console.print("geometric means by period:")
-        print_frame(means.reset_index(), 100)
+        print_frame(means.reset_index().round(DIGITS), 100)
         if not undesirable:
             console.print("mean: " + "  ".join(f"{k} {v:.3f}" for k, v in res.mean.items()), highlight=False)
 
