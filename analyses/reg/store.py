@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from analyses.reg.fit import RegResult
+from analyses.reg.threshold import ThresholdResult
 from analyses.runs import store_run
 
 
@@ -27,5 +28,31 @@ def store_reg(con, fit: RegResult, spec: dict, started_at: datetime, kind: str =
         "time_column": fit.time, "nobs": fit.nobs, "r2": fit.r2, "vcov_method": fit.vce,
         "data_fingerprint": fit.fingerprint, "spec_json": json.dumps(spec, ensure_ascii=False, default=str),
         "quality_status": fit.quality, "started_at": started_at, "finished_at": datetime.now(UTC),
+    }
+    return store_run(con, run, estimates, tests=tests)
+
+
+def store_threshold(con, result: ThresholdResult, spec: dict, started_at: datetime) -> str:
+    """Insert a threshold run: regime coefficients, thresholds with their 95% intervals, the bootstrap F tests."""
+    estimates = result.coefficients.rename(columns={"se": "std_error", "t": "z", "p": "p_value", "coef": "estimate"})
+    estimates = estimates[["term", "estimate", "std_error", "z", "p_value"]]
+    rows = [{"term": f"threshold {k + 1} ({result.q})", "estimate": g, "std_error": None, "z": None, "p_value": None}
+            for k, g in enumerate(result.thresholds)]
+    estimates = pd.concat([estimates, pd.DataFrame(rows)], ignore_index=True)
+    tests = pd.DataFrame([{"test": f"Hansen {r.test}", "statistic": r.F, "df": r.reps, "p_value": r.p_value,
+                           "note": f"bootstrap critical values 10% {r.crit10:.3f}, 5% {r.crit5:.3f}, 1% {r.crit1:.3f}; "
+                                   f"seed {result.seed}"} for r in result.tests.itertuples()])
+    tests = pd.concat([tests, pd.DataFrame([
+        {"test": f"threshold {k + 1}: 95% LR interval", "statistic": g, "df": None, "p_value": None,
+         "note": f"{lo:.6g}..{hi:.6g}"} for k, (g, (lo, hi)) in enumerate(zip(result.thresholds, result.ci,
+                                                                              strict=True))])], ignore_index=True)
+    run = {
+        "kind": "threshold", "model": f"Hansen panel threshold ({len(result.thresholds)})", "effects": "unit",
+        "formula": f"{result.y} ~ {' + '.join(result.x)} by {result.q} + {' + '.join(result.controls) or '0'}",
+        "dependent": result.y, "data_source": result.source, "unit_column": result.unit,
+        "time_column": result.time, "n_units": result.n_units, "n_periods": result.n_periods, "nobs": result.nobs,
+        "vcov_method": result.vce, "data_fingerprint": result.fingerprint,
+        "spec_json": json.dumps(spec, ensure_ascii=False, default=str), "quality_status": result.quality,
+        "started_at": started_at, "finished_at": datetime.now(UTC),
     }
     return store_run(con, run, estimates, tests=tests)

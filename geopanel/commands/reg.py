@@ -147,6 +147,67 @@ def _iv_summary(iv) -> str:
     return "\n".join(lines)
 
 
+def threshold(
+    y: Annotated[str, typer.Argument(help="Dependent variable.")],
+    data: DataOpt,
+    x: Annotated[str, typer.Option("--x", help="Regressor(s) whose slope changes at the threshold, e.g. lnde.")],
+    q: Annotated[str, typer.Option("--q", help="Threshold variable.")],
+    controls: Annotated[str, typer.Option("--controls", help="Controls with one slope, e.g. pop,fai.")] = "",
+    unit: UnitOpt = None,
+    time: TimeOpt = None,
+    where: WhereOpt = None,
+    thresholds: Annotated[int, typer.Option("--thresholds", help="1 or 2 (sequential, Hansen 1999 §4).")] = 1,
+    trim: Annotated[float, typer.Option("--trim", help="Share of observations left out at each end of the grid.")]
+    = 0.01,
+    grid: Annotated[int, typer.Option("--grid", help="Quantile levels of the grid of candidate thresholds.")] = 300,
+    reps: Annotated[int, typer.Option("--reps", help="Bootstrap draws of each F test.")] = 300,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 20240601,
+    vce: Annotated[str | None, typer.Option("--vce", help="Variance of the regime coefficients (default "
+                                            "cluster:<unit>).")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the LR(γ) plot to this .png.")] = None,
+    as_json: JsonOpt = False,
+    store: StoreOpt = True,
+    allow_failing_checks: AllowOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Hansen (1999) panel threshold with unit fixed effects: thresholds, bootstrap F tests, LR intervals.
+
+    Example: geopanel threshold lngdp --x lnde --q lnde --controls pop,fai --data fct_city_year --thresholds 2
+    """
+    from analyses.reg.store import store_threshold
+    from analyses.reg.threshold import threshold as fit_threshold
+
+    started = datetime.now(UTC)
+    names = [c.strip() for c in controls.split(",") if c.strip()]
+    xs = [c.strip() for c in x.split(",") if c.strip()]
+    spec = {"y": y, "x": xs, "q": q, "controls": names, "data": data, "unit": unit, "time": time, "where": where,
+            "thresholds": thresholds, "trim": trim, "grid": grid, "reps": reps, "seed": seed, "vce": vce}
+    try:
+        with _open(db, data, store) as con:
+            with console.status("threshold search and bootstrap …") as status:
+                result = fit_threshold(data, y, xs, q, names, unit=unit, time=time, con=con, where=where,
+                                       n_thresholds=thresholds, trim=trim, grid=grid, reps=reps, seed=seed, vce=vce,
+                                       allow_failing_checks=allow_failing_checks,
+                                       progress=lambda done, total: status.update(f"bootstrap {done}/{total}"))
+            run_id = store_threshold(con, result, spec, started) if store and con is not None else None
+    except ERRORS as exc:
+        _fail(str(exc))
+    if plot is not None:
+        result.plot_lr(plot)
+    if as_json:
+        sys.stdout.write(json.dumps({**result.as_dict(), "run_id": run_id}, ensure_ascii=False, indent=1) + "\n")
+        return
+    for k, (g, (lo, hi)) in enumerate(zip(result.thresholds, result.ci, strict=True)):
+        console.print(f"threshold {k + 1}: {g:.4f}, 95% interval {lo:.4f}..{hi:.4f}", highlight=False)
+    console.print(result.tests.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False,
+                  markup=False)
+    console.print(result.coefficients.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False,
+                  markup=False)
+    console.print(f"stored as run {run_id} in analysis.model_runs" if run_id else
+                  "not stored (no warehouse; pass --db to keep the run)", highlight=False, markup=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add `reg` to the main `geopanel` app."""
+    """Add `reg` and `threshold` to the main `geopanel` app."""
     app.command("reg")(reg)
+    app.command("threshold")(threshold)

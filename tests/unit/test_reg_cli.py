@@ -85,3 +85,28 @@ def test_bad_vce_is_one_line(women, tmp_path):
     out = CliRunner().invoke(app, ["reg", "lwage ~ educ", "--data", str(csv), "--vce", "cluster",
                                    "--db", str(tmp_path / "none.duckdb")])
     assert out.exit_code == 1 and "cluster:COL" in out.output
+
+
+def test_threshold_command_stores_thresholds_and_tests(tmp_path):
+    db = tmp_path / "wh.duckdb"
+    with connection(db):
+        pass
+    csv, png = tmp_path / "panel.csv", tmp_path / "lr.png"
+    rng = np.random.default_rng(3)
+    panel = pd.DataFrame({"unit": np.repeat([f"u{i:02d}" for i in range(40)], 6), "year": np.tile(range(6), 40),
+                          "q": rng.uniform(0, 10, 240), "x": rng.normal(size=240), "z": rng.normal(size=240)})
+    mu = np.repeat(rng.normal(size=40), 6)
+    panel["y"] = mu + np.where(panel["q"] <= 5, 0.5, 1.5) * panel["x"] + 0.5 * panel["z"] + rng.normal(0, 0.5, 240)
+    panel.to_csv(csv, index=False)
+    out = CliRunner().invoke(app, ["threshold", "y", "--data", str(csv), "--x", "x", "--q", "q", "--controls", "z",
+                                   "--unit", "unit", "--reps", "20", "--plot", str(png), "--json", "--db", str(db)])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    assert abs(payload["thresholds"][0] - 5.0) < 0.3 and payload["tests"][0]["p_value"] == 0.0 and png.exists()
+    con = duckdb.connect(str(db), read_only=True)
+    kinds = con.execute("select kind, n_units, n_periods, quality_status from analysis.model_runs").fetchall()
+    terms = {t for (t,) in con.execute("select term from analysis.model_estimates").fetchall()}
+    tests = {t for (t,) in con.execute("select test from analysis.model_tests").fetchall()}
+    con.close()
+    assert kinds == [("threshold", 40, 6, "not-checked")] and "threshold 1 (q)" in terms and "x_r2" in terms
+    assert "Hansen single threshold (H0: linear)" in tests
