@@ -17,6 +17,7 @@ from geopanel.commands import check as check_commands
 from geopanel.commands import did as did_commands
 from geopanel.commands import efficiency as efficiency_commands
 from geopanel.commands import esda as esda_commands
+from geopanel.commands import qca as qca_commands
 from geopanel.commands import reg as reg_commands
 from geopanel.commands import spatial_panel as spatial_panel_commands
 from geopanel.output import console, fail
@@ -455,6 +456,7 @@ def ingest_raster(
 esda_commands.register(app)
 reg_commands.register(app)
 efficiency_commands.register(app)
+qca_commands.register(app)
 
 
 def main() -> None:
