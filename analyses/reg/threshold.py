@@ -65,6 +65,7 @@ class ThresholdResult:
     unit: str | None = None
     time: str | None = None
     model: Any = field(default=None, repr=False)
+    draws: list[np.ndarray] = field(default_factory=list, repr=False)  # bootstrap F* of each test
 
     def as_dict(self) -> dict:
         def num(v):
@@ -131,8 +132,9 @@ class _Within:
     def ssr_path(e: np.ndarray, Dt: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """S(γ) for every γ: e'e − (D̃'e)'(D̃'D̃)⁻¹(D̃'e); invalid γ get +inf. e may be n × R (R draws): G × R."""
         E = e.reshape(e.shape[0], -1)
-        dtd = np.einsum("ngk,ngl->gkl", Dt, Dt)
-        dte = np.einsum("ngk,nr->gkr", Dt, E)
+        n, g, k = Dt.shape
+        dtd = np.einsum("ngk,ngl->gkl", Dt, Dt, optimize=True)
+        dte = (Dt.reshape(n, g * k).T @ E).reshape(g, k, E.shape[1])
         out = np.full((Dt.shape[1], E.shape[1]), np.inf)
         diag = np.einsum("gkk->gk", dtd)
         ok = valid & (diag > 1e-10 * max(float(diag.max()), 1e-300)).all(axis=1)
@@ -235,7 +237,7 @@ def threshold(data: Any, y: str, x: str | Sequence[str], q: str, controls: Seque
                            lr=lr_frames, ssr=ssr, nobs=n, n_units=n_units, n_periods=n_periods, y=y, x=xs, q=q,
                            controls=list(controls), vce=vce or f"cluster:{panel.unit}", seed=seed,
                            source=panel.source, quality=quality, fingerprint=coef.fingerprint, unit=panel.unit,
-                           time=panel.time, model=coef)
+                           time=panel.time, model=coef, draws=[f1_star] + ([f2_star] if n_thresholds == 2 else []))
 
 
 def _regime_ok(q: np.ndarray, gammas: np.ndarray, fixed: list[float], min_obs: int) -> np.ndarray:
