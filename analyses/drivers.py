@@ -371,3 +371,60 @@ def drivers(data, targets: Sequence[str], features: Sequence[str], *, unit: str 
             raise DriversError(f"{panel.source}: column {col!r} is not numeric ({frame[col].dtype})")
     return Drivers(frame, targets, features, labels=dict(labels or {}), params=dict(params or {}), seed=seed,
                    folds=folds, other_targets_as_features=other_targets_as_features, source=panel.source)
+
+
+DRIVER_DDL = """run_id varchar, target varchar, feature varchar, label varchar, importance varchar, value double,
+    rank integer"""
+
+
+def importance_rows(fit: Drivers) -> pd.DataFrame:
+    """Long rows (target, feature, label, importance, value, rank): the five types and mean |SHAP| per target,
+    rank 1 = most important; what `store_drivers` writes to analysis.driver_importance."""
+    rows = []
+    for t, f in fit.fits.items():
+        scores = {**{k: f.importance[k] for k in IMPORTANCE_TYPES}, "mean_abs_shap": f.shap_ranking}
+        for kind, s in scores.items():
+            ranks = s.rank(ascending=False, method="first").astype(int)
+            for feat, v in s.items():
+                rows.append({"target": t, "feature": feat, "label": fit.label(feat), "importance": kind,
+                             "value": float(v), "rank": int(ranks[feat])})
+    return pd.DataFrame(rows)
+
+
+def store_drivers(con, fit: Drivers, spec: Mapping, started_at) -> list[str]:
+    """Write one analysis.model_runs row per target (kind 'xgboost', with its CV R² and RMSE in
+    analysis.model_tests) and the importances in analysis.driver_importance, in one transaction."""
+    import json
+    import uuid
+    from datetime import UTC, datetime
+
+    from analyses.runs import DDL, geopanel_version
+    from warehouse.db import insert_frame, transaction
+
+    runs, tests, rows = [], [], []
+    imp = importance_rows(fit)
+    cv = fit.cv_fit().set_index("target")
+    for t, f in fit.fits.items():
+        run_id = uuid.uuid4().hex[:16]
+        runs.append({"run_id": run_id, "kind": "xgboost", "model": "XGBRegressor + TreeSHAP", "dependent": t,
+                     "formula": f"{t} ~ {' + '.join(f.features)}", "data_source": fit.source, "nobs": len(f.y),
+                     "r2": float(cv.loc[t, "r2_mean"]) if len(f.cv) else None,
+                     "spec_json": json.dumps({**dict(spec), "params": {**DEFAULT_PARAMS, **fit.params},
+                                              "seed": fit.seed}, ensure_ascii=False, default=str),
+                     "started_at": started_at, "finished_at": datetime.now(UTC),
+                     "geopanel_version": geopanel_version()})
+        for m in ("r2", "rmse"):
+            if len(f.cv):
+                tests.append({"run_id": run_id, "test": f"cv_{m}", "statistic": float(f.cv[m].mean()),
+                              "df": len(f.cv), "p_value": None, "note": f"{len(f.cv)}-fold mean; sd "
+                              f"{float(f.cv[m].std()):.4g}"})
+        rows.append(imp[imp["target"] == t].assign(run_id=run_id))
+    with transaction(con):
+        for table in ("model_runs", "model_tests"):
+            con.execute(f"create table if not exists analysis.{table} ({DDL[table]})")
+        con.execute(f"create table if not exists analysis.driver_importance ({DRIVER_DDL})")
+        insert_frame(con, "analysis.model_runs", pd.DataFrame(runs))
+        if tests:
+            insert_frame(con, "analysis.model_tests", pd.DataFrame(tests))
+        insert_frame(con, "analysis.driver_importance", pd.concat(rows, ignore_index=True))
+    return [r["run_id"] for r in runs]

@@ -591,3 +591,69 @@ def fsqca(data, outcome: str, conditions: Sequence[str], *, unit: str | None = N
         raise QCAError(f"{panel.source}: cases {', '.join(missing[:10])} have missing values; drop or impute them")
     return FsQCA(mem, outcome, conditions, incl_cut=incl_cut, n_cut=n_cut, pri_cut=pri_cut,
                  dir_exp=parse_dir_exp(dir_exp, conditions), necessity_cut=necessity_cut, source=panel.source)
+
+
+# ---------------------------------------------------------------------------------------------- warehouse
+QCA_RESULTS_DDL = """run_id varchar, part varchar, item varchar, measure varchar, value double, text varchar"""
+
+
+def result_rows(fit: FsQCA) -> pd.DataFrame:
+    """The analysis as long rows (part, item, measure, value, text): memberships, necessity, truth table,
+    each solution's terms and fit, and the chart's marks; what `store_qca` writes to analysis.qca_results."""
+    rows: list[dict] = []
+
+    def add(part, item, measure, value=None, text=None):
+        v = None if value is None or (isinstance(value, float) and not np.isfinite(value)) else float(value)
+        rows.append({"part": part, "item": str(item), "measure": measure, "value": v, "text": text})
+
+    for case, r in fit.memberships.iterrows():
+        for col, v in r.items():
+            add("membership", case, col, v)
+    for r in fit.necessity.itertuples():
+        for m in ("consistency", "coverage", "RoN"):
+            add("necessity", r.condition, m, getattr(r, m))
+    for idx, r in fit.truth_table.table.iterrows():
+        config = "".join(str(int(r[c])) for c in fit.conditions)
+        add("truth_table", idx, "OUT", None, f"{config}:{r['OUT']}")
+        for m in ("n", "incl", "PRI"):
+            add("truth_table", idx, m, r[m])
+        if r["cases"]:
+            add("truth_table", idx, "cases", None, r["cases"])
+    for s in (fit.complex, fit.parsimonious, fit.intermediate):
+        add(s.kind, "solution", "expression", None, s.expression)
+        for m in ("inclS", "PRI", "covS"):
+            add(s.kind, "solution", m, getattr(s, m))
+        for r in s.fit.itertuples():
+            for m in ("inclS", "PRI", "covS", "covU"):
+                add(s.kind, r.term, m, getattr(r, m))
+    conf = fit.configurations()
+    for col in conf.columns:
+        for cond in fit.conditions:
+            add("chart", col, cond, None, conf.loc[cond, col] or "")
+    return pd.DataFrame(rows, columns=["part", "item", "measure", "value", "text"])
+
+
+def store_qca(con, fit: FsQCA, spec: Mapping, started_at) -> str:
+    """Write the analysis to the warehouse in one transaction: a row of analysis.model_runs (kind 'fsqca') and
+    its long rows in analysis.qca_results; returns the run id."""
+    import json
+    import uuid
+    from datetime import UTC, datetime
+
+    from analyses.runs import DDL, geopanel_version
+    from warehouse.db import insert_frame, transaction
+
+    run_id = uuid.uuid4().hex[:16]
+    run = pd.DataFrame([{
+        "run_id": run_id, "kind": "fsqca", "model": "fsQCA (Quine–McCluskey)", "dependent": fit.outcome,
+        "formula": f"{fit.outcome} <- {' + '.join(fit.conditions)}", "data_source": fit.source,
+        "nobs": len(fit.memberships), "spec_json": json.dumps(dict(spec), ensure_ascii=False, default=str),
+        "started_at": started_at, "finished_at": datetime.now(UTC), "geopanel_version": geopanel_version()}])
+    rows = result_rows(fit)
+    rows.insert(0, "run_id", run_id)
+    with transaction(con):
+        con.execute(f"create table if not exists analysis.model_runs ({DDL['model_runs']})")
+        con.execute(f"create table if not exists analysis.qca_results ({QCA_RESULTS_DDL})")
+        insert_frame(con, "analysis.model_runs", run)
+        insert_frame(con, "analysis.qca_results", rows)
+    return run_id

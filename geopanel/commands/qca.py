@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from contextlib import nullcontext
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -66,11 +67,16 @@ def _clean(obj):
     return obj
 
 
-def _connection(db: Path | None):
-    from warehouse.db import connection
+def _have_warehouse(db: Path | None) -> bool:
     from warehouse.settings import db_path
 
-    return connection(db, read_only=True) if db_path(db).exists() else nullcontext()
+    return db_path(db).exists()
+
+
+def _connection(db: Path | None):
+    from warehouse.db import connection
+
+    return connection(db, read_only=True) if _have_warehouse(db) else nullcontext()
 
 
 def qca(
@@ -99,6 +105,8 @@ def qca(
     labels: Annotated[str | None, typer.Option(help="Chart labels, e.g. 'DA=数字农业,G=政府支持'.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print everything as JSON.")] = False,
     out: Annotated[Path | None, typer.Option(help="Folder for the chart and tables (CSV).")] = None,
+    store: Annotated[bool, typer.Option("--store/--no-store", help="Write the run to analysis.model_runs and "
+                                        "analysis.qca_results when there is a warehouse.")] = True,
     db: DbOption = None,
 ) -> None:
     """fsQCA: calibration, necessity, truth table, complex / parsimonious / intermediate solutions and the
@@ -112,6 +120,8 @@ def qca(
 
     if log_odds not in ("ragin", "r"):
         fail(f"--log-odds {log_odds!r}: ragin or r")
+    started = datetime.now(UTC)
+    run_id = None
     try:
         with _connection(db) as con:
             fit = fsqca(data, outcome, _names(conditions), unit=unit, anchors=parse_anchors(anchors),
@@ -119,6 +129,14 @@ def qca(
                         necessity_cut=necessity_cut, period=year, time=time, con=con,
                         log_odds=RAGIN_LOG_ODDS if log_odds == "ragin" else R_LOG_ODDS)
         text = fit.chart(chart, labels=parse_labels(labels))
+        if store and _have_warehouse(db):
+            from analyses.qca import store_qca
+            from warehouse.db import connection
+
+            spec = {"anchors": anchors, "incl_cut": incl_cut, "n_cut": n_cut, "pri_cut": pri_cut, "dir_exp": dir_exp,
+                    "year": year, "log_odds": log_odds, "unit": unit}
+            with connection(db) as con:
+                run_id = store_qca(con, fit, spec, started)
     except (QCAError, WarehouseError, FileNotFoundError, typer.BadParameter) as exc:
         fail(str(exc))
     if out is not None:
@@ -131,7 +149,7 @@ def qca(
         for s in (fit.complex, fit.parsimonious, fit.intermediate):
             s.fit.to_csv(out / f"solution_{s.kind}.csv", encoding="utf-8-sig", index=False)
     if as_json:
-        typer.echo(json.dumps(_clean({**fit.as_dict(), "chart": text}), ensure_ascii=False, indent=1))
+        typer.echo(json.dumps(_clean({**fit.as_dict(), "chart": text, "run_id": run_id}), ensure_ascii=False, indent=1))
         return
     console.print(f"fsQCA of {outcome} on {', '.join(fit.conditions)}: {len(fit.memberships)} cases from "
                   f"{fit.source}", highlight=False)
@@ -149,6 +167,8 @@ def qca(
     console.print(text, highlight=False, markup=False)
     if out is not None:
         console.print(f"chart and tables → {out}", highlight=False)
+    if run_id:
+        console.print(f"run {run_id} → analysis.model_runs, analysis.qca_results", highlight=False)
 
 
 def drivers_command(
@@ -171,6 +191,8 @@ def drivers_command(
                                                 "are (0: skip).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print everything as JSON.")] = False,
     out: Annotated[Path | None, typer.Option(help="Folder for the tables (CSV) and plots (PNG).")] = None,
+    store: Annotated[bool, typer.Option("--store/--no-store", help="Write the runs to analysis.model_runs and "
+                                        "analysis.driver_importance when there is a warehouse.")] = True,
     db: DbOption = None,
 ) -> None:
     """XGBoost per target: the five importance types with mean, SD, CV, above/below-mean counts, top-5 and
@@ -184,6 +206,8 @@ def drivers_command(
     from warehouse.db import WarehouseError
 
     params = {"n_estimators": n_estimators, "max_depth": max_depth, "learning_rate": learning_rate}
+    started = datetime.now(UTC)
+    run_ids: list[str] = []
     try:
         with _connection(db) as con:
             fit = drivers(data, _names(targets), _names(features), unit=unit, time=time, where=where,
@@ -193,6 +217,13 @@ def drivers_command(
         written = fit.write(out) if out is not None else []
         if stab is not None and out is not None:
             stab.to_csv(out / "stability.csv", index=False, encoding="utf-8-sig")
+        if store and _have_warehouse(db):
+            from analyses.drivers import store_drivers
+            from warehouse.db import connection
+
+            with connection(db) as con:
+                run_ids = store_drivers(con, fit, {"targets": targets, "features": features, "where": where,
+                                                   "other_targets": other_targets, "folds": folds}, started)
     except (DriversError, WarehouseError, FileNotFoundError, FontError, typer.BadParameter) as exc:
         fail(str(exc))
     if as_json:
@@ -200,6 +231,7 @@ def drivers_command(
         if stab is not None:
             payload["stability"] = stab.to_dict("records")
         payload["files"] = [str(p) for p in written]
+        payload["run_ids"] = run_ids
         typer.echo(json.dumps(_clean(payload), ensure_ascii=False, indent=1))
         return
     console.print(f"XGBoost drivers of {', '.join(fit.targets)} ({fit.source}; seed {seed})", highlight=False)
@@ -215,6 +247,8 @@ def drivers_command(
         print_frame(stab.round(3), 100)
     if out is not None:
         console.print(f"\ntables and plots → {out}", highlight=False)
+    if run_ids:
+        console.print(f"runs {', '.join(run_ids)} → analysis.model_runs, analysis.driver_importance", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

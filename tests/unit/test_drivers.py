@@ -136,3 +136,19 @@ def test_geopanel_drivers_json_and_plots(panel, tmp_path):
     got = json.loads(result.stdout)
     assert list(got["targets"]["energy_total"]["shap_mean_abs"])[0] == "elec"
     assert (tmp_path / "out" / "energy_total_shap_beeswarm.png").exists()
+
+
+def test_store_writes_runs_cv_and_importances(fit, tmp_path):
+    from datetime import UTC, datetime
+
+    from analyses.drivers import store_drivers
+    from warehouse.db import connection
+
+    with connection(tmp_path / "w.duckdb") as con:
+        ids = store_drivers(con, fit, {"targets": fit.targets}, datetime.now(UTC))
+        runs = con.execute("select dependent, kind from analysis.model_runs order by dependent").fetchall()
+        n_tests = con.execute("select count(*) from analysis.model_tests").fetchone()[0]
+        top = con.execute("select feature from analysis.driver_importance where target = 'energy_total' "
+                          "and importance = 'mean_abs_shap' and rank = 1").fetchone()[0]
+    assert len(ids) == 2 and runs == [("carbon_total", "xgboost"), ("energy_total", "xgboost")]
+    assert n_tests == 4 and top == "elec"

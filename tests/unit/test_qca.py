@@ -336,3 +336,18 @@ def test_geopanel_qca_error_is_one_line(tmp_path):
                                          "--conditions", "DEV,URB", "--db", str(tmp_path / "none.duckdb")])
     assert result.exit_code == 1
     assert "values outside [0, 1]" in result.output and "anchors" in result.output
+
+
+def test_store_writes_the_run_and_its_rows_to_the_warehouse(lipset, tmp_path):
+    from datetime import UTC, datetime
+
+    from analyses.qca import store_qca
+    from warehouse.db import connection
+
+    with connection(tmp_path / "w.duckdb") as con:
+        run_id = store_qca(con, lipset, {"incl_cut": 0.8}, datetime.now(UTC))
+        kind, nobs = con.execute("select kind, nobs from analysis.model_runs where run_id = ?", [run_id]).fetchone()
+        expr = con.execute("select text from analysis.qca_results where run_id = ? and part = 'intermediate' "
+                           "and measure = 'expression'", [run_id]).fetchone()[0]
+        n_members = con.execute("select count(*) from analysis.qca_results where part = 'membership'").fetchone()[0]
+    assert (kind, nobs, expr, n_members) == ("fsqca", 18, "DEV*URB*LIT*STB + DEV*LIT*~IND*STB", 18 * 6)
