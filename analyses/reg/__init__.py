@@ -3,5 +3,7 @@ diagnostics, stepwise columns), the Hansen (1999) panel threshold, and esttab-st
 
 from analyses.reg.fit import RegResult, reg, stepwise
 from analyses.reg.prepare import RegError
+from analyses.reg.tables import reg_table
+from analyses.reg.threshold import ThresholdResult, threshold
 
-__all__ = ["RegError", "RegResult", "reg", "stepwise"]
+__all__ = ["RegError", "RegResult", "ThresholdResult", "reg", "reg_table", "stepwise", "threshold"]
