@@ -24,9 +24,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analyses.reg.prepare import RegError, add_lags, is_binary, operator_columns, variables, winsorise
-
-VCE_HELP = "iid | hetero | cluster:COL | twoway:COL1,COL2"
+from analyses.reg.prepare import (
+    RegError,
+    add_lags,
+    cluster_columns,
+    is_binary,
+    operator_columns,
+    parse_vce,
+    variables,
+    winsorise,
+)
 
 
 @dataclass
@@ -70,27 +77,6 @@ class RegResult:
         if self.iv is not None:
             out["iv"] = self.iv.as_dict()
         return out
-
-
-def parse_vce(vce: str) -> str | dict[str, str]:
-    """`iid`, `hetero` (alias robust), `cluster:COL`, `twoway:A,B` → pyfixest's vcov argument."""
-    text = vce.strip()
-    kind, _, cols = text.partition(":")
-    kind = kind.lower()
-    if kind in ("iid", "hetero", "robust") and not cols:
-        return "hetero" if kind == "robust" else kind
-    if kind == "cluster" and cols and "," not in cols:
-        return {"CRV1": cols.strip()}
-    if kind == "twoway" and len([c for c in cols.split(",") if c.strip()]) == 2:
-        a, b = (c.strip() for c in cols.split(","))
-        return {"CRV1": f"{a}+{b}"}
-    raise RegError(f"--vce {vce!r}: use {VCE_HELP}")
-
-
-def cluster_columns(vce: str) -> list[str]:
-    """The columns a vce string clusters on."""
-    spec = parse_vce(vce)
-    return [] if isinstance(spec, str) else [c.strip() for c in spec["CRV1"].split("+")]
 
 
 def split_formula(formula: str) -> tuple[str, list[str], list[str], str | None]:

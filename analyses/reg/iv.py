@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analyses.reg.prepare import cluster_columns
+
 # Stock & Yogo (2005), Tables 5.1 (2SLS relative bias) and 5.2 (2SLS size of a nominal 5% Wald test), as ivreg2
 # prints them; keyed by (K1 endogenous, L1 excluded instruments). Cells not listed are reported as not tabulated.
 STOCK_YOGO = {
@@ -81,8 +83,6 @@ class IVDiagnostics:
 
 def iv_diagnostics(model, vce: str) -> IVDiagnostics:
     """The diagnostics of a pyfixest Feiv fit, computed on its demeaned (fixed-effects-partialled) matrices."""
-    from analyses.reg.fit import cluster_columns
-
     z_names = [str(c) for c in model._coefnames_z]
     x_names = [str(c) for c in model._coefnames]
     exog = [c for c in z_names if c in x_names]

@@ -17,6 +17,7 @@ class RegError(ValueError):
     """A regression the data or the formula cannot support; the message says what to change."""
 
 
+VCE_HELP = "iid | hetero | cluster:COL | twoway:COL1,COL2"
 _OPERATOR = re.compile(r"(?<![\w.])([LF])(\d*)\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -80,3 +81,24 @@ def is_binary(values: pd.Series) -> bool:
     """True for 0/1 or boolean columns (kept as they are by winsorising)."""
     uniq = pd.unique(values.dropna())
     return len(uniq) <= 2 and set(np.asarray(uniq, dtype=float).tolist()) <= {0.0, 1.0}
+
+
+def parse_vce(vce: str) -> str | dict[str, str]:
+    """`iid`, `hetero` (alias robust), `cluster:COL`, `twoway:A,B` → pyfixest's vcov argument."""
+    text = vce.strip()
+    kind, _, cols = text.partition(":")
+    kind = kind.lower()
+    if kind in ("iid", "hetero", "robust") and not cols:
+        return "hetero" if kind == "robust" else kind
+    if kind == "cluster" and cols and "," not in cols:
+        return {"CRV1": cols.strip()}
+    if kind == "twoway" and len([c for c in cols.split(",") if c.strip()]) == 2:
+        a, b = (c.strip() for c in cols.split(","))
+        return {"CRV1": f"{a}+{b}"}
+    raise RegError(f"--vce {vce!r}: use {VCE_HELP}")
+
+
+def cluster_columns(vce: str) -> list[str]:
+    """The columns a vce string clusters on."""
+    spec = parse_vce(vce)
+    return [] if isinstance(spec, str) else [c.strip() for c in spec["CRV1"].split("+")]

@@ -10,7 +10,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 from analyses.reg import RegError, reg, stepwise
-from analyses.reg.fit import parse_vce
+from analyses.reg.prepare import parse_vce
 from analyses.reg.tables import reg_grid, reg_table, stars_agree
 
 
