@@ -136,6 +136,7 @@ class Drivers:
     folds: int = 5
     other_targets_as_features: bool = False
     source: str = "DataFrame"
+    quality: str = "not-checked"
     fits: dict[str, TargetFit] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -347,13 +348,29 @@ def _swarm_offsets(values: np.ndarray, rng: np.random.Generator, width: float = 
     return out
 
 
+def _quality_gate(con, panel, allow_failing_checks: bool) -> str:
+    """The quality-gate status of the warehouse tables the data were read from (`geopanel check` must have
+    passed on their current contents unless allow_failing_checks); files and frames are 'not-checked'."""
+    if con is None or not panel.from_warehouse or not panel.tables:
+        return "not-checked"
+    from warehouse.db import table_exists
+    from warehouse.quality.gate import require_checked
+    from warehouse.quality.spec import qualify
+
+    tables = [qualify(t) for t in panel.tables if table_exists(con, qualify(t))]
+    if not tables:
+        return "not-checked"
+    return require_checked(con, tables, allow_failing_checks=allow_failing_checks).status
+
+
 def drivers(data, targets: Sequence[str], features: Sequence[str], *, unit: str | None = None,
             time: str | None = None, labels: Mapping[str, str] | None = None, params: Mapping | None = None,
             seed: int = DEFAULT_SEED, folds: int = 5, other_targets_as_features: bool = False,
-            where: str | None = None, con=None) -> Drivers:
+            where: str | None = None, con=None, allow_failing_checks: bool = False) -> Drivers:
     """XGBoost importance and TreeSHAP of `features` for each of `targets`, on `data` read through the data
     contract (`warehouse.panel_data.read_panel`: DataFrame, table/view, SQL query or file); every unit-year
-    row is an observation, as in paper 003-P11."""
+    row is an observation, as in paper 003-P11. Warehouse tables must have passed `geopanel check` (the
+    quality gate) unless allow_failing_checks."""
     from warehouse.errors import DataError
     from warehouse.panel_data import read_panel
 
@@ -365,12 +382,14 @@ def drivers(data, targets: Sequence[str], features: Sequence[str], *, unit: str 
                            columns=list(dict.fromkeys(targets + features)), require_unit=False)
     except DataError as exc:
         raise DriversError(str(exc)) from exc
+    quality = _quality_gate(con, panel, allow_failing_checks)
     frame = panel.frame
     for col in dict.fromkeys(targets + features):
         if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
             raise DriversError(f"{panel.source}: column {col!r} is not numeric ({frame[col].dtype})")
     return Drivers(frame, targets, features, labels=dict(labels or {}), params=dict(params or {}), seed=seed,
-                   folds=folds, other_targets_as_features=other_targets_as_features, source=panel.source)
+                   folds=folds, other_targets_as_features=other_targets_as_features, source=panel.source,
+                   quality=quality)
 
 
 DRIVER_DDL = """run_id varchar, target varchar, feature varchar, label varchar, importance varchar, value double,
@@ -411,7 +430,7 @@ def store_drivers(con, fit: Drivers, spec: Mapping, started_at) -> list[str]:
                      "r2": float(cv.loc[t, "r2_mean"]) if len(f.cv) else None,
                      "spec_json": json.dumps({**dict(spec), "params": {**DEFAULT_PARAMS, **fit.params},
                                               "seed": fit.seed}, ensure_ascii=False, default=str),
-                     "started_at": started_at, "finished_at": datetime.now(UTC),
+                     "quality_status": fit.quality, "started_at": started_at, "finished_at": datetime.now(UTC),
                      "geopanel_version": geopanel_version()})
         for m in ("r2", "rmse"):
             if len(f.cv):

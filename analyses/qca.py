@@ -385,6 +385,7 @@ class FsQCA:
     dir_exp: dict[str, int] = field(default_factory=dict)
     necessity_cut: float = 0.9
     source: str = "DataFrame"
+    quality: str = "not-checked"
     necessity: pd.DataFrame = field(init=False)
     truth_table: TruthTable = field(init=False)
     complex: Solution = field(init=False)
@@ -506,6 +507,21 @@ def _tex(text: str) -> str:
     return text.replace("~", r"\textasciitilde{}").replace("_", r"\_").replace("&", r"\&")
 
 
+def _quality_gate(con, panel, allow_failing_checks: bool) -> str:
+    """The quality-gate status of the warehouse tables the data were read from (`geopanel check` must have
+    passed on their current contents unless allow_failing_checks); files and frames are 'not-checked'."""
+    if con is None or not panel.from_warehouse or not panel.tables:
+        return "not-checked"
+    from warehouse.db import table_exists
+    from warehouse.quality.gate import require_checked
+    from warehouse.quality.spec import qualify
+
+    tables = [qualify(t) for t in panel.tables if table_exists(con, qualify(t))]
+    if not tables:
+        return "not-checked"
+    return require_checked(con, tables, allow_failing_checks=allow_failing_checks).status
+
+
 def parse_dir_exp(spec: Mapping[str, object] | str | None, conditions: Sequence[str]) -> dict[str, int]:
     """Directional expectations: 'present' (every condition), a mapping {cond: 1 | 0 | 'present' | 'absent'},
     or text 'DEV,URB,~IND' (present, absent by '~'). Conditions not named have no expectation."""
@@ -537,14 +553,15 @@ def fsqca(data, outcome: str, conditions: Sequence[str], *, unit: str | None = N
           incl_cut: float = 0.8, n_cut: int = 1, pri_cut: float = 0.0,
           dir_exp: Mapping[str, object] | str | None = None, necessity_cut: float = 0.9,
           period=None, log_odds: float = RAGIN_LOG_ODDS, crossover_fix: float | None = CROSSOVER_FIX,
-          con=None, time: str | None = None) -> FsQCA:
+          con=None, time: str | None = None, allow_failing_checks: bool = False) -> FsQCA:
     """fsQCA of `outcome` on `conditions` for the cases of `data` (DataFrame, table/view, SQL query or file,
     read through `warehouse.panel_data.read_panel`; one row per unit, or a panel cut to `period`, a year or
     'mean' for each unit's mean over the years).
 
     anchors: {column: (full_out, crossover, full_in)} or one triple for all conditions (values or
     percentiles 'p95'); the outcome takes `outcome_anchors`, else its entry of `anchors`. Columns without
-    anchors must be memberships already.
+    anchors must be memberships already. Warehouse tables must have passed `geopanel check` (the quality
+    gate) unless allow_failing_checks.
     """
     from warehouse.errors import DataError
     from warehouse.panel_data import read_panel
@@ -556,6 +573,7 @@ def fsqca(data, outcome: str, conditions: Sequence[str], *, unit: str | None = N
         panel = read_panel(data, con=con, unit=unit, time=time, columns=[*conditions, outcome], require_unit=False)
     except DataError as exc:
         raise QCAError(str(exc)) from exc
+    quality = _quality_gate(con, panel, allow_failing_checks)
     frame = panel.frame
     if panel.time and frame[panel.time].nunique() > 1:
         if period is None:
@@ -590,7 +608,8 @@ def fsqca(data, outcome: str, conditions: Sequence[str], *, unit: str | None = N
     if missing:
         raise QCAError(f"{panel.source}: cases {', '.join(missing[:10])} have missing values; drop or impute them")
     return FsQCA(mem, outcome, conditions, incl_cut=incl_cut, n_cut=n_cut, pri_cut=pri_cut,
-                 dir_exp=parse_dir_exp(dir_exp, conditions), necessity_cut=necessity_cut, source=panel.source)
+                 dir_exp=parse_dir_exp(dir_exp, conditions), necessity_cut=necessity_cut, source=panel.source,
+                 quality=quality)
 
 
 # ---------------------------------------------------------------------------------------------- warehouse
@@ -648,7 +667,8 @@ def store_qca(con, fit: FsQCA, spec: Mapping, started_at) -> str:
         "run_id": run_id, "kind": "fsqca", "model": "fsQCA (Quine–McCluskey)", "dependent": fit.outcome,
         "formula": f"{fit.outcome} <- {' + '.join(fit.conditions)}", "data_source": fit.source,
         "nobs": len(fit.memberships), "spec_json": json.dumps(dict(spec), ensure_ascii=False, default=str),
-        "started_at": started_at, "finished_at": datetime.now(UTC), "geopanel_version": geopanel_version()}])
+        "quality_status": fit.quality, "started_at": started_at, "finished_at": datetime.now(UTC),
+        "geopanel_version": geopanel_version()}])
     rows = result_rows(fit)
     rows.insert(0, "run_id", run_id)
     with transaction(con):

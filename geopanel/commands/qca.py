@@ -107,6 +107,9 @@ def qca(
     out: Annotated[Path | None, typer.Option(help="Folder for the chart and tables (CSV).")] = None,
     store: Annotated[bool, typer.Option("--store/--no-store", help="Write the run to analysis.model_runs and "
                                         "analysis.qca_results when there is a warehouse.")] = True,
+    allow_failing_checks: Annotated[bool, typer.Option(
+        "--allow-failing-checks", help="Run on warehouse tables even if `geopanel check` failed or is out of date "
+                                       "(recorded with the run).")] = False,
     db: DbOption = None,
 ) -> None:
     """fsQCA: calibration, necessity, truth table, complex / parsimonious / intermediate solutions and the
@@ -127,6 +130,7 @@ def qca(
             fit = fsqca(data, outcome, _names(conditions), unit=unit, anchors=parse_anchors(anchors),
                         incl_cut=incl_cut, n_cut=n_cut, pri_cut=pri_cut, dir_exp=dir_exp,
                         necessity_cut=necessity_cut, period=year, time=time, con=con,
+                        allow_failing_checks=allow_failing_checks,
                         log_odds=RAGIN_LOG_ODDS if log_odds == "ragin" else R_LOG_ODDS)
         text = fit.chart(chart, labels=parse_labels(labels))
         if store and _have_warehouse(db):
@@ -193,6 +197,9 @@ def drivers_command(
     out: Annotated[Path | None, typer.Option(help="Folder for the tables (CSV) and plots (PNG).")] = None,
     store: Annotated[bool, typer.Option("--store/--no-store", help="Write the runs to analysis.model_runs and "
                                         "analysis.driver_importance when there is a warehouse.")] = True,
+    allow_failing_checks: Annotated[bool, typer.Option(
+        "--allow-failing-checks", help="Run on warehouse tables even if `geopanel check` failed or is out of date "
+                                       "(recorded with the run).")] = False,
     db: DbOption = None,
 ) -> None:
     """XGBoost per target: the five importance types with mean, SD, CV, above/below-mean counts, top-5 and
@@ -212,7 +219,8 @@ def drivers_command(
         with _connection(db) as con:
             fit = drivers(data, _names(targets), _names(features), unit=unit, time=time, where=where,
                           labels=parse_labels(labels), params=params, seed=seed, folds=folds,
-                          other_targets_as_features=other_targets, con=con)
+                          other_targets_as_features=other_targets, con=con,
+                          allow_failing_checks=allow_failing_checks)
         stab = fit.stability(seeds=range(seed, seed + stability)) if stability > 1 else None
         written = fit.write(out) if out is not None else []
         if stab is not None and out is not None:

@@ -351,3 +351,16 @@ def test_store_writes_the_run_and_its_rows_to_the_warehouse(lipset, tmp_path):
                            "and measure = 'expression'", [run_id]).fetchone()[0]
         n_members = con.execute("select count(*) from analysis.qca_results where part = 'membership'").fetchone()[0]
     assert (kind, nobs, expr, n_members) == ("fsqca", 18, "DEV*URB*LIT*STB + DEV*LIT*~IND*STB", 18 * 6)
+
+
+def test_a_warehouse_table_must_pass_the_quality_gate(tmp_path):
+    from warehouse.db import connection
+    from warehouse.quality.gate import QualityGateError
+
+    with connection(tmp_path / "w.duckdb") as con:
+        con.register("lr", LR)
+        con.execute("create table main.lipset as select * from lr")
+        with pytest.raises(QualityGateError):
+            fsqca("lipset", "SURV", CONDITIONS, unit="case", anchors=ANCHORS, con=con)
+        fit = fsqca("lipset", "SURV", CONDITIONS, unit="case", anchors=ANCHORS, con=con, allow_failing_checks=True)
+    assert fit.quality == "unchecked-allowed" and fit.parsimonious.expression == "DEV*~IND + URB*STB"
