@@ -401,6 +401,16 @@ class FsQCA:
         self.parsimonious = minimize(self.truth_table, "parsimonious")
         self.intermediate = minimize(self.truth_table, "intermediate", self.dir_exp)
 
+    def necessity_table(self) -> pd.DataFrame:
+        """Necessity of each condition and its negation for the outcome and for its negation, in the layout of
+        paper 003-P6 Table 4 (consistency and coverage for high and for low outcome)."""
+        mem = self.memberships.assign(_neg=1 - self.memberships[self.outcome])
+        neg = necessity(mem, "_neg", self.conditions).set_index("condition")
+        pos = self.necessity.set_index("condition")
+        return pd.DataFrame({"consistency": pos["consistency"], "coverage": pos["coverage"], "RoN": pos["RoN"],
+                             "consistency_negated_outcome": neg["consistency"],
+                             "coverage_negated_outcome": neg["coverage"]}).reset_index()
+
     def core(self, term: Term) -> Term:
         """The core literals of an intermediate term: those of the parsimonious term that contains it."""
         for p in self.parsimonious.terms:
@@ -496,7 +506,7 @@ class FsQCA:
         return {"source": self.source, "outcome": self.outcome, "conditions": self.conditions,
                 "incl_cut": self.incl_cut, "n_cut": self.n_cut, "pri_cut": self.pri_cut, "dir_exp": self.dir_exp,
                 "memberships": self.memberships.reset_index().to_dict("records"),
-                "necessity": self.necessity.to_dict("records"),
+                "necessity": self.necessity_table().to_dict("records"),
                 "truth_table": tt[tt["n"] > 0].reset_index().to_dict("records"),
                 "complex": sol(self.complex), "parsimonious": sol(self.parsimonious),
                 "intermediate": sol(self.intermediate),
@@ -553,7 +563,8 @@ def fsqca(data, outcome: str, conditions: Sequence[str], *, unit: str | None = N
           incl_cut: float = 0.8, n_cut: int = 1, pri_cut: float = 0.0,
           dir_exp: Mapping[str, object] | str | None = None, necessity_cut: float = 0.9,
           period=None, log_odds: float = RAGIN_LOG_ODDS, crossover_fix: float | None = CROSSOVER_FIX,
-          con=None, time: str | None = None, allow_failing_checks: bool = False) -> FsQCA:
+          con=None, time: str | None = None, allow_failing_checks: bool = False,
+          negate_outcome: bool = False) -> FsQCA:
     """fsQCA of `outcome` on `conditions` for the cases of `data` (DataFrame, table/view, SQL query or file,
     read through `warehouse.panel_data.read_panel`; one row per unit, or a panel cut to `period`, a year or
     'mean' for each unit's mean over the years).
@@ -561,7 +572,7 @@ def fsqca(data, outcome: str, conditions: Sequence[str], *, unit: str | None = N
     anchors: {column: (full_out, crossover, full_in)} or one triple for all conditions (values or
     percentiles 'p95'); the outcome takes `outcome_anchors`, else its entry of `anchors`. Columns without
     anchors must be memberships already. Warehouse tables must have passed `geopanel check` (the quality
-    gate) unless allow_failing_checks.
+    gate) unless allow_failing_checks. negate_outcome: analyse the absence of the outcome (~Y = 1 − Y).
     """
     from warehouse.errors import DataError
     from warehouse.panel_data import read_panel
@@ -607,6 +618,10 @@ def fsqca(data, outcome: str, conditions: Sequence[str], *, unit: str | None = N
     missing = mem.index[mem.isna().any(axis=1)].tolist()
     if missing:
         raise QCAError(f"{panel.source}: cases {', '.join(missing[:10])} have missing values; drop or impute them")
+    if negate_outcome:
+        mem[outcome] = 1 - mem[outcome]
+        mem = mem.rename(columns={outcome: f"~{outcome}"})
+        outcome = f"~{outcome}"
     return FsQCA(mem, outcome, conditions, incl_cut=incl_cut, n_cut=n_cut, pri_cut=pri_cut,
                  dir_exp=parse_dir_exp(dir_exp, conditions), necessity_cut=necessity_cut, source=panel.source,
                  quality=quality)

@@ -96,6 +96,7 @@ def qca(
              "(~ = absent); conditions not named have none.")] = "present",
     necessity_cut: Annotated[float, typer.Option(help="Consistency from which a condition counts as "
                                                       "necessary.")] = 0.9,
+    negate: Annotated[bool, typer.Option("--negate", help="Analyse the absence of the outcome (~Y = 1 − Y).")] = False,
     year: Annotated[str | None, typer.Option(help="For a panel: the year of the cases, or 'mean' for each unit's "
                                                   "mean over the years.")] = None,
     time: Annotated[str | None, typer.Option(help="Period column (default: year).")] = None,
@@ -130,7 +131,7 @@ def qca(
             fit = fsqca(data, outcome, _names(conditions), unit=unit, anchors=parse_anchors(anchors),
                         incl_cut=incl_cut, n_cut=n_cut, pri_cut=pri_cut, dir_exp=dir_exp,
                         necessity_cut=necessity_cut, period=year, time=time, con=con,
-                        allow_failing_checks=allow_failing_checks,
+                        allow_failing_checks=allow_failing_checks, negate_outcome=negate,
                         log_odds=RAGIN_LOG_ODDS if log_odds == "ragin" else R_LOG_ODDS)
         text = fit.chart(chart, labels=parse_labels(labels))
         if store and _have_warehouse(db):
@@ -155,14 +156,15 @@ def qca(
     if as_json:
         typer.echo(json.dumps(_clean({**fit.as_dict(), "chart": text, "run_id": run_id}), ensure_ascii=False, indent=1))
         return
-    console.print(f"fsQCA of {outcome} on {', '.join(fit.conditions)}: {len(fit.memberships)} cases from "
+    console.print(f"fsQCA of {fit.outcome} on {', '.join(fit.conditions)}: {len(fit.memberships)} cases from "
                   f"{fit.source}", highlight=False)
-    console.print("\nnecessity (consistency, coverage, relevance):")
-    print_frame(fit.necessity.round(3), 100)
+    console.print(f"\nnecessity for {fit.outcome} (consistency, coverage, relevance) and for its negation; "
+                  f"necessary from {necessity_cut}:", highlight=False)
+    print_frame(fit.necessity_table().round(3), 100)
     console.print(f"\ntruth table (rows with cases; incl cut {incl_cut}, n cut {n_cut}, PRI cut {pri_cut}):")
     print_frame(fit.truth_table.observed().reset_index().round(3), 200)
     for s in (fit.complex, fit.parsimonious, fit.intermediate):
-        console.print(f"\n{s.kind}: {s.expression} → {outcome}   (consistency {s.inclS:.3f}, PRI {s.PRI:.3f}, "
+        console.print(f"\n{s.kind}: {s.expression} → {fit.outcome}   (consistency {s.inclS:.3f}, PRI {s.PRI:.3f}, "
                       f"coverage {s.covS:.3f})", highlight=False)
         if len(s.models) > 1:
             console.print(f"  {len(s.models)} equally minimal models; the first is shown")

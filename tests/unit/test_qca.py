@@ -364,3 +364,16 @@ def test_a_warehouse_table_must_pass_the_quality_gate(tmp_path):
             fsqca("lipset", "SURV", CONDITIONS, unit="case", anchors=ANCHORS, con=con)
         fit = fsqca("lipset", "SURV", CONDITIONS, unit="case", anchors=ANCHORS, con=con, allow_failing_checks=True)
     assert fit.quality == "unchecked-allowed" and fit.parsimonious.expression == "DEV*~IND + URB*STB"
+
+
+def test_the_negated_outcome_is_one_minus_the_outcome(lipset):
+    table = lipset.necessity_table().set_index("condition")
+    y_neg = 1 - LF["SURV"]
+    x = LF["IND"]
+    assert table.loc["IND", "consistency_negated_outcome"] == pytest.approx(np.minimum(x, y_neg).sum() / y_neg.sum())
+    assert table.loc["IND", "coverage_negated_outcome"] == pytest.approx(np.minimum(x, y_neg).sum() / x.sum())
+    neg = fsqca(LR, "SURV", CONDITIONS, unit="case", anchors=ANCHORS, negate_outcome=True)
+    assert neg.outcome == "~SURV" and neg.truth_table.table.query("n > 0 and OUT == 1")["cases"].str.len().sum() > 0
+    # a configuration is sufficient for SURV or for ~SURV, never both at these cutoffs
+    pos_rows = set(lipset.truth_table.rows(1))
+    assert not pos_rows & set(neg.truth_table.rows(1))
