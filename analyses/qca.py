@@ -421,11 +421,20 @@ class FsQCA:
     def configurations(self) -> pd.DataFrame:
         """The chart as data: one column per intermediate term (configuration), one row per condition with
         'core_present', 'peripheral_present', 'core_absent', 'peripheral_absent' or '' (does not matter),
-        then consistency, PRI, raw and unique coverage, and the solution's consistency and coverage."""
+        then consistency, PRI, raw and unique coverage, and the solution's consistency and coverage.
+        Configurations that share their core conditions are numbered 1a, 1b … (Fiss 2011)."""
         sol = self.intermediate
+        cores = [self.core(t) for t in sol.terms]
+        groups = list(dict.fromkeys(cores))
+        names = []
+        for core in cores:
+            g = groups.index(core) + 1
+            members = [j for j, c in enumerate(cores) if c == core]
+            letter = "abcdefghijklmnopqrstuvwxyz"[len([n for n in names if n.startswith(f"S{g}")])]
+            names.append(f"S{g}{letter}" if len(members) > 1 else f"S{g}")
         cols = {}
         for j, t in enumerate(sol.terms):
-            core = self.core(t)
+            core = cores[j]
             marks = []
             for v, cv in zip(t, core, strict=True):
                 if v == -1:
@@ -433,7 +442,7 @@ class FsQCA:
                 else:
                     marks.append(("core_" if cv != -1 else "peripheral_") + ("present" if v == 1 else "absent"))
             f = sol.fit.iloc[j]
-            cols[f"S{j + 1}"] = marks + [f["inclS"], f["PRI"], f["covS"], f["covU"]]
+            cols[names[j]] = marks + [f["inclS"], f["PRI"], f["covS"], f["covU"]]
         index = [*self.conditions, "consistency", "PRI", "raw coverage", "unique coverage"]
         frame = pd.DataFrame(cols, index=index)
         frame.attrs.update(solution_consistency=sol.inclS, solution_coverage=sol.covS, solution_PRI=sol.PRI)

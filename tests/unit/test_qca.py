@@ -377,3 +377,13 @@ def test_the_negated_outcome_is_one_minus_the_outcome(lipset):
     # a configuration is sufficient for SURV or for ~SURV, never both at these cutoffs
     pos_rows = set(lipset.truth_table.rows(1))
     assert not pos_rows & set(neg.truth_table.rows(1))
+
+
+def test_configurations_sharing_a_core_are_numbered_1a_1b():
+    # A*B*~C and A*~B*C are positive, A*~B*~C and A*B*C remainders: parsimonious A, intermediate A*B + A*C
+    outs = ["0", "0", "0", "0", "?", "1", "1", "?"]  # rows 000 001 010 011 100 101 110 111 (A B C)
+    tt = _crisp_table(3, outs)
+    fit = FsQCA(tt.memberships, "Y", tt.conditions, dir_exp={"C1": 1, "C2": 1})
+    assert fit.parsimonious.expression == "C0" and fit.intermediate.expression == "C0*C1 + C0*C2"
+    conf = fit.configurations()
+    assert list(conf.columns) == ["S1a", "S1b"] and conf.loc["C0"].tolist() == ["core_present"] * 2
