@@ -35,7 +35,7 @@ import pandas as pd
 
 from analyses.efficiency.data import as_list, load
 from analyses.efficiency.errors import EfficiencyError
-from analyses.efficiency.lp import frontier_set, radial_scores, slack_lp, solve_many
+from analyses.efficiency.lp import crs_subset, frontier_set, radial_scores, slack_lp, solve_many
 
 RTS = ("crs", "vrs")
 ORIENTATIONS = ("input", "output")
@@ -138,8 +138,8 @@ def efficiency_scores(X: np.ndarray, Y: np.ndarray, *, rts: str = "crs", orienta
     can exceed 1; NaN where the LP has no optimum (e.g. VRS and a point outside the reference's input range)."""
     X_ref = X if X_ref is None else X_ref
     Y_ref = Y if Y_ref is None else Y_ref
-    if X_ref.shape[1] > 2 * 250 and rts in ("crs", "vrs", "nirs"):
-        keep = frontier_set(X_ref, Y_ref)
+    if X_ref.shape[1] > 200 and rts in ("crs", "vrs", "nirs"):
+        keep = frontier_set(X_ref, Y_ref, rts="crs" if rts == "crs" else "vrs")
         X_ref, Y_ref = X_ref[:, keep], Y_ref[:, keep]
     raw, _ = radial_scores(X, Y, X_ref, Y_ref, rts=rts, orientation=orientation)
     return raw if orientation == "input" else 1.0 / raw
@@ -148,9 +148,13 @@ def efficiency_scores(X: np.ndarray, Y: np.ndarray, *, rts: str = "crs", orienta
 def _score(X: np.ndarray, Y: np.ndarray, rts: str, orientation: str, super_eff: bool) -> dict:
     """Every result of one frontier: X is m×n, Y is s×n."""
     n = X.shape[1]
-    front = frontier_set(X, Y)
+    fronts = {"vrs": frontier_set(X, Y)}
+    fronts["crs"] = crs_subset(X, Y, fronts["vrs"])  # spans the CRS technology: fewer columns for the CRS LPs
+    fronts["nirs"] = fronts["vrs"]
+    raw = {r: radial_scores(X, Y, X[:, fronts[r]], Y[:, fronts[r]], rts=r, orientation=orientation)
+           for r in ("crs", "vrs", "nirs")}
+    front = fronts[rts]
     Xe, Ye = X[:, front], Y[:, front]
-    raw = {r: radial_scores(X, Y, Xe, Ye, rts=r, orientation=orientation) for r in ("crs", "vrs", "nirs")}
     te = {r: (v if orientation == "input" else 1.0 / v) for r, (v, _) in raw.items()}
     status = np.array(["optimal" if s.status == "optimal" else s.status for s in raw[rts][1]], dtype=object)
     close = np.isclose(te["crs"], te["vrs"], rtol=0, atol=1e-6)

@@ -63,10 +63,8 @@ def _one(lps: list[LP]) -> tuple[int, np.ndarray | None, float]:
         hi = np.concatenate([lp.hi for lp in lps])
         a_ub = a_ub if a_ub.shape[0] else None
         a_eq = a_eq if a_eq.shape[0] else None
-    bounds = np.column_stack([lo, np.where(np.isinf(hi), np.nan, hi)])
     res = linprog(c, A_ub=a_ub, b_ub=b_ub if a_ub is not None else None, A_eq=a_eq,
-                  b_eq=b_eq if a_eq is not None else None, bounds=[(a, None if np.isnan(b) else b) for a, b in bounds],
-                  method="highs")
+                  b_eq=b_eq if a_eq is not None else None, bounds=np.column_stack([lo, hi]), method="highs")
     return res.status, (res.x if res.status == 0 else None), (res.fun if res.status == 0 else np.nan)
 
 
@@ -159,20 +157,27 @@ def radial_scores(X_eval: np.ndarray, Y_eval: np.ndarray, X: np.ndarray, Y: np.n
     return np.array([s.x[0] if s.status == "optimal" else np.nan for s in sols]), sols
 
 
-def frontier_set(X: np.ndarray, Y: np.ndarray, block: int = 250) -> np.ndarray:
-    """Indices of the DMUs on the VRS frontier (input θ = 1). They span the CRS, NIRS and VRS technologies of all
-    DMUs; found by scoring blocks against themselves and dropping those inefficient within their block."""
+def frontier_set(X: np.ndarray, Y: np.ndarray, rts: str = "vrs", block: int = 250) -> np.ndarray:
+    """Indices of the DMUs on the frontier (input θ = 1) of the rts technology. The VRS frontier DMUs span the CRS,
+    NIRS and VRS technologies of all DMUs; the CRS frontier DMUs span the CRS technology. Found by scoring blocks
+    against themselves and dropping the DMUs inefficient within their block (inefficient there, inefficient in all)."""
     idx = np.arange(X.shape[1])
     while len(idx) > block:
         groups = np.array_split(idx, int(np.ceil(len(idx) / block)))
         keep = []
         for g in groups:
-            theta, _ = radial_scores(X[:, g], Y[:, g], X[:, g], Y[:, g], rts="vrs", orientation="input")
+            theta, _ = radial_scores(X[:, g], Y[:, g], X[:, g], Y[:, g], rts=rts, orientation="input")
             keep.append(g[~(theta < 1 - 1e-7)])
         new = np.concatenate(keep)
         if len(new) > 0.8 * len(idx):  # little left to remove by blocks: score the rest against each other
             idx = new
             break
         idx = new
-    theta, _ = radial_scores(X[:, idx], Y[:, idx], X[:, idx], Y[:, idx], rts="vrs", orientation="input")
+    theta, _ = radial_scores(X[:, idx], Y[:, idx], X[:, idx], Y[:, idx], rts=rts, orientation="input")
     return idx[~(theta < 1 - 1e-7)]
+
+
+def crs_subset(X: np.ndarray, Y: np.ndarray, front: np.ndarray) -> np.ndarray:
+    """The CRS frontier DMUs among the VRS frontier DMUs `front` (every CRS-efficient DMU is VRS-efficient)."""
+    theta, _ = radial_scores(X[:, front], Y[:, front], X[:, front], Y[:, front], rts="crs", orientation="input")
+    return front[~(theta < 1 - 1e-7)]

@@ -28,7 +28,7 @@ import pandas as pd
 
 from analyses.efficiency.data import as_list, load
 from analyses.efficiency.errors import EfficiencyError
-from analyses.efficiency.lp import frontier_set, radial_scores
+from analyses.efficiency.lp import crs_subset, frontier_set, radial_scores
 
 FRONTIERS = ("contemporaneous", "sequential", "global")
 INDICES = ["effch", "techch", "pech", "sech", "tfpch"]
@@ -109,15 +109,13 @@ def malmquist(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, *
     XY = {p: (g.set_index(u).loc[units, inputs].to_numpy().T, g.set_index(u).loc[units, outputs].to_numpy().T)
           for p, g in frame.groupby(t)}
 
-    def tech(k: int) -> tuple[np.ndarray, np.ndarray]:
+    def tech(k: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Period k's technology (its data, or all data up to k if sequential), as the DMUs that span it."""
         ps = periods[: k + 1] if frontier == "sequential" else periods[k:k + 1]
-        X = np.hstack([XY[p][0] for p in ps])
-        Y = np.hstack([XY[p][1] for p in ps])
-        keep = frontier_set(X, Y)
-        return X[:, keep], Y[:, keep]
+        return _spanning(np.hstack([XY[p][0] for p in ps]), np.hstack([XY[p][1] for p in ps]))
 
     def te(p, T, rts="crs") -> np.ndarray:
-        raw, _ = radial_scores(XY[p][0], XY[p][1], T[0], T[1], rts=rts, orientation=orientation)
+        raw, _ = radial_scores(XY[p][0], XY[p][1], *T[rts], rts=rts, orientation=orientation)
         return raw if orientation == "input" else 1.0 / raw
 
     techs = [tech(k) for k in range(len(periods))]
@@ -132,10 +130,8 @@ def malmquist(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, *
             nxt[k] = te(p, techs[k + 1])
     dist = {"crs_prev": prev, "crs": own, "crs_next": nxt, "vrs": vrs}
     if frontier == "global":
-        X = np.hstack([XY[p][0] for p in periods])
-        Y = np.hstack([XY[p][1] for p in periods])
-        keep = frontier_set(X, Y)
-        dist["global"] = np.vstack([te(p, (X[:, keep], Y[:, keep])) for p in periods])
+        glob = _spanning(np.hstack([XY[p][0] for p in periods]), np.hstack([XY[p][1] for p in periods]))
+        dist["global"] = np.vstack([te(p, glob) for p in periods])
     distances = pd.DataFrame({u: np.tile(units, K), t: np.repeat(periods, n),
                               **{k: v.ravel() for k, v in dist.items()}})
     effch = own[1:] / own[:-1]
@@ -151,6 +147,13 @@ def malmquist(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, *
                             "tfpch": tfpch.ravel()})
     return MalmquistResult(orientation=orientation, frontier=frontier, unit=u, time=t, distances=distances,
                            indices=indices, source=fr.source)
+
+
+def _spanning(X: np.ndarray, Y: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The VRS and CRS frontier DMUs of (X, Y): the columns that span each technology."""
+    vrs = frontier_set(X, Y)
+    crs = crs_subset(X, Y, vrs)
+    return {"vrs": (X[:, vrs], Y[:, vrs]), "crs": (X[:, crs], Y[:, crs])}
 
 
 def balanced(frame: pd.DataFrame, unit: str, time: str, source: str) -> pd.DataFrame:
