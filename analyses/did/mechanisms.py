@@ -3,7 +3,8 @@
 Mediation follows Baron & Kenny's three steps as used in papers 000 and 003-P8 — (1) y on treat,
 (2) m on treat (a), (3) y on treat and m (b, direct effect) — all with unit and year fixed effects;
 the indirect effect a·b gets a Sobel z and a cluster (unit) bootstrap interval. Moderation interacts the
-treatment with a centred continuous variable. Split samples compare
+treatment with a centred continuous variable (analyses.reg.mechanisms.moderation with x = the policy dummy and unit
+and year effects; the Sobel z is analyses.reg.mechanisms.sobel). Split samples compare
 the treatment effect between two groups with a permutation test that reassigns the group flag across
 units (the "Fisher permutation test" of the papers' tables).
 """
@@ -18,6 +19,9 @@ from scipy import stats
 
 from analyses.did.estimators import DIDError, TWFEResult, _require, twfe
 from analyses.did.placebo import demean_two_way, fwl_twfe
+from analyses.reg.mechanisms import moderation as reg_moderation
+from analyses.reg.mechanisms import sobel
+from analyses.reg.prepare import RegError
 
 
 @dataclass
@@ -61,11 +65,11 @@ def mediation(
     coef = third.table.set_index("Coefficient")
     b, b_se = float(coef.loc[mediator, "Estimate"]), float(coef.loc[mediator, "Std. Error"])
     direct = float(coef.loc[treat, "Estimate"])
-    sobel = a.coef * b / np.sqrt(b**2 * a.se**2 + a.coef**2 * b_se**2)
+    sobel_z, _ = sobel(a.coef, a.se, b, b_se)
     draws = _bootstrap_indirect(data, y, mediator, treat, unit, time, reps, seed)
     low, high = np.quantile(draws, [0.025, 0.975])
     return MediationResult(total=total, a=a, direct=direct, b=b, b_se=b_se, indirect=a.coef * b,
-                           sobel_z=float(sobel), boot_ci=(float(low), float(high)), reps=reps)
+                           sobel_z=sobel_z, boot_ci=(float(low), float(high)), reps=reps)
 
 
 def _bootstrap_indirect(data: pd.DataFrame, y: str, m: str, treat: str, unit: str, time: str, reps: int,
@@ -100,14 +104,11 @@ def moderation(
     the interaction. Returns term, coef, se, pvalue (the coefficient of the interaction is the moderation).
     """
     _require(data, [y, moderator, treat, unit, time])
-    centred = f"{moderator}_c"
-    interaction = f"{treat}_x_{moderator}"
-    frame = data.assign(**{centred: data[moderator] - data[moderator].mean()})
-    frame[interaction] = frame[treat] * frame[centred]
-    varies = (frame.groupby(unit)[moderator].nunique() > 1).any()
-    fit = twfe(frame, y, treat, unit, time, controls=[interaction, *([moderator] if varies else [])])
-    table = fit.table.rename(columns={"Coefficient": "term", "Estimate": "coef", "Std. Error": "se",
-                                      "Pr(>|t|)": "pvalue"})
+    try:
+        fit = reg_moderation(data, y, treat, moderator, fe=[unit, time], vce=f"cluster:{unit}")
+    except RegError as exc:
+        raise DIDError(str(exc)) from exc
+    table = fit.table.rename(columns={"p": "pvalue"})
     return table[["term", "coef", "se", "pvalue"]].assign(nobs=fit.nobs)
 
 
