@@ -150,3 +150,16 @@ def test_periods_are_separate_frontiers_and_errors_name_the_unit():
         dea(bad, ["x1", "x2"], ["y"], unit="firm")
     with pytest.raises(EfficiencyError, match="rts 'drs'"):
         dea(EG1, ["x1"], ["y"], unit="firm", rts="drs")
+
+
+def test_same_scores_from_a_warehouse_table_a_query_and_a_csv(tmp_path):
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("create table eg1 as select * from EG1")
+    path = tmp_path / "eg1.csv"
+    EG1.to_csv(path, index=False)
+    base = dea(EG1, ["x1", "x2"], ["y"], unit="firm").efficiency
+    for source in ("eg1", "select * from eg1 where y > 0", str(path)):
+        got = dea(source, ["x1", "x2"], ["y"], unit="firm", con=con).efficiency
+        assert got.index.tolist() == ["1", "2", "3", "4", "5"] and np.allclose(got, base)
