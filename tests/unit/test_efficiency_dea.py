@@ -104,7 +104,7 @@ data_sets = st.integers(min_value=0, max_value=2**31 - 1).map(
     lambda seed: np.random.default_rng(seed).uniform(1, 10, size=(3, np.random.default_rng(seed).integers(4, 25))))
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(data_sets)
 def test_identities_on_random_data(Z):
     frame = pd.DataFrame(Z.T, columns=["x1", "x2", "y"]).assign(id=lambda d: d.index.astype(str))
