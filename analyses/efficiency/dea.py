@@ -114,10 +114,13 @@ def dea(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, *, unit
     crs, vrs = pd.Series(col("crs"), index=index), pd.Series(col("vrs"), index=index)
     peers = []
     for g, p in zip(groups, parts, strict=True):
-        labels = g[ids[0]].to_numpy()
-        for k, (cols, w) in enumerate(p["peers"]):
-            for c, wt in zip(cols, w, strict=True):
-                peers.append((*g.iloc[k][ids].tolist(), labels[c], wt))
+        labels, keys = g[ids[0]].to_numpy(), g[ids].to_numpy()
+        rows = np.repeat(np.arange(len(g)), [len(c) for c, _ in p["peers"]])
+        cols = np.concatenate([c for c, _ in p["peers"]]).astype(int)
+        frame_p = pd.DataFrame(keys[rows], columns=ids)
+        frame_p["peer"] = labels[cols]
+        frame_p["weight"] = np.concatenate([w for _, w in p["peers"]])
+        peers.append(frame_p)
     return DEAResult(
         rts=rts, orientation=orientation, inputs=inputs, outputs=outputs, index=index,
         efficiency=crs if rts == "crs" else vrs, crs=crs, vrs=vrs, scale=crs / vrs,
@@ -125,7 +128,7 @@ def dea(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, *, unit
         slacks_input=pd.DataFrame(np.concatenate([p["s_in"] for p in parts])[pos], index=index, columns=inputs),
         slacks_output=pd.DataFrame(np.concatenate([p["s_out"] for p in parts])[pos], index=index, columns=outputs),
         targets=pd.DataFrame(np.concatenate([p["targets"] for p in parts])[pos], index=index, columns=inputs + outputs),
-        peers=pd.DataFrame(peers, columns=[*ids, "peer", "weight"]),
+        peers=pd.concat(peers, ignore_index=True),
         status=pd.Series(col("status"), index=index),
         super_efficiency=pd.Series(col("super"), index=index) if super_efficiency else None,
         source=fr.source)
