@@ -2,6 +2,7 @@
 
 H = (b_FE − b_RE)'[V_FE − V_RE]⁻¹(b_FE − b_RE) over the coefficients both models estimate (the time-varying
 regressors), χ² with as many degrees of freedom; conventional (non-robust) variances, as Stata's `hausman fe re`.
+Unit effects only: other fixed effects of a `reg` formula (year, province × year) are not in either model.
 When V_FE − V_RE is not positive definite the generalised inverse is used and the note says so.
 """
 

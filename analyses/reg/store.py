@@ -56,3 +56,17 @@ def store_threshold(con, result: ThresholdResult, spec: dict, started_at: dateti
         "started_at": started_at, "finished_at": datetime.now(UTC),
     }
     return store_run(con, run, estimates, tests=tests)
+
+
+def store_tests(con, tests: pd.DataFrame, spec: dict, started_at: datetime, result) -> str:
+    """One run (kind 'reg-tests') holding the battery's tests (Sobel, Chow, stacked, permutation, AET, Oster,
+    Hausman) for the formula in `spec`."""
+    frame = tests.assign(df=None)[["test", "statistic", "df", "p_value", "note"]]
+    fit = result.fits[0] if result.fits else None
+    run = {"kind": "reg-tests", "model": "mechanisms and selection", "formula": spec["formula"],
+           "dependent": fit.dependent if fit else None, "data_source": fit.source if fit else spec["data"],
+           "nobs": fit.nobs if fit else None, "vcov_method": spec.get("vce"),
+           "data_fingerprint": fit.fingerprint if fit else None,
+           "spec_json": json.dumps(spec, ensure_ascii=False, default=str), "quality_status": result.quality,
+           "started_at": started_at, "finished_at": datetime.now(UTC)}
+    return store_run(con, run, pd.DataFrame(), tests=frame)

@@ -74,6 +74,21 @@ def reg(
     winsor: Annotated[float | None, typer.Option("--winsor", help="Winsorise the model's continuous variables at "
                                                  "this tail share, e.g. 0.01.")] = None,
     by_year: Annotated[bool, typer.Option("--by-year", help="Winsorise within each period.")] = False,
+    moderator: Annotated[str | None, typer.Option("--moderator", help="Moderation of the first regressor by this "
+                                                  "variable (centred interaction).")] = None,
+    mediator: Annotated[str | None, typer.Option("--mediator", help="Mediation of the first regressor through this "
+                                                 "variable (Baron-Kenny three steps, Sobel, cluster bootstrap).")]
+    = None,
+    two_step: Annotated[bool, typer.Option("--two-step", help="With --mediator: Jiang Ting's two steps only.")] = False,
+    split: Annotated[str | None, typer.Option("--split", help="Two-valued column: the first regressor's effect by "
+                                              "group, Chow, stacked and permutation tests.")] = None,
+    selection: Annotated[bool, typer.Option("--selection", help="Altonji-Elder-Taber ratio and Oster's delta "
+                                            "(short model: the first regressor and the fixed effects).")] = False,
+    hausman: Annotated[bool, typer.Option("--hausman", help="FE vs RE Hausman test (needs --unit and --time).")]
+    = False,
+    reps: Annotated[int, typer.Option("--reps", help="Bootstrap / permutation draws of --mediator and --split.")]
+    = 500,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the draws.")] = 20240601,
     table: TableOpt = "markdown",
     out: Annotated[Path | None, typer.Option("--out", help="Also write the table to this file.")] = None,
     as_json: JsonOpt = False,
@@ -81,7 +96,8 @@ def reg(
     allow_failing_checks: AllowOpt = False,
     db: DbOpt = None,
 ) -> None:
-    """Regression with any fixed effects (pyfixest), clustered SEs, lags and leads, IV diagnostics, paper table.
+    """Regression with any fixed effects (pyfixest), clustered SEs, lags and leads, IV diagnostics, paper table;
+    mechanisms (--moderator, --mediator, --split) and selection / Hausman tests for the first regressor.
 
     Example: geopanel reg "lngdp ~ L.lnde + pop | city_code + province_code^year" --data fct_city_year
     --vce cluster:city_code --winsor 0.01 --by-year --stepwise
@@ -101,6 +117,16 @@ def reg(
     kw = {"unit": unit, "time": time, "where": where, "vce": vce, "winsor": winsor, "winsor_by_year": by_year,
           "allow_failing_checks": allow_failing_checks}
     spec = {"formula": formula, "data": data, **kw, "stepwise": stepwise, "blocks": blocks}
+    if moderator or mediator or split or selection or hausman:
+        if stepwise:
+            _fail("--stepwise and the mechanism flags make different tables: run them separately")
+        spec.update(moderator=moderator, mediator=mediator, two_step=two_step, split=split, selection=selection,
+                    hausman=hausman, reps=reps, seed=seed)
+        _battery(formula, data, kw, spec, started, table=table, stat=stat, out=out, as_json=as_json, store=store,
+                 db=db)
+        return
+    if two_step:
+        _fail("--two-step sets the mediation of --mediator: add --mediator")
     try:
         with _open(db, data, store) as con:
             if stepwise:
@@ -128,6 +154,45 @@ def reg(
     if fits[-1].iv is not None:
         console.print(_iv_summary(fits[-1].iv), highlight=False, markup=False)
     console.print(f"stored as run {', '.join(run_ids)} in analysis.model_runs" if run_ids else
+                  "not stored (no warehouse; pass --db to keep the run)", highlight=False, markup=False)
+
+
+def _battery(formula: str, data: str, kw: dict, spec: dict, started: datetime, *, table: str, stat: str,
+             out: Path | None, as_json: bool, store: bool, db: Path | None) -> None:
+    """The mechanism battery (analyses.reg.battery): table of its fits, its tests, runs stored."""
+    from analyses.reg.battery import battery
+    from analyses.reg.store import store_reg, store_tests
+    from analyses.reg.tables import reg_table
+
+    try:
+        with _open(db, data, store) as con:
+            result = battery(data, formula, con=con, moderator=spec["moderator"], mediator=spec["mediator"],
+                             steps=2 if spec["two_step"] else 3, split=spec["split"], selection=spec["selection"],
+                             hausman=spec["hausman"], reps=spec["reps"], seed=spec["seed"], **kw)
+            run_ids = []
+            if store and con is not None:
+                run_ids = [store_reg(con, f, {**spec, "label": lab}, started)
+                           for lab, f in zip(result.labels, result.fits, strict=True)]
+                if len(result.tests):
+                    run_ids.append(store_tests(con, result.tests, spec, started, result))
+            text = reg_table(result.fits, fmt=table, stat=stat) if result.fits else ""
+    except ValueError as exc:
+        _fail(str(exc))
+    except ERRORS as exc:
+        _fail(str(exc))
+    if out is not None and text:
+        out.write_text(text + "\n", encoding="utf-8")
+    if as_json:
+        sys.stdout.write(json.dumps({**result.as_dict(), "run_ids": run_ids}, ensure_ascii=False, indent=1) + "\n")
+        return
+    if text:
+        console.print(text, highlight=False, markup=False)
+        console.print("columns: " + "; ".join(f"({i + 1}) {lab}" for i, lab in enumerate(result.labels)),
+                      highlight=False, markup=False)
+    if len(result.tests):
+        console.print(result.tests.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False,
+                      markup=False)
+    console.print(f"stored as runs {', '.join(run_ids)} in analysis.model_runs" if run_ids else
                   "not stored (no warehouse; pass --db to keep the run)", highlight=False, markup=False)
 
 

@@ -110,3 +110,32 @@ def test_threshold_command_stores_thresholds_and_tests(tmp_path):
     con.close()
     assert kinds == [("threshold", 40, 6, "not-checked")] and "threshold 1 (q)" in terms and "x_r2" in terms
     assert "Hansen single threshold (H0: linear)" in tests
+
+
+def test_mechanism_flags_print_json_and_store_fits_and_tests(tmp_path):
+    rng = np.random.default_rng(2)
+    n, t = 40, 5
+    panel = pd.DataFrame({"unit": np.repeat([f"u{i:02d}" for i in range(n)], t), "year": np.tile(range(t), n),
+                          "x": rng.normal(size=n * t), "h": rng.normal(size=n * t)})
+    panel["g"] = panel["unit"].str[-1].astype(int) % 2
+    panel["m"] = 0.8 * panel["x"] + rng.normal(scale=0.3, size=n * t)
+    panel["y"] = 0.5 * panel["m"] + 0.3 * panel["x"] + rng.normal(scale=0.3, size=n * t)
+    csv, db = tmp_path / "p.csv", tmp_path / "wh.duckdb"
+    panel.to_csv(csv, index=False)
+    with connection(db):
+        pass
+    out = CliRunner().invoke(app, ["reg", "y ~ x + h | unit", "--data", str(csv), "--unit", "unit", "--time", "year",
+                                   "--vce", "cluster:unit", "--moderator", "h", "--mediator", "m", "--split", "g",
+                                   "--selection", "--hausman", "--reps", "10", "--json", "--db", str(db)])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    labels = [m["label"] for m in payload["models"]]
+    assert labels == ["moderation by h", "(1) y on x", "(2) m on x", "(3) y on x and m", "g = 0", "g = 1"]
+    tests = {t["test"] for t in payload["tests"]}
+    assert {"Sobel: indirect effect of x through m", "Altonji-Elder-Taber ratio", "Hausman FE vs RE"} <= tests
+    con = duckdb.connect(str(db), read_only=True)
+    kinds = con.execute("select kind, count(*) from analysis.model_runs group by kind order by kind").fetchall()
+    con.close()
+    assert kinds == [("reg", 6), ("reg-tests", 1)] and len(payload["run_ids"]) == 7
+    refused = CliRunner().invoke(app, ["reg", "y ~ x", "--data", str(csv), "--two-step", "--db", str(db)])
+    assert refused.exit_code == 1 and "--mediator" in refused.output
