@@ -238,22 +238,43 @@ def _term_order(t: Term) -> tuple:
 
 
 def minimal_covers(primes: Sequence[Term], on: Sequence[Term]) -> list[list[Term]]:
-    """Every cover of the positive rows `on` by the fewest prime implicants (the prime-implicant chart),
-    ordered by their number of literals."""
+    """Every cover of the positive rows `on` by the fewest prime implicants (the prime-implicant chart):
+    the essential prime implicants, then the fewest others, found by a branching search on the row with the
+    fewest candidates (iterative deepening, rows as bit masks); models ordered by their number of literals."""
     if not on:
         return [[]]
-    chart = {p: frozenset(j for j, r in enumerate(on) if _covers(p, r)) for p in primes}
-    essential = [p for p in primes if any(sum(j in chart[q] for q in primes) == 1 for j in chart[p])]
-    covered = set().union(*(chart[p] for p in essential)) if essential else set()
-    rest = [p for p in primes if p not in essential and chart[p] - covered]
-    need = set(range(len(on))) - covered
+    masks = {p: sum(1 << j for j, r in enumerate(on) if _covers(p, r)) for p in primes}
+    full = (1 << len(on)) - 1
+    essential = list(dict.fromkeys(
+        ps[0] for j in range(len(on)) if len(ps := [p for p in primes if masks[p] >> j & 1]) == 1))
+    covered = 0
+    for p in essential:
+        covered |= masks[p]
+    need = full & ~covered
     if not need:
         return [sorted(essential, key=_term_order)]
+    rest = [p for p in primes if p not in essential and masks[p] & need]
+    if not rest:
+        raise QCAError("the prime implicants do not cover the positive rows")  # cannot happen
+    widest = max(bin(masks[p] & need).count("1") for p in rest)
+    found: set[frozenset] = set()
+
+    def search(left: int, chosen: tuple, depth: int) -> None:
+        if not left:
+            found.add(frozenset(chosen))
+            return
+        if depth == 0 or depth * widest < bin(left).count("1"):
+            return
+        rows = [j for j in range(len(on)) if left >> j & 1]
+        j = min(rows, key=lambda r: sum(1 for p in rest if masks[p] >> r & 1))
+        for p in rest:
+            if masks[p] >> j & 1 and p not in chosen:
+                search(left & ~masks[p], (*chosen, p), depth - 1)
+
     for size in range(1, len(rest) + 1):
-        found = [list(combo) for combo in itertools.combinations(rest, size)
-                 if need <= set().union(*(chart[p] for p in combo))]
+        search(need, (), size)
         if found:
-            sols = [sorted(essential + f, key=_term_order) for f in found]
+            sols = [sorted(essential + list(f), key=_term_order) for f in found]
             return sorted(sols, key=lambda s: (sum(sum(v != -1 for v in t) for t in s), [_term_order(t) for t in s]))
     raise QCAError("the prime implicants do not cover the positive rows")  # cannot happen
 
@@ -444,7 +465,8 @@ class FsQCA:
             f = sol.fit.iloc[j]
             cols[names[j]] = marks + [f["inclS"], f["PRI"], f["covS"], f["covU"]]
         index = [*self.conditions, "consistency", "PRI", "raw coverage", "unique coverage"]
-        frame = pd.DataFrame(cols, index=index)
+        order = sorted(cols, key=lambda n: (int(n[1:].rstrip("abcdefghijklmnopqrstuvwxyz")), n))
+        frame = pd.DataFrame(cols, index=index)[order]
         frame.attrs.update(solution_consistency=sol.inclS, solution_coverage=sol.covS, solution_PRI=sol.PRI)
         return frame
 
@@ -578,8 +600,8 @@ def fsqca(data, outcome: str, conditions: Sequence[str], *, unit: str | None = N
     read through `warehouse.panel_data.read_panel`; one row per unit, or a panel cut to `period`, a year or
     'mean' for each unit's mean over the years).
 
-    anchors: {column: (full_out, crossover, full_in)} or one triple for all conditions (values or
-    percentiles 'p95'); the outcome takes `outcome_anchors`, else its entry of `anchors`. Columns without
+    anchors: {column: (full_out, crossover, full_in)} or one triple for every column (values or
+    percentiles 'p95'); `outcome_anchors` overrides the outcome's. Columns without
     anchors must be memberships already. Warehouse tables must have passed `geopanel check` (the quality
     gate) unless allow_failing_checks. negate_outcome: analyse the absence of the outcome (~Y = 1 − Y).
     """
@@ -616,7 +638,7 @@ def fsqca(data, outcome: str, conditions: Sequence[str], *, unit: str | None = N
         if outcome_anchors is not None:
             per_col[outcome] = outcome_anchors
     else:
-        per_col = dict.fromkeys(conditions, anchors)
+        per_col = dict.fromkeys([*conditions, outcome], anchors)
         if outcome_anchors is not None:
             per_col[outcome] = outcome_anchors
     unknown = [c for c in per_col if c not in (*conditions, outcome)]
