@@ -530,7 +530,8 @@ class FsQCA:
         def sol(s: Solution) -> dict:
             return {"expression": s.expression, "inclS": s.inclS, "PRI": s.PRI, "covS": s.covS,
                     "terms": s.fit.to_dict("records"),
-                    "models": [" + ".join(term_label(t, s.conditions) for t in m) for m in s.models],
+                    "n_models": len(s.models),
+                    "models": [" + ".join(term_label(t, s.conditions) for t in m) for m in s.models[:20]],
                     "remainders": [term_label(r, s.conditions) for r in s.remainders]}
         tt = self.truth_table.table.copy()
         tt["OUT"] = tt["OUT"].astype(str)
