@@ -66,6 +66,22 @@ def reg_grid(fits: Sequence[RegResult], stat: str = "se", digits: int = 3, keep:
     return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
 
 
+def write_table(fits: Sequence[RegResult], path, fmt: str = "markdown", stat: str = "se", digits: int = 3) -> None:
+    """Write the table to `path`: .xlsx (the grid, with the note below it), .tex, .html or .md by suffix, else `fmt`."""
+    from pathlib import Path
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        grid = reg_grid(fits, stat=stat, digits=digits)
+        grid.index = [str(i) if not str(i).endswith(" ") else "" for i in grid.index]
+        note = pd.DataFrame([[_note(fits, stat)] + [""] * (len(grid.columns) - 1)], columns=grid.columns, index=[""])
+        pd.concat([grid, note]).to_excel(path, sheet_name="table")
+        return
+    fmt = {".tex": "latex", ".html": "html", ".htm": "html", ".md": "markdown"}.get(suffix, fmt)
+    path.write_text(reg_table(fits, fmt=fmt, stat=stat, digits=digits) + "\n", encoding="utf-8")
+
+
 def stars_agree(fits: Sequence[RegResult], stat: str = "se", digits: int = 3) -> list[str]:
     """Cells whose stars disagree with what a reader recomputes from the printed coefficient and SE (or t) with the
     normal approximation; empty when every printed star is reproducible (borderline cells are listed)."""

@@ -90,7 +90,8 @@ def reg(
     = 500,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the draws.")] = 20240601,
     table: TableOpt = "markdown",
-    out: Annotated[Path | None, typer.Option("--out", help="Also write the table to this file.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the table to this file: .xlsx, .tex, .html "
+                                             "or .md by its suffix.")] = None,
     as_json: JsonOpt = False,
     store: StoreOpt = True,
     allow_failing_checks: AllowOpt = False,
@@ -107,7 +108,7 @@ def reg(
     from analyses.reg.fit import reg as fit_reg
     from analyses.reg.fit import stepwise as fit_stepwise
     from analyses.reg.store import store_reg
-    from analyses.reg.tables import reg_table
+    from analyses.reg.tables import reg_table, write_table
 
     if stat not in ("se", "t"):
         _fail(f"--stat {stat!r}: use se or t")
@@ -141,7 +142,7 @@ def reg(
     except ERRORS as exc:
         _fail(str(exc))
     if out is not None:
-        out.write_text(text + "\n", encoding="utf-8")
+        write_table(fits, out, fmt=table, stat=stat)
     if as_json:
         payload = {"models": [f.as_dict() for f in fits], "run_ids": run_ids}
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
@@ -162,7 +163,7 @@ def _battery(formula: str, data: str, kw: dict, spec: dict, started: datetime, *
     """The mechanism battery (analyses.reg.battery): table of its fits, its tests, runs stored."""
     from analyses.reg.battery import battery
     from analyses.reg.store import store_reg, store_tests
-    from analyses.reg.tables import reg_table
+    from analyses.reg.tables import reg_table, write_table
 
     try:
         with _open(db, data, store) as con:
@@ -181,7 +182,7 @@ def _battery(formula: str, data: str, kw: dict, spec: dict, started: datetime, *
     except ERRORS as exc:
         _fail(str(exc))
     if out is not None and text:
-        out.write_text(text + "\n", encoding="utf-8")
+        write_table(result.fits, out, fmt=table, stat=stat)
     if as_json:
         sys.stdout.write(json.dumps({**result.as_dict(), "run_ids": run_ids}, ensure_ascii=False, indent=1) + "\n")
         return

@@ -146,3 +146,15 @@ def test_json_has_every_estimate(panel):
     assert [e["term"] for e in out["estimates"]] == ["x1", "x2"]
     assert {"coef", "se", "t", "p", "ci_low", "ci_high"} <= set(out["estimates"][0])
     assert out["r2_within"] is not None and out["fixed_effects"] == ["city"]
+
+
+def test_table_to_xlsx_by_suffix(panel, tmp_path):
+    from analyses.reg.tables import write_table
+
+    fits = [reg(panel, "y ~ x1"), reg(panel, "y ~ x1 + x2 | city", vce="cluster:city")]
+    write_table(fits, tmp_path / "t.xlsx")
+    sheet = pd.read_excel(tmp_path / "t.xlsx", sheet_name="table", index_col=0, dtype=str)
+    assert list(sheet.columns) == ["(1)", "(2)"] and sheet.loc["x1", "(2)"] == reg_grid(fits).loc["x1", "(2)"]
+    assert sheet.iloc[-1, 0].startswith("Standard errors in parentheses")
+    write_table(fits, tmp_path / "t.tex")
+    assert (tmp_path / "t.tex").read_text(encoding="utf-8").startswith(r"\begin{tabular}")
