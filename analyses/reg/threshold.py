@@ -151,7 +151,8 @@ def threshold(data: Any, y: str, x: str | Sequence[str], q: str, controls: Seque
               progress: Callable[[int, int], None] | None = None) -> ThresholdResult:
     """Hansen's fixed-effects panel threshold model of `y` on `x` split by `q`, controls `controls`.
 
-    data: anything warehouse.panel_data.read_panel reads (a balanced unit × time panel). n_thresholds: 1 or 2.
+    data: anything warehouse.panel_data.read_panel reads (a balanced unit × time panel). n_thresholds: 1, 2 or 3
+    (the third given the refined first two, as Hansen 1999 §4 and xthreg).
     reps: bootstrap draws of each F test (0 for none); vce of the regime coefficients (default cluster by unit).
     Example: threshold("fct_city_year", "lngdp", "lnde", "lnde", ["pop"], con=con, n_thresholds=2)
     """
@@ -160,8 +161,8 @@ def threshold(data: Any, y: str, x: str | Sequence[str], q: str, controls: Seque
     from warehouse.panel_data import read_panel
 
     xs = [x] if isinstance(x, str) else list(x)
-    if n_thresholds not in (1, 2):
-        raise RegError(f"n_thresholds {n_thresholds}: 1 or 2 (a triple threshold is not implemented)")
+    if n_thresholds not in (1, 2, 3):
+        raise RegError(f"n_thresholds {n_thresholds}: 1, 2 or 3")
     if not 0 < trim < 0.25:
         raise RegError(f"trim {trim}: the share of observations kept out of each end of the grid, e.g. 0.01")
     try:
@@ -228,16 +229,35 @@ def threshold(data: Any, y: str, x: str | Sequence[str], q: str, controls: Seque
         ssr.append(s2)
         e2 = _resid_fixed(e0, np.hstack([Dt[:, i1, :], Dt[:, g2_idx, :]]))
         fitted1 = e0 - e1  # M_B-projected fit of the single-threshold model: y* = fitted1 + M_B e* under H0
-        f2_star = _boot_double(w, Dt, gammas, qv, valid1, fitted1, e2, rng, reps, dof, min_obs, progress, reps,
-                               total)
+        f2_star = _boot_seq(2, w, Dt, gammas, qv, valid1, fitted1, e2, rng, reps, dof, min_obs, progress, reps,
+                            total)
         tests.append(_test_row("double threshold (H0: single)", f2, f2_star))
+        draws = [f1_star, f2_star]
+    if n_thresholds == 3:
+        fixed2 = np.hstack([Dt[:, r1_idx, :], Dt[:, g2_idx, :]])
+        s2r = float(s2r_path[r1_idx])
+        g3_idx, s3_path = _next(w, Dt, e0, gammas, qv, [r1_idx, g2_idx], min_obs)
+        s3 = float(s3_path[g3_idx])
+        sig3 = s3 / dof
+        f3 = (s2r - s3) / sig3
+        order = sorted([(r1_idx, lr_g1), (g2_idx, lr_g2), (g3_idx, (s3_path - s3) / sig3)], key=lambda t: t[0])
+        thresholds = [float(gammas[i]) for i, _ in order]
+        ci = [_interval(gammas, lr, alpha) for _, lr in order]
+        lr_frames = [pd.DataFrame({"gamma": gammas, "LR": lr}) for _, lr in order]
+        ssr.append(s3)
+        e3 = _resid_fixed(e0, np.hstack([fixed2, Dt[:, g3_idx, :]]))
+        fitted2 = e0 - _resid_fixed(e0, fixed2)
+        f3_star = _boot_seq(3, w, Dt, gammas, qv, valid1, fitted2, e3, rng, reps, dof, min_obs, progress, 2 * reps,
+                            total)
+        tests.append(_test_row("triple threshold (H0: double)", f3, f3_star))
+        draws.append(f3_star)
     coef = _regime_fit(frame, y, xs, q, list(controls), thresholds, panel.unit, vce or f"cluster:{panel.unit}",
                        fit_frame)
     return ThresholdResult(thresholds=thresholds, ci=ci, tests=pd.DataFrame(tests), coefficients=coef.table,
                            lr=lr_frames, ssr=ssr, nobs=n, n_units=n_units, n_periods=n_periods, y=y, x=xs, q=q,
                            controls=list(controls), vce=vce or f"cluster:{panel.unit}", seed=seed,
                            source=panel.source, quality=quality, fingerprint=coef.fingerprint, unit=panel.unit,
-                           time=panel.time, model=coef, draws=[f1_star] + ([f2_star] if n_thresholds == 2 else []))
+                           time=panel.time, model=coef, draws=[f1_star] if n_thresholds == 1 else draws)
 
 
 def _regime_ok(q: np.ndarray, gammas: np.ndarray, fixed: list[float], min_obs: int) -> np.ndarray:
@@ -289,18 +309,21 @@ def _boot_single(w, Dt, valid, e1, rng, reps, dof, progress, done, total) -> np.
     return out
 
 
-def _boot_double(w, Dt, gammas, qv, valid1, fitted1, e2, rng, reps, dof, min_obs, progress, done, total):
+def _boot_seq(k, w, Dt, gammas, qv, valid1, fitted, e_k, rng, reps, dof, min_obs, progress, done, total):
+    """F* of the k-th threshold: y* = fitted (k − 1 thresholds) + M_B e*, thresholds searched one after the other."""
     if reps <= 0:
         return np.array([])
     out = np.empty(reps)
     for b in range(reps):
-        ystar = fitted1 + w.resid_b(_draw(e2, w, rng, 1)[:, 0])
-        path1 = w.ssr_path(ystar, Dt, valid1)
-        i1 = int(np.argmin(path1))
-        s1 = float(path1[i1])
-        _, path2 = _next(w, Dt, ystar, gammas, qv, [i1], min_obs)
-        s2 = float(path2.min())
-        out[b] = (s1 - s2) / (s2 / dof)
+        ystar = fitted + w.resid_b(_draw(e_k, w, rng, 1)[:, 0])
+        path = w.ssr_path(ystar, Dt, valid1)
+        idx = [int(np.argmin(path))]
+        s_prev = s_k = float(path[idx[0]])
+        for _ in range(2, k + 1):
+            nxt, path = _next(w, Dt, ystar, gammas, qv, idx, min_obs)
+            s_prev, s_k = s_k, float(path[nxt])
+            idx.append(nxt)
+        out[b] = (s_prev - s_k) / (s_k / dof)
         if progress and (b + 1) % 10 == 0:
             progress(done + b + 1, total)
     return out

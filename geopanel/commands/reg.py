@@ -222,7 +222,7 @@ def threshold(
     unit: UnitOpt = None,
     time: TimeOpt = None,
     where: WhereOpt = None,
-    thresholds: Annotated[int, typer.Option("--thresholds", help="1 or 2 (sequential, Hansen 1999 §4).")] = 1,
+    thresholds: Annotated[int, typer.Option("--thresholds", help="1, 2 or 3 (sequential, Hansen 1999 §4).")] = 1,
     trim: Annotated[float, typer.Option("--trim", help="Share of observations left out at each end of the grid.")]
     = 0.01,
     grid: Annotated[int, typer.Option("--grid", help="Quantile levels of the grid of candidate thresholds.")] = 300,

@@ -103,3 +103,16 @@ def test_lr_plot_and_json(tmp_path):
     assert (tmp_path / "lr.png").stat().st_size > 1000
     out = result.as_dict()
     assert out["thresholds"] == result.thresholds and out["tests"][0]["reps"] == 10
+
+
+def test_triple_threshold_recovers_three_and_keeps_the_double_estimates():
+    data = simulate(100, 8, [2.5, 5.0, 7.5], [0.0, 1.5, 0.0, 1.5], seed=6)
+    triple = threshold(data, "y", "x", "q", unit="unit", time="year", n_thresholds=3, reps=10, seed=2)
+    for got, true in zip(triple.thresholds, [2.5, 5.0, 7.5], strict=True):
+        assert got == pytest.approx(true, abs=0.25)
+    assert list(triple.tests["test"]) == ["single threshold (H0: linear)", "double threshold (H0: single)",
+                                          "triple threshold (H0: double)"]
+    assert triple.tests.loc[2, "p_value"] == 0.0 and len(triple.ci) == 3 and len(triple.draws) == 3
+    double = threshold(data, "y", "x", "q", unit="unit", time="year", n_thresholds=2, reps=10, seed=2)
+    assert set(double.thresholds) <= set(triple.thresholds)
+    assert double.tests["F"].tolist() == pytest.approx(triple.tests["F"].tolist()[:2], rel=1e-12)
