@@ -12,6 +12,8 @@ FEATURES = ["elec", "second", "pgdp", "urban", "patents"]
 LABELS = {"elec": "电力消费量", "second": "第二产业占比", "pgdp": "人均GDP", "urban": "城镇人口占比",
           "patents": "专利授权数", "energy_total": "能源消费总量", "carbon_total": "二氧化碳排放总量"}
 SMALL = {"n_estimators": 60}  # a small model keeps the suite fast; the defaults are documented in the module
+# shap 0.51 builds its colour maps with matplotlib calls that matplotlib 3.11 marks as pending deprecation
+pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
 
 
 @pytest.fixture(scope="module")
