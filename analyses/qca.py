@@ -474,6 +474,10 @@ class FsQCA:
         """The configuration chart as papers print it (Fiss 2011): ● core present, • peripheral present,
         ⊗ core absent, ⓧ peripheral absent, blank: does not matter. fmt: markdown | latex | html."""
         conf = self.configurations()
+        if conf.shape[1] == 0:
+            note = (f"no configuration is sufficient for {self.outcome} at consistency {self.incl_cut} "
+                    f"and {self.n_cut} case(s)")
+            return {"latex": f"% {note}\n", "html": f"<p>{html.escape(note)}</p>\n"}.get(fmt, note + "\n")
         labels = dict(labels or {})
         heads = list(conf.columns)
         n_cond = len(self.conditions)

@@ -387,3 +387,8 @@ def test_configurations_sharing_a_core_are_numbered_1a_1b():
     assert fit.parsimonious.expression == "C0" and fit.intermediate.expression == "C0*C1 + C0*C2"
     conf = fit.configurations()
     assert list(conf.columns) == ["S1a", "S1b"] and conf.loc["C0"].tolist() == ["core_present"] * 2
+
+
+def test_no_sufficient_configuration_is_said_in_words():
+    fit = FsQCA(LF, "SURV", CONDITIONS, incl_cut=0.99)
+    assert fit.complex.expression == "(none)" and fit.chart().startswith("no configuration is sufficient for SURV")
