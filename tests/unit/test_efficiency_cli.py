@@ -26,7 +26,7 @@ def test_malmquist_json_equals_deap_eg4_means(tmp_path):
     result = run(tmp_path, "malmquist", "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    # eg4-out.txt (Coelli 1996 p. 30): mean row of the summary of annual means
+    # eg4-out.txt (Coelli 1996 §5, example 4): mean row of the summary of annual means
     assert {k: round(v, 3) for k, v in out["mean"].items()} == {"effch": 0.918, "techch": 1.155, "pech": 0.977,
                                                                "sech": 0.940, "tfpch": 1.061}
     assert len(out["rows"]) == 10 and not (tmp_path / "none.duckdb").exists()

@@ -1,10 +1,12 @@
 """Radial DEA (analyses/efficiency/dea.py) against DEAP 2.1's printed output, an independent LP and identities.
 
 DEAP references: Coelli (1996), "A Guide to DEAP Version 2.1: A Data Envelopment Analysis (Computer) Program",
-CEPA Working Paper 96/08, University of New England. Example 1 (§5, pp. 13–17: eg1-dta.txt, eg1-out.txt: five
-firms, one output, two inputs, CRS input-orientated) and Example 4 (§5, pp. 24–31: eg4-dta.txt, eg4-out.txt:
-the Malmquist example, whose year-1 data are five firms with one input and one output). The printed output
-files are those DEAP ships with the program (eg1-out.txt, eg4-out.txt; the same text is printed in the guide).
+CEPA Working Paper 96/08, University of New England, §5 (the worked examples): example 1 (eg1-dta.txt,
+eg1-out.txt: five firms, one output, two inputs, CRS input-orientated) and example 4 (eg4-dta.txt, eg4-out.txt:
+the Malmquist example; its year-1 data are five firms with one input and one output). The printed numbers are
+those of the output files DEAP 2.1 ships (eg1-out.txt, eg4-out.txt, read from the copy at
+jthuang.nccu.edu.tw/filedownload/495); the data are recovered from them (targets, peers, distances) and match
+the eg*-dta.txt files of the guide. Page numbers of the guide are not cited: the copy read here had none.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from scipy.optimize import linprog
 
 from analyses.efficiency import EfficiencyError, dea, efficiency_scores
 
-# eg1-dta.txt: output y, inputs x1 x2 (Coelli 1996 p. 14)
+# eg1-dta.txt: output y, inputs x1 x2 (Coelli 1996 §5, example 1)
 EG1 = pd.DataFrame({"firm": ["1", "2", "3", "4", "5"], "y": [1, 2, 3, 1, 2], "x1": [2, 2, 6, 3, 6],
                     "x2": [5, 4, 6, 2, 2]})
-# eg4-dta.txt, year 1 (Coelli 1996 p. 25): output y, input x
+# eg4-dta.txt, year 1 (Coelli 1996 §5, example 4): output y, input x
 EG4_Y1 = pd.DataFrame({"firm": ["1", "2", "3", "4", "5"], "y": [1, 2, 3, 4, 5], "x": [2, 4, 3, 5, 6]})
 
 
@@ -32,7 +34,7 @@ def printed(value: float, ours: float) -> bool:
 
 def test_eg1_crs_input_equals_deap_printed_output():
     res = dea(EG1, ["x1", "x2"], ["y"], unit="firm", rts="crs", orientation="input")
-    # eg1-out.txt, EFFICIENCY SUMMARY (Coelli 1996 p. 15)
+    # eg1-out.txt, EFFICIENCY SUMMARY
     for ours, te in zip(res.efficiency, [0.500, 1.000, 0.833, 0.714, 1.000], strict=True):
         assert printed(te, ours)
     assert printed(0.810, res.efficiency.mean())
@@ -53,7 +55,7 @@ def test_eg1_crs_input_equals_deap_printed_output():
 
 
 def test_eg4_year1_vrs_output_equals_deap_printed_distances():
-    # eg4-out.txt, DISTANCES SUMMARY, year 1 (Coelli 1996 p. 28): crs te (t) and vrs te, output-orientated
+    # eg4-out.txt, DISTANCES SUMMARY, year 1: crs te (t) and vrs te, output-orientated
     res = dea(EG4_Y1, ["x"], ["y"], unit="firm", rts="vrs", orientation="output")
     for ours, te in zip(res.crs, [0.500, 0.500, 1.000, 0.800, 0.833], strict=True):
         assert printed(te, ours)

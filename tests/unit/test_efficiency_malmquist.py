@@ -1,9 +1,10 @@
 """DEAP-style Malmquist index (analyses/efficiency/malmquist.py) against DEAP 2.1's printed eg4 output, a plain
 LP for the cross-period distances, and the index identities on random panels.
 
-DEAP reference: Coelli (1996), "A Guide to DEAP Version 2.1", CEPA Working Paper 96/08, Example 4 (§5,
-pp. 24–31): eg4-dta.txt (five firms, three years, one output and one input) and eg4-out.txt, output-orientated
-Malmquist DEA: DISTANCES SUMMARY, MALMQUIST INDEX SUMMARY by year and SUMMARY OF ANNUAL MEANS.
+DEAP reference: Coelli (1996), "A Guide to DEAP Version 2.1", CEPA Working Paper 96/08, §5 example 4:
+eg4-dta.txt (five firms, three years, one output and one input) and eg4-out.txt, output-orientated Malmquist DEA:
+DISTANCES SUMMARY, MALMQUIST INDEX SUMMARY by year and SUMMARY OF ANNUAL MEANS. The printed numbers are those of
+DEAP's eg4-out.txt (copy at jthuang.nccu.edu.tw/filedownload/495); no page numbers are cited (that copy has none).
 """
 
 from __future__ import annotations
