@@ -51,6 +51,7 @@ class RegResult:
     fixef: list[str]
     n_clusters: dict[str, int]
     iv: Any | None = None  # analyses.reg.iv.IVDiagnostics
+    estimator: str = "OLS"
     source: str = "DataFrame"
     quality: str = "not-checked"
     tables: list[str] = field(default_factory=list)
@@ -69,7 +70,8 @@ class RegResult:
 
     def as_dict(self) -> dict:
         """Every estimate with its SE, t, p and CI, the fit statistics and the IV diagnostics (JSON-ready)."""
-        out = {"formula": self.formula, "dependent": self.dependent, "vce": self.vce, "nobs": self.nobs,
+        out = {"formula": self.formula, "estimator": self.estimator, "dependent": self.dependent, "vce": self.vce,
+               "nobs": self.nobs,
                "r2": _num(self.r2), "r2_within": _num(self.r2_within), "fixed_effects": self.fixef,
                "n_clusters": self.n_clusters, "source": self.source, "quality": self.quality,
                "estimates": [{k: _num(v) if k != "term" else v for k, v in row.items()}
@@ -157,7 +159,7 @@ def prepare_data(data: Any, formula: str, *, con=None, unit: str | None = None, 
 
 def reg(data: Any, formula: str, *, con=None, unit: str | None = None, time: str | None = None,
         where: str | None = None, vce: str = "iid", winsor: float | None = None, winsor_by_year: bool = False,
-        allow_failing_checks: bool = False, diagnostics: bool = True) -> RegResult:
+        allow_failing_checks: bool = False, diagnostics: bool = True, estimator: str = "2sls") -> RegResult:
     """Fit `formula` (pyfixest syntax, with `L.x` / `F.x`) on `data` with the variance `vce`.
 
     data: a DataFrame, a warehouse table or view, a SQL query, or a file (warehouse.panel_data.read_panel);
@@ -167,13 +169,14 @@ def reg(data: Any, formula: str, *, con=None, unit: str | None = None, time: str
                                         winsor=winsor, winsor_by_year=winsor_by_year)
     quality = gate(con, panel, allow_failing_checks)
     return fit_frame(frame, formula, fitted, vce, diagnostics=diagnostics, source=panel.source, quality=quality,
-                     tables=panel.tables, unit=panel.unit, time=panel.time)
+                     tables=panel.tables, unit=panel.unit, time=panel.time, estimator=estimator)
 
 
 def fit_frame(frame: pd.DataFrame, formula: str, fitted: str, vce: str, *, diagnostics: bool = True,
               source: str = "DataFrame", quality: str = "not-checked", tables: list[str] | None = None,
-              unit: str | None = None, time: str | None = None) -> RegResult:
-    """pyfixest's feols of the prepared frame, as a RegResult (IV diagnostics from analyses.reg.iv)."""
+              unit: str | None = None, time: str | None = None, estimator: str = "2sls") -> RegResult:
+    """pyfixest's feols of the prepared frame, as a RegResult (IV diagnostics from analyses.reg.iv); with
+    estimator='liml' the IV coefficients and SEs are LIML's (analyses.reg.iv.liml)."""
     import pyfixest as pf
 
     y, _, fe, iv = split_formula(fitted)
@@ -190,6 +193,14 @@ def fit_frame(frame: pd.DataFrame, formula: str, fitted: str, vce: str, *, diagn
                           "p": tidy["Pr(>|t|)"].to_numpy(), "ci_low": tidy["2.5%"].to_numpy(),
                           "ci_high": tidy["97.5%"].to_numpy()})
     r2, r2_within = _r2(model)
+    if estimator not in ("2sls", "liml"):
+        raise RegError(f"estimator {estimator!r}: 2sls or liml")
+    if estimator == "liml":
+        if iv is None:
+            raise RegError("LIML needs an IV formula: y ~ exog | fe | endog ~ instruments")
+        from analyses.reg.iv import liml
+
+        table = liml(model, vce).assign(term=lambda t: [labels.get(x, x) for x in t["term"]])
     clusters = {c: int(model._data[c].nunique()) for c in cluster_columns(vce)}
     diag = None
     if iv is not None and diagnostics:
@@ -198,7 +209,9 @@ def fit_frame(frame: pd.DataFrame, formula: str, fitted: str, vce: str, *, diagn
         diag = iv_diagnostics(model, vce)
     used = model._data
     digest = hashlib.sha256(pd.util.hash_pandas_object(used, index=False).to_numpy().tobytes()).hexdigest()[:16]
+    kind = "OLS" if iv is None else estimator.upper()
     return RegResult(formula=formula, fitted_formula=fitted, dependent=y, vce=vce, table=table, nobs=int(model._N),
+                     estimator=kind,
                      r2=r2, r2_within=r2_within, fixef=fe, n_clusters=clusters, iv=diag, source=source,
                      quality=quality, tables=list(tables or []), fingerprint=digest, unit=unit, time=time,
                      model=model)

@@ -23,7 +23,7 @@ def store_reg(con, fit: RegResult, spec: dict, started_at: datetime, kind: str =
             "term": [f"{r.term} [first stage: {r.endogenous}]" for r in fs.itertuples()], "estimate": fs["coef"],
             "std_error": fs["se"], "z": fs["t"], "p_value": fs["p"]})], ignore_index=True)
     run = {
-        "kind": kind, "model": "2SLS" if fit.iv is not None else "OLS", "effects": " + ".join(fit.fixef) or "none",
+        "kind": kind, "model": fit.estimator, "effects": " + ".join(fit.fixef) or "none",
         "formula": fit.formula, "dependent": fit.dependent, "data_source": fit.source, "unit_column": fit.unit,
         "time_column": fit.time, "nobs": fit.nobs, "r2": fit.r2, "vcov_method": fit.vce,
         "data_fingerprint": fit.fingerprint, "spec_json": json.dumps(spec, ensure_ascii=False, default=str),

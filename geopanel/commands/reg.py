@@ -71,6 +71,8 @@ def reg(
                                            "time on the full model's sample.")] = False,
     blocks: Annotated[str | None, typer.Option("--blocks", help="Blocks of --stepwise, e.g. 'pop + fai; hum' "
                                                "(default: one regressor at a time after the first).")] = None,
+    liml: Annotated[bool, typer.Option("--liml", help="IV formula: LIML instead of 2SLS (diagnostics unchanged).")]
+    = False,
     winsor: Annotated[float | None, typer.Option("--winsor", help="Winsorise the model's continuous variables at "
                                                  "this tail share, e.g. 0.01.")] = None,
     by_year: Annotated[bool, typer.Option("--by-year", help="Winsorise within each period.")] = False,
@@ -112,6 +114,8 @@ def reg(
 
     if stat not in ("se", "t"):
         _fail(f"--stat {stat!r}: use se or t")
+    if liml and stepwise:
+        _fail("--liml fits one column: leave out --stepwise")
     if blocks and not stepwise:
         _fail("--blocks sets the blocks of --stepwise: add --stepwise")
     started = datetime.now(UTC)
@@ -134,7 +138,7 @@ def reg(
                 fits = fit_stepwise(data, formula, con=con, blocks=[b for b in (blocks or "").split(";") if b.strip()]
                                     or None, **kw)
             else:
-                fits = [fit_reg(data, formula, con=con, **kw)]
+                fits = [fit_reg(data, formula, con=con, estimator="liml" if liml else "2sls", **kw)]
             run_ids = [store_reg(con, f, spec, started) for f in fits] if store and con is not None else []
             text = reg_table(fits, fmt=table, stat=stat)
     except ValueError as exc:  # RegError, and a bad --table

@@ -139,3 +139,24 @@ def test_iv_rows_in_the_paper_table(women):
     grid = reg_grid([reg(women, "lwage ~ educ + exper + expersq"), reg(women, FORMULA, vce="hetero")])
     assert grid.loc["KP rk Wald F", "(1)"] == "" and grid.loc["KP rk Wald F", "(2)"] != ""
     assert grid.loc["Hansen J p", "(2)"] == "0.505"
+
+
+def test_liml_equals_linearmodels_with_and_without_absorbed_effects(women):
+    from linearmodels.iv import IVLIML
+
+    fit = reg(women, FORMULA, vce="iid", estimator="liml")
+    data = women.assign(const=1.0)
+    ref = IVLIML(data["lwage"], data[["const", "exper", "expersq"]], data["educ"],
+                 data[["motheduc", "fatheduc"]]).fit(cov_type="unadjusted", debiased=True)
+    assert fit.estimator == "LIML" and reg(women, FORMULA).estimator == "2SLS"
+    assert fit.coef["educ"] == pytest.approx(ref.params["educ"], rel=1e-8)
+    assert fit.se["educ"] == pytest.approx(ref.std_errors["educ"], rel=1e-8)
+    # absorbed age groups = dummies in linearmodels (iid, debiased)
+    grouped = women.assign(agegrp=(women["age"] // 5).clip(upper=11).astype(str))
+    fe_fit = reg(grouped, "lwage ~ exper + expersq | agegrp | educ ~ motheduc + fatheduc", estimator="liml")
+    dummies = pd.get_dummies(grouped["agegrp"], prefix="a", drop_first=True, dtype=float)
+    exog = pd.concat([grouped[["exper", "expersq"]], dummies], axis=1).assign(const=1.0)
+    ref_fe = IVLIML(grouped["lwage"], exog, grouped["educ"], grouped[["motheduc", "fatheduc"]]).fit(
+        cov_type="unadjusted", debiased=True)
+    assert fe_fit.coef["educ"] == pytest.approx(ref_fe.params["educ"], rel=1e-6)
+    assert fe_fit.se["educ"] == pytest.approx(ref_fe.std_errors["educ"], rel=1e-6)
