@@ -5,7 +5,10 @@ Ragin (2009, "Qualitative Comparative Analysis Using Fuzzy Sets", in Rihoux & Ra
 Comparative Methods*, p. 112) and shipped with R's QCA package (Dusa), version 3.23: raw data `LR`
 (data/LR.tab.gz), calibrated memberships `LF` (data/LF.rda), documented in man/Lipset.Rd; the solutions of
 `minimize(truthTable(LF, SURV, incl.cut = 0.8))` are the examples of man/minimize.Rd ("Lipset fuzzy sets data
-(Ragin 2009, p.112)").
+(Ragin 2009, p.112)"). Printed digits (inclS, PRI, covS, covU, truth-table incl and PRI, easy counterfactuals)
+are R QCA's own output as its test suite records it: github.com/dusadrian/QCA, commit ee9fd13,
+tests/testthat/_snaps/minimize.md and truthTable.md (Lipset LC and LF, and Emmenegger's job-security data
+d.jobsecurity, data/d.jobsecurity.tab.bz2 of QCA 3.23).
 """
 
 from __future__ import annotations
@@ -392,3 +395,93 @@ def test_configurations_sharing_a_core_are_numbered_1a_1b():
 def test_no_sufficient_configuration_is_said_in_words():
     fit = FsQCA(LF, "SURV", CONDITIONS, incl_cut=0.99)
     assert fit.complex.expression == "(none)" and fit.chart().startswith("no configuration is sufficient for SURV")
+
+
+# ------------------------------------------------------------------------------------------ R QCA's printed output
+# R QCA 3.23 data/d.jobsecurity.tab.bz2 (Emmenegger 2011): fuzzy memberships of 19 countries
+JOBSECURITY = """
+AU 0.00 0.00 0.57 0.20 0.00 1.00 0.14
+AT 0.67 1.00 0.57 1.00 0.80 0.67 0.71
+BE 1.00 0.67 0.43 1.00 1.00 0.67 0.57
+CA 0.00 0.00 0.14 0.20 0.00 1.00 0.14
+DK 0.00 0.67 0.86 0.40 0.40 0.00 0.29
+FI 0.67 1.00 0.71 0.40 0.40 0.00 0.43
+FR 1.00 0.33 0.43 1.00 0.20 0.33 0.71
+DE 1.00 1.00 0.43 0.60 0.80 1.00 0.86
+IE 0.33 0.00 0.14 1.00 0.40 0.00 0.29
+IT 1.00 0.33 0.57 1.00 1.00 0.33 0.86
+NL 0.00 0.67 0.29 0.20 1.00 0.67 0.71
+NZ 0.67 0.00 0.29 0.00 0.00 0.00 0.14
+NO 0.00 1.00 1.00 0.40 0.60 0.00 0.86
+PT 1.00 0.00 0.43 1.00 0.20 0.00 1.00
+ES 1.00 0.00 0.71 1.00 0.60 0.67 1.00
+SE 0.00 1.00 1.00 0.40 0.20 0.33 0.86
+CH 0.00 0.67 0.14 0.20 0.80 1.00 0.29
+GB 1.00 0.00 0.29 0.00 0.00 0.00 0.14
+US 0.00 0.00 0.00 0.00 0.00 1.00 0.00
+"""
+JS = pd.DataFrame([line.split() for line in JOBSECURITY.strip().splitlines()],
+                  columns=["case", "S", "C", "L", "R", "P", "V", "JSR"]).set_index("case").astype(float)
+
+
+def _fit3(sol) -> list[tuple]:
+    return [(r.term, round(r.inclS, 3), round(r.PRI, 3), round(r.covS, 3)) for r in sol.fit.itertuples()]
+
+
+def test_lipset_fuzzy_at_0_7_to_r_qcas_printed_digits():
+    # ttLF <- truthTable(LF, SURV, incl.cut = 0.7) in R QCA's test-minimize.R; output from _snaps/minimize.md
+    fit = FsQCA(LF, "SURV", CONDITIONS, incl_cut=0.7, dir_exp=ALL_PRESENT)
+    assert fit.complex.expression == "DEV*~URB*LIT*STB + DEV*LIT*IND*STB"
+    assert _fit3(fit.complex) == [("DEV*~URB*LIT*STB", 0.809, 0.761, 0.433), ("DEV*LIT*IND*STB", 0.843, 0.821, 0.622)]
+    assert [round(v, 3) for v in fit.complex.fit["covU"]] == [0.196, 0.385]
+    assert (round(fit.complex.inclS, 3), round(fit.complex.PRI, 3), round(fit.complex.covS, 3)) == (0.871, 0.851, 0.818)
+    assert fit.parsimonious.expression == "DEV*STB"
+    assert (round(fit.parsimonious.inclS, 3), round(fit.parsimonious.PRI, 3), round(fit.parsimonious.covS, 3)) == (
+        0.869, 0.848, 0.824)
+    assert fit.intermediate.expression == "DEV*LIT*STB"  # dir.exp = "1,1,1,1,1"
+
+
+def test_lipset_crisp_to_r_qcas_printed_output():
+    lc = (LR.set_index("case").assign(
+        DEV=lambda d: d.DEV >= 550, URB=lambda d: d.URB >= 50, LIT=lambda d: d.LIT >= 75, IND=lambda d: d.IND >= 30,
+        STB=lambda d: d.STB < 10, SURV=lambda d: d.SURV > 0)).astype(float)  # the crisp rules of man/Lipset.Rd
+    fit = FsQCA(lc, "SURV", CONDITIONS, incl_cut=1.0)
+    assert fit.complex.expression == "DEV*~URB*LIT*STB + DEV*LIT*IND*STB"
+    assert [(round(r.covS, 3), round(r.covU, 3)) for r in fit.complex.fit.itertuples()] == [(0.5, 0.25), (0.75, 0.5)]
+    assert fit.parsimonious.expression == "DEV*STB"
+    # pLC$SA: rows 18, 20, 26, 28, 30 (R numbers rows from 1 in binary order)
+    assert sorted(int("".join(map(str, r)), 2) + 1 for r in fit.parsimonious.remainders) == [18, 20, 26, 28, 30]
+    neg = FsQCA(lc.assign(SURV=1 - lc["SURV"]), "SURV", CONDITIONS, incl_cut=1.0)
+    assert neg.complex.expression == "~DEV*~URB*~IND + DEV*LIT*IND*~STB"
+    assert neg.parsimonious.expression == "~DEV + ~STB"
+    assert [(round(r.covS, 3), round(r.covU, 3)) for r in neg.parsimonious.fit.itertuples()] == [(0.8, 0.3),
+                                                                                                  (0.7, 0.2)]
+
+
+def test_job_security_truth_table_to_r_qcas_printed_digits():
+    tt = TruthTable(JS, "JSR", ["S", "C", "L", "R", "P", "V"], incl_cut=0.9).table
+    got = {i: (r.n, round(r.incl, 3), round(r.PRI, 3)) for i, r in tt[tt["n"] > 0].iterrows()}
+    assert got == {2: (2, 0.198, 0.0), 5: (1, 0.581, 0.0), 10: (1, 0.494, 0.0), 20: (2, 0.716, 0.5),
+                   25: (2, 0.839, 0.699), 27: (1, 0.94, 0.825), 33: (2, 0.203, 0.0), 37: (2, 0.977, 0.966),
+                   47: (1, 1.0, 1.0), 48: (1, 1.0, 1.0), 56: (2, 1.0, 1.0), 57: (1, 0.717, 0.0), 64: (1, 1.0, 1.0)}
+
+
+def test_job_security_parsimonious_models_and_intermediate_solution_to_r_qcas_printed_digits():
+    conds = ["S", "C", "L", "R", "P", "V"]
+    fit = FsQCA(JS, "JSR", conds, incl_cut=0.9, dir_exp={"S": 1, "C": 1, "L": 1, "R": 1, "P": 1, "V": 0})
+    # M1: S*R + (L*P), M2: S*R + (P*~V)
+    assert [" + ".join(term_label(t, conds) for t in m) for m in fit.parsimonious.models] == ["S*R + L*P",
+                                                                                               "S*R + P*~V"]
+    assert _fit3(fit.parsimonious) == [("S*R", 0.871, 0.821, 0.61), ("L*P", 0.979, 0.955, 0.506)]
+    assert [round(v, 3) for v in fit.parsimonious.fit["covU"]] == [0.256, 0.152]  # R's (M1) column
+    assert (round(fit.parsimonious.inclS, 3), round(fit.parsimonious.PRI, 3), round(fit.parsimonious.covS, 3)) == (
+        0.883, 0.821, 0.762)
+    # Emm.si (dir.exp = "1,1,1,1,1,0"): From C1P1, C1P2
+    assert _fit3(fit.intermediate) == [("S*R*~V", 0.99, 0.983, 0.402), ("S*C*R*P", 0.965, 0.921, 0.277),
+                                       ("S*L*R*P", 1.0, 1.0, 0.354), ("C*L*P*~V", 0.964, 0.872, 0.297)]
+    assert [round(v, 3) for v in fit.intermediate.fit["covU"]] == [0.152, 0.041, 0.027, 0.138]
+    assert (round(fit.intermediate.inclS, 3), round(fit.intermediate.PRI, 3), round(fit.intermediate.covS, 3)) == (
+        0.965, 0.941, 0.685)
+    # EC1: the easy counterfactuals, rows 31 39 45 53 55 59 61 63
+    assert sorted(int("".join(map(str, r)), 2) + 1 for r in fit.intermediate.remainders) == [
+        31, 39, 45, 53, 55, 59, 61, 63]
