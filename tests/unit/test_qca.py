@@ -485,3 +485,17 @@ def test_job_security_parsimonious_models_and_intermediate_solution_to_r_qcas_pr
     # EC1: the easy counterfactuals, rows 31 39 45 53 55 59 61 63
     assert sorted(int("".join(map(str, r)), 2) + 1 for r in fit.intermediate.remainders) == [
         31, 39, 45, 53, 55, 59, 61, 63]
+
+
+def test_r_log_odds_reproduce_r_qcas_printed_logistic_calibration():
+    # _snaps/calibrate.md: the same y calibrated linearly (logistic = FALSE) and logistically with
+    # thresholds e=165, c=175, i=185 (and reversed); the linear memberships give back y = 165 + 20 m
+    linear = np.array([0.792764409, 0.854733009, 0.445348343, 0.273251413, 0.802943728, 0.815049276, 0.361907947,
+                       0.357920128, 0.040338999, 0.441876097])
+    logistic = [0.8486502644, 0.8898274110, 0.4202281368, 0.2082848994, 0.8561899153, 0.8647466321, 0.3072074727,
+                0.3022321494, 0.0625681594, 0.4152546341]
+    reversed_ = [0.151349736, 0.110172589, 0.579771863, 0.791715101, 0.143810085, 0.135253368, 0.692792527,
+                 0.697767851, 0.937431841, 0.584745366]
+    y = 165 + 20 * linear
+    np.testing.assert_allclose(calibrate(y, 165, 175, 185, log_odds=R_LOG_ODDS), logistic, atol=1e-8)
+    np.testing.assert_allclose(calibrate(y, 185, 175, 165, log_odds=R_LOG_ODDS), reversed_, atol=1e-8)
