@@ -14,7 +14,7 @@ import pandas as pd
 import typer
 
 from analyses.efficiency import EfficiencyError
-from geopanel.output import console, fail, print_frame
+from geopanel.output import console, err, fail, print_frame
 
 DataOption = Annotated[str, typer.Option("--data", help="A warehouse table or view, a SQL query, or a "
                                                       ".csv/.parquet/.xlsx/.dta file.")]
@@ -27,6 +27,8 @@ WhereOption = Annotated[str | None, typer.Option(help="SQL condition on the rows
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON records on stdout.")]
 OutOption = Annotated[Path | None, typer.Option(help="Write the whole table to .csv, .xlsx, .dta or .parquet.")]
 LimitOption = Annotated[int, typer.Option(help="Rows to print.")]
+StoreOption = Annotated[bool, typer.Option("--store/--no-store", help="With a warehouse: write the run to "
+                                          "analysis.model_runs and analysis.efficiency_results (default).")]
 DbOption = Annotated[Path | None, typer.Option("--db", help="Warehouse file (default $GEOPANEL_DB or "
                                                             "data/geopanel.duckdb).")]
 DIGITS = 4  # printed tables (DEAP prints 3); --json and --out carry full precision
@@ -48,6 +50,24 @@ def _con(db: Path | None, data: str):
     if Path(data).suffix and Path(data).exists():
         return nullcontext()
     return connection(db, read_only=True) if db_path(db).exists() else nullcontext()
+
+
+def _store(result, store: bool, db: Path | None, spec: dict) -> str | None:
+    """Write the run when asked and a warehouse exists; the run id (printed on stderr), else None."""
+    from warehouse.db import connection
+    from warehouse.settings import db_path
+
+    if not store or not db_path(db).exists():
+        return None
+    from analyses.efficiency.store import store_efficiency
+
+    try:
+        with connection(db) as con:
+            run_id = store_efficiency(con, result, spec)
+    except _errors() as exc:
+        fail(str(exc))
+    err.print(f"run {run_id} → analysis.model_runs, analysis.efficiency_results", highlight=False)
+    return run_id
 
 
 def _emit(frame: pd.DataFrame, summary: dict, as_json: bool, out: Path | None, limit: int, title: str) -> None:
@@ -87,6 +107,7 @@ def dea_command(
     as_json: JsonOption = False,
     out: OutOption = None,
     limit: LimitOption = 50,
+    store: StoreOption = True,
     db: DbOption = None,
 ) -> None:
     """DEA efficiency of every unit × period: CCR/BCC (scores, CRS/VRS/scale, returns to scale, slacks, targets)
@@ -115,8 +136,12 @@ def dea_command(
         fail(str(exc))
     frame = res.to_frame()
     bad = frame[frame.status != "optimal"]
+    run_id = _store(res, store, db, {"command": "dea", "data": data, "inputs": inputs, "outputs": outputs,
+                                     "undesirable": undesirable, "model": model, "orientation": res.orientation,
+                                     "rts": res.rts, "super": super_efficiency, "frontier": frontier, "where": where})
     summary = {"model": model, "rts": res.rts, "orientation": res.orientation, "source": res.source,
-               "dmus": len(frame), "mean_efficiency": float(res.efficiency.mean()), "not_optimal": len(bad)}
+               "dmus": len(frame), "mean_efficiency": float(res.efficiency.mean()), "not_optimal": len(bad),
+               "run_id": run_id}
     _emit(frame, summary, as_json, out, limit,
           f"{model.upper()} ({res.rts}, {res.orientation}) on {res.source}: {len(frame)} DMUs, mean efficiency "
           f"{res.efficiency.mean():.4f}")
@@ -144,6 +169,7 @@ def malmquist_command(
     as_json: JsonOption = False,
     out: OutOption = None,
     limit: LimitOption = 50,
+    store: StoreOption = True,
     db: DbOption = None,
 ) -> None:
     """Malmquist TFP index as DEAP 2.1 computes it (EFFCH, TECHCH, PECH, SECH, TFPCH and their geometric means),
@@ -172,7 +198,10 @@ def malmquist_command(
     except _errors() as exc:
         fail(str(exc))
     frame = res.cumulative if cumulative else res.to_frame()
-    summary = {"index": title, "source": res.source,
+    run_id = _store(res, store, db, {"command": "malmquist", "data": data, "inputs": inputs, "outputs": outputs,
+                                     "undesirable": undesirable, "orientation": orientation, "frontier": frontier,
+                                     "measure": measure, "rts": rts, "where": where})
+    summary = {"index": title, "source": res.source, "run_id": run_id,
                "period_means": json.loads(means.reset_index().to_json(orient="records"))}
     if not undesirable:
         summary["mean"] = {k: float(v) for k, v in res.mean.items()}
