@@ -38,17 +38,20 @@ def add_lags(frame: pd.DataFrame, made: dict[str, tuple[str, int]], unit: str | 
     """Add the lag / lead columns of `made`, each x of the same unit at time − shift (missing when absent)."""
     if not made:
         return frame
-    if unit is None or time is None:
+    if time is None:
         raise RegError("L. and F. operators need the panel index: name the unit and time columns (--unit, --time)")
-    if frame.duplicated([unit, time]).any():
-        row = frame[frame.duplicated([unit, time], keep=False)].iloc[0]
+    keys = [unit, time] if unit is not None else [time]  # no unit: one time series
+    if frame.duplicated(keys).any():
+        if unit is None:
+            raise RegError(f"L./F. without --unit treat the data as one time series, but {time} repeats: name --unit")
+        row = frame[frame.duplicated(keys, keep=False)].iloc[0]
         raise RegError(f"L./F. need one row per unit and period; {unit}={row[unit]} has two rows in {time}={row[time]}")
     out = frame.copy()
     for column, (var, shift) in made.items():
         if var not in frame.columns:
             raise RegError(f"{column}: no column {var!r} to lag or lead")
-        source = frame[[unit, time, var]].assign(**{time: frame[time] + shift}).rename(columns={var: column})
-        out = out.merge(source, on=[unit, time], how="left")
+        source = frame[[*keys, var]].assign(**{time: frame[time] + shift}).rename(columns={var: column})
+        out = out.merge(source, on=keys, how="left")
     return out
 
 
