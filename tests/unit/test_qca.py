@@ -7,8 +7,8 @@ Comparative Methods*, p. 112) and shipped with R's QCA package (Dusa), version 3
 `minimize(truthTable(LF, SURV, incl.cut = 0.8))` are the examples of man/minimize.Rd ("Lipset fuzzy sets data
 (Ragin 2009, p.112)"). Printed digits (inclS, PRI, covS, covU, truth-table incl and PRI, easy counterfactuals)
 are R QCA's own output as its test suite records it: github.com/dusadrian/QCA, commit ee9fd13,
-tests/testthat/_snaps/minimize.md and truthTable.md (Lipset LC and LF, and Emmenegger's job-security data
-d.jobsecurity, data/d.jobsecurity.tab.bz2 of QCA 3.23).
+tests/testthat/_snaps/minimize.md, truthTable.md, pof.md and calibrate.md (Lipset LC and LF, Emmenegger's
+job-security data d.jobsecurity and Cebotari & Vink's CVF, data/*.tab.* of QCA 3.23).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from analyses.qca import (
     necessity,
     prime_implicants,
     term_label,
+    term_membership,
 )
 
 CASES = ["AU", "BE", "CZ", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "NL", "PL", "PT", "RO", "ES", "SE", "UK"]
@@ -499,3 +500,76 @@ def test_r_log_odds_reproduce_r_qcas_printed_logistic_calibration():
     y = 165 + 20 * linear
     np.testing.assert_allclose(calibrate(y, 165, 175, 185, log_odds=R_LOG_ODDS), logistic, atol=1e-8)
     np.testing.assert_allclose(calibrate(y, 185, 175, 165, log_odds=R_LOG_ODDS), reversed_, atol=1e-8)
+
+
+# R QCA 3.23 data/CVF.tab.gz (Cebotari & Vink 2013): ethnic minorities' protest, fuzzy memberships
+CVF_TEXT = """
+GreeksAlbania 0.41 0.08 0.95 0.88 0.77 0.47
+LezginsAzerbaijan 0.06 0.14 0.35 0.05 0.88 0.70
+RussiansAzerbaijan 0.06 0.14 0.35 0.24 0.91 0.03
+PolesBelarus 0.10 0.32 0.78 0.37 0.80 0.03
+RussiansBelarus 0.10 0.32 0.35 0.05 0.60 0.03
+CroatsBosnia 0.13 0.86 0.78 0.05 0.66 0.27
+MuslimsBosnia 0.13 0.86 0.78 0.05 0.96 0.15
+SerbsBosnia 0.13 0.86 0.78 0.05 0.87 0.44
+TurksBulgaria 0.87 0.23 0.78 0.05 0.70 0.47
+RomaBulgaria 0.87 0.23 0.05 0.95 0.83 0.36
+RussiansEstonia 0.82 0.54 0.78 0.80 0.54 0.79
+RussiansGeorgia 0.35 0.49 0.35 0.11 0.93 0.33
+SardiniansItaly 0.96 0.06 0.95 0.05 0.86 0.02
+SouthTyrolians 0.96 0.06 0.95 0.05 0.75 0.36
+RussiansLatvia 0.88 0.72 0.35 0.92 0.29 0.85
+AlbaniansFYROM 0.56 0.59 0.95 0.58 0.25 0.85
+SerbsFYROM 0.56 0.59 0.78 0.05 0.87 0.57
+RomaFYROM 0.56 0.59 0.35 0.69 0.95 0.09
+GagauzMoldova 0.49 0.54 0.95 0.65 0.60 0.73
+SlavsMoldova 0.49 0.54 0.35 0.05 0.51 0.56
+HungariansRom 0.70 0.23 0.95 0.83 0.62 0.59
+BasquesSpain 0.96 0.51 0.95 0.05 0.38 0.93
+CatalansSpain 0.96 0.51 0.95 0.05 0.86 0.56
+CatholicsNIreland 0.96 0.26 0.95 0.58 0.75 0.89
+ScotsUK 0.96 0.26 0.95 0.05 0.88 0.36
+CrimRussiansUkr 0.49 0.39 0.95 0.05 0.06 0.89
+RussiansUkraine 0.49 0.39 0.95 0.05 0.34 0.52
+HungariansYugo 0.12 0.95 0.95 0.95 0.43 0.85
+KosovoAlbanians 0.12 0.95 0.95 0.92 0.41 0.98
+"""
+CVF = pd.DataFrame([line.split() for line in CVF_TEXT.strip().splitlines()],
+                   columns=["case", "DEMOC", "ETHFRACT", "GEOCON", "POLDIS", "NATPRIDE", "PROTEST"]
+                   ).set_index("case").astype(float)
+CVF_CONDITIONS = ["DEMOC", "ETHFRACT", "GEOCON", "POLDIS", "NATPRIDE"]
+
+
+def test_necessity_to_r_qcas_printed_digits():
+    # _snaps/pof.md: pof(conds, PROTEST), pof(1 - conds, PROTEST) and pof(conds, 1 - PROTEST): inclN, RoN, covN
+    fit = FsQCA(CVF, "PROTEST", CVF_CONDITIONS, incl_cut=0.8)
+    t = fit.necessity_table().set_index("condition").round(3)
+    got = {c: tuple(t.loc[c, ["consistency", "RoN", "coverage"]]) for c in t.index}
+    assert got["DEMOC"] == (0.741, 0.758, 0.713) and got["ETHFRACT"] == (0.68, 0.83, 0.755)
+    assert got["GEOCON"] == (0.904, 0.492, 0.624) and got["POLDIS"] == (0.518, 0.878, 0.744)
+    assert got["NATPRIDE"] == (0.708, 0.523, 0.539) and got["~NATPRIDE"] == (0.597, 0.952, 0.899)
+    assert got["~DEMOC"] == (0.564, 0.736, 0.601) and got["~GEOCON"] == (0.317, 0.873, 0.601)
+    neg = {c: tuple(t.loc[c, ["consistency_negated_outcome", "coverage_negated_outcome"]]) for c in CVF_CONDITIONS}
+    assert neg == {"DEMOC": (0.618, 0.58), "ETHFRACT": (0.574, 0.623), "GEOCON": (0.784, 0.529),
+                   "POLDIS": (0.335, 0.47), "NATPRIDE": (0.932, 0.693)}
+
+
+def test_tied_parsimonious_models_and_their_implicants_to_r_qcas_printed_digits():
+    # _snaps/minimize.md, pCVF: four models M1–M4 from six prime implicants
+    fit = FsQCA(CVF, "PROTEST", CVF_CONDITIONS, incl_cut=0.8)
+    models = {frozenset(term_label(t, CVF_CONDITIONS) for t in m) for m in fit.parsimonious.models}
+    common = {"~NATPRIDE", "DEMOC*GEOCON*POLDIS"}
+    assert models == {frozenset(common | pair) for pair in (
+        {"~DEMOC*ETHFRACT*POLDIS", "DEMOC*ETHFRACT*GEOCON"}, {"~DEMOC*ETHFRACT*POLDIS", "DEMOC*ETHFRACT*~POLDIS"},
+        {"DEMOC*ETHFRACT*GEOCON", "ETHFRACT*GEOCON*POLDIS"}, {"DEMOC*ETHFRACT*~POLDIS", "ETHFRACT*GEOCON*POLDIS"})}
+    printed = {"~NATPRIDE": (0.899, 0.807, 0.597), "DEMOC*GEOCON*POLDIS": (0.906, 0.805, 0.342),
+               "~DEMOC*ETHFRACT*POLDIS": (0.842, 0.718, 0.299), "DEMOC*ETHFRACT*GEOCON": (0.935, 0.826, 0.48),
+               "DEMOC*ETHFRACT*~POLDIS": (0.932, 0.773, 0.417), "ETHFRACT*GEOCON*POLDIS": (0.869, 0.786, 0.365)}
+    y = CVF["PROTEST"].to_numpy()
+    for m in fit.parsimonious.models:
+        for t in m:
+            m_t = term_membership(t, CVF, CVF_CONDITIONS)
+            both = np.minimum(m_t, y).sum()
+            neg = np.minimum.reduce([m_t, y, 1 - y]).sum()
+            got = (round(both / m_t.sum(), 3), round((both - neg) / (m_t.sum() - neg), 3), round(both / y.sum(), 3))
+            assert got == printed[term_label(t, CVF_CONDITIONS)]
