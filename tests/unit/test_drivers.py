@@ -154,3 +154,13 @@ def test_store_writes_runs_cv_and_importances(fit, tmp_path):
                           "and importance = 'mean_abs_shap' and rank = 1").fetchone()[0]
     assert len(ids) == 2 and runs == [("carbon_total", "xgboost"), ("energy_total", "xgboost")]
     assert n_tests == 4 and top == "elec"
+
+
+def test_shap_values_equal_xgboosts_own_treeshap(fit):
+    # an independent implementation: XGBoost's C++ TreeSHAP (pred_contribs), last column the bias
+    import xgboost as xgb
+
+    f = fit.fits["energy_total"]
+    contribs = f.model.get_booster().predict(xgb.DMatrix(f.X), pred_contribs=True)
+    np.testing.assert_allclose(f.shap_values, contribs[:, :-1], atol=1e-4)
+    np.testing.assert_allclose(contribs[:, -1], f.expected_value, atol=1e-4)
