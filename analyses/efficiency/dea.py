@@ -84,7 +84,8 @@ class DEAResult:
 
 def dea(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, *, unit: str | None = None,
         time: str | None = None, rts: str = "crs", orientation: str = "input", super_efficiency: bool = False,
-        frontier: str = "period", con=None, where: str | None = None) -> DEAResult:
+        frontier: str = "period", con=None, where: str | None = None,
+        deflate: dict[str, str] | None = None, base_year=None) -> DEAResult:
     """CCR (rts='crs') or BCC (rts='vrs') DEA of every DMU (unit × period row) of `data`.
 
     data: DataFrame, warehouse table/view, SQL query or file (read through `read_panel`). Example:
@@ -97,7 +98,7 @@ def dea(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, *, unit
     if frontier not in ("period", "pooled"):
         raise EfficiencyError(f"frontier {frontier!r}: use period (one frontier per period) or pooled")
     inputs, outputs = as_list(inputs), as_list(outputs)
-    fr = load(data, inputs, outputs, unit=unit, time=time, con=con, where=where)
+    fr = load(data, inputs, outputs, unit=unit, time=time, con=con, where=where, deflate=deflate, base_year=base_year)
     ids = [c for c in (fr.unit, fr.time) if c]
     frame = fr.frame.sort_values(ids, kind="stable").reset_index(drop=True)
     groups = [frame] if fr.time is None or frontier == "pooled" else [g for _, g in frame.groupby(fr.time, sort=True)]

@@ -111,7 +111,8 @@ class LuenbergerResult:
 def malmquist_luenberger(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str,
                          undesirable: Sequence[str] | str, *, unit: str | None = None, time: str | None = None,
                          kind: str = "global", measure: str = "ddf", rts: str = "crs", con=None,
-                         where: str | None = None) -> LuenbergerResult:
+                         where: str | None = None,
+        deflate: dict[str, str] | None = None, base_year=None) -> LuenbergerResult:
     """Global (Oh 2010; kind='global') or contemporaneous (Chung et al. 1997) Malmquist–Luenberger index of a
     balanced panel with undesirable outputs.
 
@@ -126,7 +127,7 @@ def malmquist_luenberger(data, inputs: Sequence[str] | str, outputs: Sequence[st
         raise EfficiencyError(f"rts {rts!r}: use crs or vrs")
     inputs, outputs, undesirable = as_list(inputs), as_list(outputs), as_list(undesirable)
     fr = load(data, inputs, outputs, undesirable, unit=unit, time=time or "year", con=con, where=where,
-              positive=measure == "sbm")
+              positive=measure == "sbm", deflate=deflate, base_year=base_year)
     u, t = fr.unit, fr.time
     frame = balanced(fr.frame, u, t, fr.source)
     periods = sorted(frame[t].unique())

@@ -89,7 +89,8 @@ def _gmean(grouped) -> pd.DataFrame:
 
 def malmquist(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, *, unit: str | None = None,
               time: str | None = None, orientation: str = "output", frontier: str = "contemporaneous", con=None,
-              where: str | None = None) -> MalmquistResult:
+              where: str | None = None,
+        deflate: dict[str, str] | None = None, base_year=None) -> MalmquistResult:
     """DEAP-compatible Malmquist TFP index of a balanced unit × period panel.
 
     Example: malmquist("fct_province_year", ["labour", "capital"], ["gdp"], unit="province_code", time="year")
@@ -99,7 +100,8 @@ def malmquist(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, *
     if frontier not in FRONTIERS:
         raise EfficiencyError(f"frontier {frontier!r}: use one of {', '.join(FRONTIERS)}")
     inputs, outputs = as_list(inputs), as_list(outputs)
-    fr = load(data, inputs, outputs, unit=unit, time=time or "year", con=con, where=where)
+    fr = load(data, inputs, outputs, unit=unit, time=time or "year", con=con, where=where, deflate=deflate,
+              base_year=base_year)
     u, t = fr.unit, fr.time
     frame = balanced(fr.frame, u, t, fr.source)
     periods = sorted(frame[t].unique())

@@ -158,7 +158,8 @@ def sbm_scores(X: np.ndarray, Yg: np.ndarray, Yb: np.ndarray | None = None, *, r
 
 def sbm(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, undesirable: Sequence[str] | str = (), *,
         unit: str | None = None, time: str | None = None, rts: str = "crs", orientation: str = "none",
-        super_efficiency: bool = False, frontier: str = "period", con=None, where: str | None = None) -> SBMResult:
+        super_efficiency: bool = False, frontier: str = "period", con=None, where: str | None = None,
+        deflate: dict[str, str] | None = None, base_year=None) -> SBMResult:
     """SBM or super-SBM (super_efficiency=True) with undesirable outputs of every DMU (unit × period row).
 
     Example: sbm("fct_city_year", ["labour", "capital", "energy"], ["gdp"], ["so2", "wastewater"], unit="city_code",
@@ -171,7 +172,8 @@ def sbm(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, undesir
     if frontier not in ("period", "pooled"):
         raise EfficiencyError(f"frontier {frontier!r}: use period (one frontier per period) or pooled")
     inputs, outputs, undesirable = as_list(inputs), as_list(outputs), as_list(undesirable)
-    fr = load(data, inputs, outputs, undesirable, unit=unit, time=time, con=con, where=where, positive=True)
+    fr = load(data, inputs, outputs, undesirable, unit=unit, time=time, con=con, where=where, positive=True,
+              deflate=deflate, base_year=base_year)
     ids = [c for c in (fr.unit, fr.time) if c]
     frame = fr.frame.sort_values(ids, kind="stable").reset_index(drop=True)
     groups = [frame] if fr.time is None or frontier == "pooled" else [g for _, g in frame.groupby(fr.time, sort=True)]

@@ -27,6 +27,10 @@ WhereOption = Annotated[str | None, typer.Option(help="SQL condition on the rows
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON records on stdout.")]
 OutOption = Annotated[Path | None, typer.Option(help="Write the whole table to .csv, .xlsx, .dta or .parquet.")]
 LimitOption = Annotated[int, typer.Option(help="Rows to print.")]
+DeflateOption = Annotated[str | None, typer.Option(help="Real values: VARIABLE=DEFLATOR_COLUMN pairs, e.g. "
+                                                        "gdp=gdp_deflator,capital=fai_price_index.")]
+BaseYearOption = Annotated[str | None, typer.Option("--base-year", help="Period the deflators are rescaled to 1 "
+                                                    "in, per unit (default: read them as indices with base 100).")]
 StoreOption = Annotated[bool, typer.Option("--store/--no-store", help="With a warehouse: write the run to "
                                           "analysis.model_runs and analysis.efficiency_results (default).")]
 DbOption = Annotated[Path | None, typer.Option("--db", help="Warehouse file (default $GEOPANEL_DB or "
@@ -50,6 +54,22 @@ def _con(db: Path | None, data: str):
     if Path(data).suffix and Path(data).exists():
         return nullcontext()
     return connection(db, read_only=True) if db_path(db).exists() else nullcontext()
+
+
+def _pairs(text: str | None) -> dict[str, str] | None:
+    """`gdp=gdp_deflator,capital=pi` as {'gdp': 'gdp_deflator', 'capital': 'pi'}."""
+    if not text:
+        return None
+    pairs = [p.partition("=") for p in text.split(",") if p.strip()]
+    bad = [a for a, eq, b in pairs if not eq or not a.strip() or not b.strip()]
+    if bad:
+        fail(f"--deflate {text!r}: write VARIABLE=DEFLATOR pairs, e.g. gdp=gdp_deflator,capital=fai_price_index")
+    return {a.strip(): b.strip() for a, _, b in pairs}
+
+
+def _base(text: str | None):
+    """--base-year as an integer when it is one (periods are integers in the panels), else the text."""
+    return int(text) if text and text.strip().lstrip("-").isdigit() else text
 
 
 def _store(result, store: bool, db: Path | None, spec: dict) -> str | None:
@@ -107,6 +127,8 @@ def dea_command(
     as_json: JsonOption = False,
     out: OutOption = None,
     limit: LimitOption = 50,
+    deflate: DeflateOption = None,
+    base_year: BaseYearOption = None,
     store: StoreOption = True,
     db: DbOption = None,
 ) -> None:
@@ -126,12 +148,13 @@ def dea_command(
         with _con(db, data) as con:
             if model in ("ccr", "bcc"):
                 res = dea(data, inputs, outputs, unit=unit, time=time, rts=MODELS[model],
-                          orientation=orientation or "input",
+                          orientation=orientation or "input", deflate=_pairs(deflate), base_year=_base(base_year),
                           super_efficiency=super_efficiency, frontier=frontier, con=con, where=where)
             else:
                 res = sbm(data, inputs, outputs, undesirable or (), unit=unit, time=time, rts=rts or "vrs",
                           orientation=orientation or "none", super_efficiency=model == "super-sbm",
-                          frontier=frontier, con=con, where=where)
+                          frontier=frontier, con=con, where=where, deflate=_pairs(deflate),
+                          base_year=_base(base_year))
     except _errors() as exc:
         fail(str(exc))
     frame = res.to_frame()
@@ -169,6 +192,8 @@ def malmquist_command(
     as_json: JsonOption = False,
     out: OutOption = None,
     limit: LimitOption = 50,
+    deflate: DeflateOption = None,
+    base_year: BaseYearOption = None,
     store: StoreOption = True,
     db: DbOption = None,
 ) -> None:
@@ -187,12 +212,14 @@ def malmquist_command(
                 if kind not in ("global", "contemporaneous"):
                     fail(f"--frontier {kind!r} with --undesirable: use global or contemporaneous")
                 res = malmquist_luenberger(data, inputs, outputs, undesirable, unit=unit, time=time, kind=kind,
-                                           measure=measure, rts=rts, con=con, where=where)
+                                           measure=measure, rts=rts, con=con, where=where,
+                                           deflate=_pairs(deflate), base_year=_base(base_year))
                 means = res.period_means
                 title = f"{'global ' if kind == 'global' else ''}Malmquist–Luenberger ({measure}, {rts})"
             else:
                 res = malmquist(data, inputs, outputs, unit=unit, time=time, orientation=orientation,
-                                frontier=frontier or "contemporaneous", con=con, where=where)
+                                frontier=frontier or "contemporaneous", con=con, where=where,
+                                deflate=_pairs(deflate), base_year=_base(base_year))
                 means = res.period_means
                 title = f"Malmquist ({orientation}-orientated, {res.frontier} frontier)"
     except _errors() as exc:

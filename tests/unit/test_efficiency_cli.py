@@ -43,3 +43,16 @@ def test_dea_table_sbm_and_ml_run_and_errors_are_one_line(tmp_path):
     assert bad.exit_code == 1 and "--undesirable needs --model sbm" in bad.output
     missing = run(tmp_path, "malmquist", "--where", "not (firm = '3' and year = 2)")
     assert missing.exit_code == 1 and "unbalanced" in missing.output
+
+
+def test_deflate_flags(tmp_path):
+    nominal = EG4.assign(p=EG4.year.map({1: 100.0, 2: 110.0, 3: 121.0}))
+    nominal = nominal.assign(y=nominal.y * nominal.p / 100)
+    path = tmp_path / "nominal.csv"
+    nominal.to_csv(path, index=False)
+    args = ["malmquist", "--data", str(path), "--unit", "firm", "--time", "year", "--inputs", "x", "--outputs", "y",
+            "--db", str(tmp_path / "none.duckdb"), "--json"]
+    out = json.loads(CliRunner().invoke(app, [*args, "--deflate", "y=p", "--base-year", "1"]).stdout)
+    assert round(out["mean"]["tfpch"], 3) == 1.061 and "y by p, base 1" in out["source"]
+    bad = CliRunner().invoke(app, [*args, "--deflate", "y"])
+    assert bad.exit_code == 1 and "VARIABLE=DEFLATOR" in bad.output

@@ -136,3 +136,22 @@ def test_paper_table_and_small_multiples(tmp_path):
     assert "TFPCH" in malmquist_table(res, fmt="latex") and len(malmquist_table(res, by="unit")) == 6
     plot_tfpch(res, tmp_path / "tfpch.png")
     assert (tmp_path / "tfpch.png").stat().st_size > 1000
+
+
+def test_deflated_nominal_panel_equals_the_real_panel():
+    price = {1: 100.0, 2: 110.0, 3: 121.0}  # output price index, base 100 in year 1; capital goods 5% a year
+    nominal = EG4.assign(p=EG4.year.map(price), q=EG4.year.map({1: 2.0, 2: 2.1, 3: 2.205}))
+    nominal = nominal.assign(y=nominal.y * nominal.p / 100, x=nominal.x * nominal.q / 2.0)
+    real = malmquist(EG4, ["x"], ["y"], unit="firm", time="year").indices
+    deflated = malmquist(nominal, ["x"], ["y"], unit="firm", time="year", deflate={"y": "p", "x": "q"}, base_year=1)
+    assert np.allclose(deflated.indices[INDEX_COLS], real[INDEX_COLS])
+    as_index = malmquist(nominal.assign(q=nominal.q * 50), ["x"], ["y"], unit="firm", time="year",
+                         deflate={"y": "p", "x": "q"})  # no base year: deflators read as indices, base 100
+    assert np.allclose(as_index.indices[INDEX_COLS], real[INDEX_COLS])
+    undeflated = malmquist(nominal, ["x"], ["y"], unit="firm", time="year").indices
+    assert not np.allclose(undeflated.techch, real.techch)  # price change would read as technical change
+    with pytest.raises(EfficiencyError, match="p has no year 9 value for 1"):
+        malmquist(nominal, ["x"], ["y"], unit="firm", time="year", deflate={"y": "p"}, base_year=9)
+
+
+INDEX_COLS = ["effch", "techch", "pech", "sech", "tfpch"]
