@@ -66,20 +66,21 @@ def reg_grid(fits: Sequence[RegResult], stat: str = "se", digits: int = 3, keep:
     return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
 
 
-def write_table(fits: Sequence[RegResult], path, fmt: str = "markdown", stat: str = "se", digits: int = 3) -> None:
+def write_table(fits: Sequence[RegResult], path, fmt: str = "markdown", stat: str = "se", digits: int = 3,
+                intercept: bool = False) -> None:
     """Write the table to `path`: .xlsx (the grid, with the note below it), .tex, .html or .md by suffix, else `fmt`."""
     from pathlib import Path
 
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        grid = reg_grid(fits, stat=stat, digits=digits)
+        grid = reg_grid(fits, stat=stat, digits=digits, intercept=intercept)
         grid.index = [str(i) if not str(i).endswith(" ") else "" for i in grid.index]
         note = pd.DataFrame([[_note(fits, stat)] + [""] * (len(grid.columns) - 1)], columns=grid.columns, index=[""])
         pd.concat([grid, note]).to_excel(path, sheet_name="table")
         return
     fmt = {".tex": "latex", ".html": "html", ".htm": "html", ".md": "markdown"}.get(suffix, fmt)
-    path.write_text(reg_table(fits, fmt=fmt, stat=stat, digits=digits) + "\n", encoding="utf-8")
+    path.write_text(reg_table(fits, fmt=fmt, stat=stat, digits=digits, intercept=intercept) + "\n", encoding="utf-8")
 
 
 def stars_agree(fits: Sequence[RegResult], stat: str = "se", digits: int = 3) -> list[str]:

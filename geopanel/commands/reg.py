@@ -277,7 +277,66 @@ def threshold(
                   "not stored (no warehouse; pass --db to keep the run)", highlight=False, markup=False)
 
 
+def system(
+    equations: Annotated[list[str], typer.Argument(help="One formula per equation, 'y ~ x1 + L.x2' (a constant is "
+                                                   "added).")],
+    data: DataOpt,
+    endog: Annotated[str, typer.Option("--endog", help="The system's endogenous regressors, e.g. cprofits,w,gnp.")]
+    = "",
+    instruments: Annotated[str, typer.Option("--instruments", help="Exogenous variables outside the equations, "
+                                             "e.g. gexpenditure,taxes.")] = "",
+    method: Annotated[str, typer.Option("--method", help="3sls | sur")] = "3sls",
+    vce: Annotated[str, typer.Option("--vce", help="unadjusted | robust")] = "unadjusted",
+    unit: UnitOpt = None,
+    time: TimeOpt = None,
+    where: WhereOpt = None,
+    table: TableOpt = "markdown",
+    stat: Annotated[str, typer.Option("--stat", help="se | t")] = "se",
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the table (.xlsx, .tex, .html, .md).")] = None,
+    as_json: JsonOpt = False,
+    store: StoreOpt = True,
+    allow_failing_checks: AllowOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Simultaneous equations by 3SLS (every exogenous variable instruments every equation, as reg3) or SUR.
+
+    Example: geopanel system "consumption ~ cprofits + L.cprofits + w" "invest ~ cprofits + L.cprofits + L.capital"
+    "pwage ~ gnp + L.gnp + trend" --endog cprofits,w,gnp --instruments gexpenditure,taxes,gwage --data klein.csv
+    --time year
+    """
+    from analyses.reg.store import store_reg
+    from analyses.reg.system import system as fit_system
+    from analyses.reg.tables import reg_table, write_table
+
+    started = datetime.now(UTC)
+    names = [c.strip() for c in endog.split(",") if c.strip()]
+    inst = [c.strip() for c in instruments.split(",") if c.strip()]
+    spec = {"equations": equations, "data": data, "endog": names, "instruments": inst, "method": method, "vce": vce,
+            "unit": unit, "time": time, "where": where}
+    try:
+        with _open(db, data, store) as con:
+            result = fit_system(data, equations, endogenous=names, instruments=inst, method=method, vce=vce,
+                                con=con, unit=unit, time=time, where=where,
+                                allow_failing_checks=allow_failing_checks)
+            run_ids = ([store_reg(con, c, spec, started, kind=f"system-{method}") for c in result.columns]
+                       if store and con is not None else [])
+            text = reg_table(result.columns, fmt=table, stat=stat, intercept=True)
+    except ValueError as exc:
+        _fail(str(exc))
+    except ERRORS as exc:
+        _fail(str(exc))
+    if out is not None:
+        write_table(result.columns, out, fmt=table, stat=stat, intercept=True)
+    if as_json:
+        sys.stdout.write(json.dumps({**result.as_dict(), "run_ids": run_ids}, ensure_ascii=False, indent=1) + "\n")
+        return
+    console.print(text, highlight=False, markup=False)
+    console.print(f"stored as runs {', '.join(run_ids)} in analysis.model_runs" if run_ids else
+                  "not stored (no warehouse; pass --db to keep the run)", highlight=False, markup=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add `reg` and `threshold` to the main `geopanel` app."""
+    """Add `reg`, `threshold` and `system` to the main `geopanel` app."""
     app.command("reg")(reg)
     app.command("threshold")(threshold)
+    app.command("system")(system)

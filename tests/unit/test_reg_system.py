@@ -45,3 +45,21 @@ def test_an_unidentified_equation_is_refused(klein):
     with pytest.raises(RegError, match="not identified"):
         system(klein, ["consumption ~ cprofits + w + gnp"], endogenous=["cprofits", "w", "gnp"],
                instruments=["taxes"], time="year")
+
+
+def test_system_command_prints_json(klein, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from geopanel.cli import app
+
+    csv = tmp_path / "klein.csv"
+    klein.to_csv(csv, index=False)
+    out = CliRunner().invoke(app, ["system", *EQUATIONS, "--data", str(csv), "--time", "year", "--endog",
+                                   "cprofits,w,gnp", "--instruments", "gexpenditure,taxes,gwage", "--json",
+                                   "--db", str(tmp_path / "none.duckdb")])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    coef = {(e["equation"], e["term"]): e["coef"] for e in payload["estimates"]}
+    assert round(coef[("consumption", "w")], 3) == 0.790 and payload["nobs"] == 21 and payload["run_ids"] == []
