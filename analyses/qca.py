@@ -21,7 +21,8 @@ Methods and sources:
   (Dusa 2019, *QCA with R*, ch. 8). Complex: positive rows only; parsimonious: with all remainders;
   intermediate: positive rows plus the easy counterfactuals — the simplifying assumptions of the parsimonious
   solution that lie in a complex term with the literals contrary to the directional expectations removed
-  (Ragin & Sonnett 2005; the rule of R's QCA, C_getEC, which this reproduces on Ragin's Lipset data).
+  (Ragin & Sonnett 2005; the rule of R's QCA, C_getEC). tests/unit/test_qca.py checks solutions, fit,
+  simplifying assumptions and easy counterfactuals against R QCA's printed output (Lipset, Emmenegger, CVF).
 - core conditions are those of the parsimonious term that contains an intermediate term, the others are
   peripheral (Fiss 2011).
 
