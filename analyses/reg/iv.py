@@ -115,7 +115,7 @@ def iv_diagnostics(model, vce: str) -> IVDiagnostics:
     else:  # iid: Anderson canonical-correlation LM and the Cragg-Donald F, as ivreg2 prints without robust
         kp_lm, kp_f = lm, cd_f
     lm_df = l1 - k1 + 1
-    j, j_df = hansen_j(yp, Yp, Zp, robust=robust, clusters=clusters, fe_dof=fe_dof + W.shape[1])
+    j, j_df = hansen_j(yp, Yp, Zp, robust=robust, clusters=clusters)
     first = _first_stage(model, endog, excluded)
     return IVDiagnostics(endogenous=endog, instruments=excluded, first_stage=first, kp_lm=float(kp_lm),
                          kp_lm_df=lm_df, kp_lm_p=float(stats.chi2.sf(kp_lm, lm_df)), kp_f=float(kp_f),
@@ -133,7 +133,6 @@ def rk_statistic(Y: np.ndarray, Z: np.ndarray, kind: str = "wald", *, robust: bo
     (LM, under the null) or the first-stage residuals (Wald); iid, heteroskedasticity- or cluster-robust.
     """
     n, k = Y.shape
-    ell = Z.shape[1]
     pi = np.linalg.solve(Z.T @ Z, Z.T @ Y)
     ry = np.linalg.cholesky(Y.T @ Y)  # lower: ry ry' = Y'Y
     rz = np.linalg.cholesky(Z.T @ Z)
@@ -156,7 +155,6 @@ def rk_statistic(Y: np.ndarray, Z: np.ndarray, kind: str = "wald", *, robust: bo
     lam = kron @ theta.reshape(-1, order="F")
     vlab = kron @ vhat @ kron.T
     vlab = (vlab + vlab.T) / 2
-    del ell
     return float(lam @ np.linalg.solve(vlab, lam))
 
 
@@ -190,8 +188,8 @@ def _cd_eigenvalue(Y: np.ndarray, Z: np.ndarray) -> float:
     return float(rho2 / (1 - rho2))
 
 
-def hansen_j(y: np.ndarray, X: np.ndarray, Z: np.ndarray, *, robust: bool, clusters: list[np.ndarray],
-             fe_dof: int = 0) -> tuple[float, int]:
+def hansen_j(y: np.ndarray, X: np.ndarray, Z: np.ndarray, *, robust: bool,
+             clusters: list[np.ndarray]) -> tuple[float, int]:
     """Hansen's J at the two-step GMM estimate with S from the 2SLS residuals; Sargan (N·u'P_Z u/u'u) under iid."""
     n, k = X.shape
     ell = Z.shape[1]
@@ -209,7 +207,6 @@ def hansen_j(y: np.ndarray, X: np.ndarray, Z: np.ndarray, *, robust: bool, clust
     zx, zy = Z.T @ X / n, Z.T @ y / n
     bgmm = np.linalg.solve(zx.T @ Winv @ zx, zx.T @ Winv @ zy)
     g = Z.T @ (y - X @ bgmm) / n
-    del fe_dof
     return float(n * (g.T @ Winv @ g).item()), df
 
 

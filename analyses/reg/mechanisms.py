@@ -244,7 +244,7 @@ def _permutation(frame, y, x, flag, controls, fe, cluster, observed, reps, seed)
     if reps <= 0:
         return math.nan
     keys = frame[cluster].to_numpy() if cluster else np.arange(len(frame))
-    codes, uniques = pd.factorize(pd.Series(keys))
+    codes, _ = pd.factorize(pd.Series(keys))
     per_cluster = pd.Series(flag).groupby(codes).first().to_numpy()
     rng = np.random.default_rng(seed)
     hits = valid = 0
@@ -257,5 +257,4 @@ def _permutation(frame, y, x, flag, controls, fe, cluster, observed, reps, seed)
             continue
         valid += 1
         hits += abs(b1 - b0) >= abs(observed)
-    del uniques
     return hits / valid if valid else math.nan
