@@ -186,6 +186,40 @@ def load_weights(con: duckdb.DuckDBPyConnection, name: str, ids: Sequence[str] |
     return sub, report
 
 
+def panel_coverage(con: duckdb.DuckDBPyConnection, name: str, data=None, *, unit: str | None = None,
+                   year: int | None = None, column: str | None = None) -> SubsetReport:
+    """How a stored matrix's units compare with a panel's: the matrix units subsetting to the panel would drop,
+    and the panel units the matrix lacks (`report.missing`). `data` is anything `read_panel` reads (default
+    fct_<level>_year of the matrix's level); only rows of `year` and with a value of `column`, if given.
+
+        panel_coverage(con, "queen_city", year=2015, column="gdp").missing   # e.g. ['371200'] (莱芜)
+    """
+    from warehouse.errors import DataError
+    from warehouse.panel_data import read_panel
+
+    full, _ = load_weights(con, name)
+    if data is None:
+        if full.level not in LEVELS:
+            raise WeightsError(f"{name!r} is not a province, city or county matrix: name the panel (--data)")
+        data = f"fct_{full.level}_year"
+    try:
+        panel = read_panel(data, con=con, unit=unit or (f"{full.level}_code" if full.level in LEVELS and
+                                                        data == f"fct_{full.level}_year" else None))
+    except DataError as exc:
+        raise WeightsError(str(exc)) from exc
+    frame = panel.frame
+    if year is not None:
+        if panel.time is None:
+            raise WeightsError(f"{panel.source} has no year column to select {year} from")
+        frame = frame[frame[panel.time] == year]
+    if column:
+        if column not in frame.columns:
+            raise WeightsError(f"{panel.source} has no column {column!r}")
+        frame = frame[frame[column].notna()]
+    codes = sorted(frame[panel.unit].astype(str).unique())
+    return load_weights(con, name, codes, missing="drop")[1]
+
+
 def read_w(con: duckdb.DuckDBPyConnection, name: str, ids: Sequence[str] | None = None):
     """The stored matrix `name` as a libpysal `W` whose ids are unit codes.
 

@@ -202,21 +202,12 @@ def weights_check(
     db: DbOption = None,
 ) -> None:
     """Compare a matrix's units with a panel's: what subsetting to the panel would drop, and what it lacks."""
-    from analyses.esda import read_data
     from warehouse.db import connection
-    from warehouse.weights import load_weights
+    from warehouse.weights import panel_coverage
 
     try:
         with connection(db, read_only=True) as con:
-            full, _ = load_weights(con, name)
-            panel = read_data(table, con, full.level, id_column)
-            frame, key = panel.frame, panel.unit
-            if year is not None:
-                frame = frame[frame["year"] == year]
-            if column:
-                frame = frame[frame[column].notna()]
-            codes = sorted(frame[key].astype(str).unique())
-            _, report = load_weights(con, name, codes, missing="drop")
+            report = panel_coverage(con, name, table, unit=id_column, year=year, column=column)
     except _user_errors() as exc:
         fail(str(exc))
     console.print(str(report), highlight=False)

@@ -264,6 +264,24 @@ def test_write_and_read_back_with_ids_in_the_callers_order():
     assert read_graph(con, "lat").n_edges == 24
 
 
+def test_panel_coverage_lists_what_subsetting_drops_and_what_the_matrix_lacks():
+    from warehouse.weights import panel_coverage
+
+    con = duckdb.connect()
+    write_w(con, contiguity(grid(), islands="error"), "queen_grid")
+    # g33 has no value in 2021; "new" is not in the matrix; g11 is only in 2020
+    rows = [(c, 2020, 1.0) for c in ("g11", "g12", "g21", "g22", "g33")] + [("g12", 2021, 2.0), ("new", 2021, 3.0),
+                                                                            ("g33", 2021, None)]
+    con.execute("create table panel (code varchar, year integer, x double)")
+    con.executemany("insert into panel values (?, ?, ?)", rows)
+    report = panel_coverage(con, "queen_grid", "panel", unit="code", year=2021, column="x")
+    assert report.missing == ["new"] and len(report.dropped) == 8  # the panel keeps g12 only, of the nine
+    report = panel_coverage(con, "queen_grid", "select * from panel where year = 2020", unit="code")
+    assert report.missing == [] and sorted(report.dropped) == ["g13", "g23", "g31", "g32"]
+    with pytest.raises(WeightsError, match="no column 'y'"):
+        panel_coverage(con, "queen_grid", "panel", unit="code", column="y")
+
+
 def test_reading_names_what_is_wrong():
     con = duckdb.connect()
     with pytest.raises(WeightsError, match="no matrices yet"):
