@@ -8,6 +8,8 @@ libpysal wheel's 48-state income data (as tests/unit/test_esda.py).
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -36,6 +38,12 @@ def test_the_api_names_its_capabilities():
         assert callable(getattr(gp, name)) and getattr(gp, name).__doc__, name
     with pytest.raises(AttributeError, match="no attribute 'nonesuch'"):
         gp.nonesuch  # noqa: B018
+
+
+def test_python_dash_m_geopanel_is_the_command_line():
+    out = subprocess.run([sys.executable, "-m", "geopanel", "--help"], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).parents[2])
+    assert out.returncode == 0 and "moran" in out.stdout and "spatial-panel" in out.stdout
 
 
 @pytest.fixture(scope="module")
