@@ -34,7 +34,7 @@ from analyses.efficiency.data import as_list, load
 from analyses.efficiency.errors import EfficiencyError
 from analyses.efficiency.lp import LP, solve_many
 from analyses.efficiency.malmquist import balanced
-from analyses.efficiency.sbm import sbm_lp
+from analyses.efficiency.sbm import sbm_scores
 
 
 def ddf_lp(x: np.ndarray, y: np.ndarray, b: np.ndarray, X: np.ndarray, Y: np.ndarray, B: np.ndarray, *,
@@ -63,10 +63,8 @@ def ddf_scores(X, Y, B, X_ref, Y_ref, B_ref, *, rts: str = "crs") -> tuple[np.nd
 
 
 def _sbm_eff(X, Y, B, X_ref, Y_ref, B_ref, *, rts: str) -> tuple[np.ndarray, np.ndarray]:
-    sols = solve_many([sbm_lp(X[:, k], Y[:, k], B[:, k], X_ref, Y_ref, B_ref, rts=rts, orientation="none")
-                       for k in range(X.shape[1])])
-    return (np.array([s.fun if s.status == "optimal" else np.nan for s in sols]),
-            np.array([s.status for s in sols], dtype=object))
+    out = sbm_scores(X, Y, B, rts=rts, X_ref=X_ref, Yg_ref=Y_ref, Yb_ref=B_ref)
+    return out["rho"], out["status"]
 
 
 @dataclass

@@ -18,7 +18,9 @@ that follows it): o leaves its own reference set and is moved *into* the others'
               s^g ≤ y^g_o,  λ, s ≥ 0   (VRS: Σλ = 1)
 
 `sbm(..., super_efficiency=True)` reports ρ* < 1 for inefficient DMUs and δ* ≥ 1 for efficient ones (as MaxDEA's
-"Super SBM" does). Oriented super-SBM under VRS can be infeasible: such DMUs get NaN and status 'infeasible'.
+"Super SBM" does). Super-SBM can be infeasible: oriented models under VRS, and with undesirable outputs a DMU
+whose bads are far below the others' (the bad slack it needs drives the denominator to zero or below). Such
+DMUs get NaN and status 'super-SBM infeasible', never a silent score.
 All data must be positive (the measure divides by every input and output).
 """
 
@@ -32,7 +34,7 @@ import pandas as pd
 
 from analyses.efficiency.data import as_list, load
 from analyses.efficiency.errors import EfficiencyError
-from analyses.efficiency.lp import LP, solve_many
+from analyses.efficiency.lp import LP, frontier_set, solve_many
 
 ORIENTATIONS = ("none", "input", "output")
 EFF_TOL = 1e-7
@@ -118,6 +120,16 @@ class SBMResult:
         return out.reset_index()
 
 
+def spanning(X: np.ndarray, Yg: np.ndarray, Yb: np.ndarray, threshold: int = 200) -> np.ndarray:
+    """Columns that span the SBM technology {x ≥ Xλ, y^g ≤ Y^gλ, y^b ≥ Y^bλ}: the VRS frontier DMUs with the bads
+    as inputs (lp.frontier_set). A DMU off that frontier is dominated by a mix of the others, so every SBM
+    projection through it has a dominating one through them, with slacks at least as large: the SBM scores
+    against the frontier DMUs equal those against all DMUs. All columns when there are few."""
+    if X.shape[1] <= threshold:
+        return np.arange(X.shape[1])
+    return frontier_set(np.vstack([X, Yb]), Yg)
+
+
 def sbm_scores(X: np.ndarray, Yg: np.ndarray, Yb: np.ndarray | None = None, *, rts: str = "crs",
                orientation: str = "none", super_efficiency: bool = False, X_ref: np.ndarray | None = None,
                Yg_ref: np.ndarray | None = None, Yb_ref: np.ndarray | None = None) -> dict:
@@ -129,10 +141,12 @@ def sbm_scores(X: np.ndarray, Yg: np.ndarray, Yb: np.ndarray | None = None, *, r
     X_ref = X if same else X_ref
     Yg_ref = Yg if Yg_ref is None else Yg_ref
     Yb_ref = (Yb if same else np.zeros((0, X_ref.shape[1]))) if Yb_ref is None else Yb_ref
-    n, nr = X.shape[1], X_ref.shape[1]
+    n = X.shape[1]
     m, s1, s2 = X.shape[0], Yg.shape[0], Yb.shape[0]
-    sols = solve_many([sbm_lp(X[:, k], Yg[:, k], Yb[:, k], X_ref, Yg_ref, Yb_ref, rts=rts, orientation=orientation)
-                       for k in range(n)])
+    R = spanning(X_ref, Yg_ref, Yb_ref)
+    nr = len(R)
+    sols = solve_many([sbm_lp(X[:, k], Yg[:, k], Yb[:, k], X_ref[:, R], Yg_ref[:, R], Yb_ref[:, R], rts=rts,
+                              orientation=orientation) for k in range(n)])
     rho = np.array([s.fun if s.status == "optimal" else np.nan for s in sols])
     slacks = np.full((n, m + s1 + s2), np.nan)
     status = np.array([s.status for s in sols], dtype=object)

@@ -97,9 +97,24 @@ def test_tone_theorems_on_random_data(seed):
     assert np.allclose(crs["slacks"][eff], 0, atol=1e-7)
     sup = sbm_scores(X, Yg, Yb, rts="vrs", super_efficiency=True)
     plain = sbm_scores(X, Yg, Yb, rts="vrs")
-    assert np.allclose(np.minimum(sup["score"], 1), plain["rho"], atol=1e-8)  # super only lifts the efficient
+    ok = sup["status"] == "optimal"  # super only lifts the efficient; an infeasible one is said so, never hidden
+    assert np.allclose(np.minimum(sup["score"][ok], 1), plain["rho"][ok], atol=1e-8)
+    assert (plain["rho"][~ok] >= 1 - 1e-7).all() and np.isnan(sup["score"][~ok]).all()
 
 
 def test_sbm_needs_positive_values_and_names_the_unit():
     with pytest.raises(EfficiencyError, match="x is 0.* firm 2.*positive"):
         sbm(EG2.assign(x=[2, 0, 3, 5, 6]), ["x"], ["y"], unit="firm")
+
+
+def test_screened_reference_gives_the_scores_of_all_dmus():
+    rng = np.random.default_rng(9)
+    X, Yg, Yb = rng.uniform(1, 10, (2, 260)), rng.uniform(1, 10, (1, 260)), rng.uniform(1, 10, (1, 260))
+    from analyses.efficiency.sbm import spanning
+
+    R = spanning(X, Yg, Yb)
+    assert len(R) < 260
+    ours = sbm_scores(X[:, :40], Yg[:, :40], Yb[:, :40], rts="vrs", X_ref=X, Yg_ref=Yg, Yb_ref=Yb)["rho"]
+    full = [dinkelbach(np.c_[X[:, :40], X], np.c_[Yg[:, :40], Yg], np.c_[Yb[:, :40], Yb], o, "vrs")
+            for o in range(0, 40, 8)]
+    assert np.allclose(ours[::8], full, atol=1e-7)
