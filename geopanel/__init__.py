@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # for readers and type checkers; at run time the names load l
     from warehouse.export import write_frame
     from warehouse.ingest import IngestResult
     from warehouse.panel_data import read_panel
+    from warehouse.quality.check import check_warehouse as check
     from warehouse.weights import read_w
 
 # public name → "module:attribute", re-exported unchanged (their own docstrings apply)
@@ -41,10 +42,11 @@ _REEXPORTS = {
     "spatial_panel": "analyses.spatial_panel.model:spatial_panel",
     "specification_search": "analyses.spatial_panel.select:specification_search",
     "read_w": "warehouse.weights:read_w",
+    "check": "warehouse.quality.check:check_warehouse",
 }
 
-__all__ = ["callaway_santanna", "connect", "did", "global_stats", "ingest", "lisa", "moran", "read_panel", "read_w",
-           "spatial_panel", "specification_search", "write_frame"]
+__all__ = ["callaway_santanna", "check", "connect", "did", "global_stats", "ingest", "lisa", "moran", "read_panel",
+           "read_w", "spatial_panel", "specification_search", "write_frame"]
 
 
 def __getattr__(name: str) -> Any:

@@ -12,12 +12,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from warehouse.db import WarehouseError, connection
-from warehouse.quality.report import table_status, write_reports
-from warehouse.quality.results import store
-from warehouse.quality.runner import CheckRun, run_checks
+from warehouse.db import WarehouseError
+from warehouse.quality.check import check_warehouse
+from warehouse.quality.report import table_status
+from warehouse.quality.runner import CheckRun
 from warehouse.quality.spec import CheckConfigError
-from warehouse.settings import db_path, reports_dir
+from warehouse.settings import db_path
 
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
@@ -40,18 +40,11 @@ def check(
     Example: geopanel check --select fct_city_year --select geometry_valid
     """
     try:
-        with connection(db, read_only=True) as con, Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=err, transient=True) as bar:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True) as bar:
             task = bar.add_task("checking", total=None)
-            run = run_checks(con, select, progress=lambda done, total, label: bar.update(
+            run, html_path, md_path = check_warehouse(db, select, out, progress=lambda done, total, label: bar.update(
                 task, completed=done, total=total, description=label))
-        if not run.results:
-            raise WarehouseError(f"--select {' '.join(select or [])}: matches no declared table or check kind")
-        html_path, md_path = write_reports(run, out or reports_dir(db))
-        with connection(db) as con:
-            store(con, run.run_id, run.results, run.finished_at, run.started_at, ",".join(run.selection),
-                  str(html_path))
     except (WarehouseError, CheckConfigError) as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None

@@ -34,7 +34,7 @@ R_DID_MPDTA_NEVER = {"simple": (-0.0399512751551763, 0.0120340127701854),
 
 def test_the_api_names_its_capabilities():
     for name in ("read_panel", "did", "moran", "lisa", "spatial_panel", "connect", "ingest", "callaway_santanna",
-                 "write_frame"):
+                 "write_frame", "check"):
         assert callable(getattr(gp, name)) and getattr(gp, name).__doc__, name
     with pytest.raises(AttributeError, match="no attribute 'nonesuch'"):
         gp.nonesuch  # noqa: B018
