@@ -70,3 +70,16 @@ def store_tests(con, tests: pd.DataFrame, spec: dict, started_at: datetime, resu
            "spec_json": json.dumps(spec, ensure_ascii=False, default=str), "quality_status": result.quality,
            "started_at": started_at, "finished_at": datetime.now(UTC)}
     return store_run(con, run, pd.DataFrame(), tests=frame)
+
+
+def store_gmm(con, fit, spec: dict, started_at: datetime) -> str:
+    """A difference-GMM run: coefficients, AR / Sargan / Hansen tests, the instrument count in the spec."""
+    estimates = fit.table.rename(columns={"coef": "estimate", "se": "std_error", "p": "p_value"})
+    tests = fit.tests.assign(note=None)
+    run = {"kind": "gmm", "model": f"difference GMM ({fit.steps}-step)", "effects": "unit (differenced)",
+           "formula": f"{fit.y} ~ {' + '.join(fit.table['term'])}", "dependent": fit.y, "data_source": fit.source,
+           "unit_column": fit.unit, "time_column": fit.time, "n_units": fit.n_units, "nobs": fit.nobs,
+           "vcov_method": ("Windmeijer" if fit.steps == 2 else "robust") if fit.robust else "conventional",
+           "spec_json": json.dumps({**spec, "n_instruments": fit.n_instruments}, ensure_ascii=False, default=str),
+           "quality_status": fit.quality, "started_at": started_at, "finished_at": datetime.now(UTC)}
+    return store_run(con, run, estimates[["term", "estimate", "std_error", "z", "p_value"]], tests=tests)

@@ -335,8 +335,62 @@ def system(
                   "not stored (no warehouse; pass --db to keep the run)", highlight=False, markup=False)
 
 
+def gmm(
+    y: Annotated[str, typer.Argument(help="Dependent variable.")],
+    data: DataOpt,
+    lags: Annotated[int, typer.Option("--lags", help="Lags of y on the right-hand side.")] = 1,
+    exog: Annotated[str, typer.Option("--exog", help="Strictly exogenous regressors (L. allowed), e.g. "
+                                      "w,L.w,k,L.k.")] = "",
+    unit: UnitOpt = None,
+    time: TimeOpt = None,
+    where: WhereOpt = None,
+    two_step: Annotated[bool, typer.Option("--two-step", help="Two-step GMM (Windmeijer-corrected SEs).")] = False,
+    robust: Annotated[bool, typer.Option(help="Robust (one-step) / Windmeijer (two-step) SEs.")] = True,
+    collapse: Annotated[bool, typer.Option("--collapse", help="One instrument column per lag (Roodman 2009).")]
+    = False,
+    max_lag: Annotated[int | None, typer.Option("--max-lag", help="Deepest lag of y used as instrument.")] = None,
+    time_dummies: Annotated[bool, typer.Option(help="Year effects (differenced) in the equation.")] = True,
+    as_json: JsonOpt = False,
+    store: StoreOpt = True,
+    allow_failing_checks: AllowOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Arellano–Bond difference GMM: coefficients, AR(1)/AR(2), Sargan, Hansen and the instrument count.
+
+    Example: geopanel gmm n --lags 2 --exog w,L.w,k,L.k,L2.k,ys,L.ys,L2.ys --data abdata.csv --unit id --time year
+    """
+    from analyses.reg.gmm import difference_gmm
+    from analyses.reg.store import store_gmm
+
+    started = datetime.now(UTC)
+    names = [c.strip() for c in exog.split(",") if c.strip()]
+    spec = {"y": y, "lags": lags, "exog": names, "data": data, "unit": unit, "time": time, "where": where,
+            "steps": 2 if two_step else 1, "robust": robust, "collapse": collapse, "max_lag": max_lag,
+            "time_dummies": time_dummies}
+    try:
+        with _open(db, data, store) as con:
+            fit = difference_gmm(data, y, lags=lags, exog=names, unit=unit, time=time, steps=2 if two_step else 1,
+                                 robust=robust, time_dummies=time_dummies, collapse=collapse, max_lag=max_lag,
+                                 con=con, where=where, allow_failing_checks=allow_failing_checks)
+            run_id = store_gmm(con, fit, spec, started) if store and con is not None else None
+    except ERRORS as exc:
+        _fail(str(exc))
+    if as_json:
+        sys.stdout.write(json.dumps({**fit.as_dict(), "run_id": run_id}, ensure_ascii=False, indent=1) + "\n")
+        return
+    console.print(f"difference GMM, {'two' if two_step else 'one'}-step: {fit.nobs} observations, {fit.n_units} "
+                  f"units, {fit.n_instruments} instruments", highlight=False, markup=False)
+    console.print(fit.table.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False,
+                  markup=False)
+    console.print(fit.tests.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False,
+                  markup=False)
+    console.print(f"stored as run {run_id} in analysis.model_runs" if run_id else
+                  "not stored (no warehouse; pass --db to keep the run)", highlight=False, markup=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add `reg`, `threshold` and `system` to the main `geopanel` app."""
+    """Add `reg`, `threshold`, `system` and `gmm` to the main `geopanel` app."""
     app.command("reg")(reg)
     app.command("threshold")(threshold)
     app.command("system")(system)
+    app.command("gmm")(gmm)

@@ -68,3 +68,25 @@ def test_windmeijer_correction_equals_a_numerical_derivative(abdata):
 def test_collapsed_instruments_count(abdata):
     fit = difference_gmm(abdata, "n", lags=2, exog=EXOG, unit="firm", time="year", collapse=True)
     assert fit.n_instruments == 7 + 8 + 6  # lags 2–8 of n, the exogenous regressors, the year effects
+
+
+def test_gmm_command_stores_the_run(abdata, tmp_path):
+    import duckdb
+    from typer.testing import CliRunner
+
+    from geopanel.cli import app
+    from warehouse.db import connection
+
+    csv, db = tmp_path / "abdata.csv", tmp_path / "wh.duckdb"
+    abdata.to_csv(csv, index=False)
+    with connection(db):
+        pass
+    out = CliRunner().invoke(app, ["gmm", "n", "--lags", "2", "--exog", ",".join(EXOG), "--data", str(csv),
+                                   "--unit", "firm", "--time", "year", "--db", str(db)])
+    assert out.exit_code == 0, out.output
+    assert "611 observations, 140 units, 41 instruments" in out.output
+    con = duckdb.connect(str(db), read_only=True)
+    run = con.execute("select kind, nobs, vcov_method from analysis.model_runs").fetchall()
+    ar2 = con.execute("select statistic from analysis.model_tests where test like '%AR(2)%'").fetchone()[0]
+    con.close()
+    assert run == [("gmm", 611, "robust")] and round(ar2, 2) == -0.52
