@@ -114,9 +114,13 @@ def difference_gmm(data: Any, y: str, *, lags: int = 1, exog: Sequence[str] = ()
     Z = pd.concat([Zg.loc[:, Zg.abs().sum() > 0], D[[*cols[1 + lags:], *year_cols]]], axis=1)
     xk, zk = _independent(X), _independent(Z)
     Xa, Za = X[xk].to_numpy(float), Z[zk].to_numpy(float)
-    groups = pd.factorize(est[u_col])[0]
-    rows_of = [np.flatnonzero(groups == g) for g in range(groups.max() + 1)]
-    A1 = sum(Za[r].T @ _h(len(r)) @ Za[r] for r in rows_of)
+    groups = pd.factorize(est[u_col])[0]  # rows are sorted by unit: each unit's rows are one block
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    rows_of = starts
+    # Σ_i Z_i'HZ_i = 2Z'Z − Z'Z₋ − Z₋'Z, Z₋ the previous row of the same unit (H: 2 on the diagonal, −1 beside it)
+    Zprev = np.vstack([np.zeros((1, Za.shape[1])), Za[:-1]])
+    Zprev[starts] = 0.0
+    A1 = 2 * Za.T @ Za - Za.T @ Zprev - Zprev.T @ Za
     W1 = np.linalg.pinv(A1)
     b1, M1inv = _gmm(Xa, Za, dy, W1)
     u1 = dy - Xa @ b1
@@ -162,10 +166,6 @@ def difference_gmm(data: Any, y: str, *, lags: int = 1, exog: Sequence[str] = ()
                      extras={"X": Xa, "Z": Za, "dy": dy, "rows_of": rows_of, "W1": W1, "b1": b1})
 
 
-def _h(t: int) -> np.ndarray:
-    return 2 * np.eye(t) - np.eye(t, k=1) - np.eye(t, k=-1)
-
-
 def _gmm(X, Z, y, W):
     zx = Z.T @ X
     M = zx.T @ W @ zx
@@ -173,13 +173,15 @@ def _gmm(X, Z, y, W):
     return Minv @ zx.T @ W @ (Z.T @ y), Minv
 
 
-def _score_cov(Z, u, rows_of):
-    k = Z.shape[1]
-    S = np.zeros((k, k))
-    for r in rows_of:
-        s = Z[r].T @ u[r]
-        S += np.outer(s, s)
-    return S
+def _unit_sums(a: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sums of the rows of `a` within each unit's block (rows sorted by unit, blocks starting at `starts`)."""
+    return np.add.reduceat(a, starts, axis=0)
+
+
+def _score_cov(Z, u, starts):
+    """Σ_i (Z_i'u_i)(Z_i'u_i)'."""
+    A = _unit_sums(Z * u[:, None], starts)
+    return A.T @ A
 
 
 def _windmeijer(X, Z, y, u1, b2, M2inv, W2, rows_of, M1inv, W1):
@@ -189,12 +191,10 @@ def _windmeijer(X, Z, y, u1, b2, M2inv, W2, rows_of, M1inv, W1):
     u2 = y - X @ b2
     g2 = Z.T @ u2
     D = np.empty((n_par, n_par))
+    a = _unit_sums(Z * u1[:, None], rows_of)
     for j in range(n_par):
-        dS = np.zeros((Z.shape[1], Z.shape[1]))
-        for r in rows_of:
-            a = Z[r].T @ u1[r]
-            c = Z[r].T @ X[r, j]
-            dS -= np.outer(a, c) + np.outer(c, a)
+        c = _unit_sums(Z * X[:, [j]], rows_of)
+        dS = -(a.T @ c + c.T @ a)  # ∂S/∂β_j at the one-step residuals
         D[:, j] = -M2inv @ zx.T @ W2 @ dS @ W2 @ g2  # dW = −W dS W
     V1r = M1inv @ zx.T @ W1 @ _score_cov(Z, u1, rows_of) @ W1 @ zx @ M1inv
     return M2inv + D @ M2inv + M2inv @ D.T + D @ V1r @ D.T
@@ -209,27 +209,33 @@ def _ar_test(u, X, Z, W, V, est, u_col, t_col, m) -> float:
     w = np.where(have, lagged, 0.0)
     uu = np.where(have, u, 0.0)
     groups = pd.factorize(est[u_col])[0]
-    per = pd.Series(w * uu).groupby(groups).sum().to_numpy()
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    per = _unit_sums(w * uu, starts)
     num = per.sum()
     wX = w @ X
     zx = Z.T @ X
     Minv = np.linalg.inv(zx.T @ W @ zx)
-    zuw = np.zeros(Z.shape[1])
-    for g in range(groups.max() + 1):
-        r = groups == g
-        zuw += (Z[r].T @ u[r]) * float(w[r] @ uu[r])
+    zuw = _unit_sums(Z * u[:, None], starts).T @ per
     var = float((per**2).sum() - 2 * wX @ Minv @ zx.T @ W @ zuw + wX @ V @ wX)
     return float(num / math.sqrt(var))
 
 
-def _independent(M: pd.DataFrame) -> list[str]:
-    """Columns of M kept left to right while they add rank (collinear year effects and instruments dropped)."""
-    keep: list[str] = []
-    for c in M.columns:
-        cand = M[[*keep, c]].to_numpy(float)
-        if np.linalg.matrix_rank(cand) == len(keep) + 1:
-            keep.append(c)
-    return keep
+def _independent(M: pd.DataFrame, tol: float = 1e-9) -> list[str]:
+    """Columns of M kept left to right while they add rank (collinear year effects and instruments dropped),
+    judged on the Gram matrix: a column stays when its residual on the kept ones keeps > tol of its norm."""
+    A = M.to_numpy(float)
+    G = A.T @ A
+    keep: list[int] = []
+    for j in range(G.shape[0]):
+        if G[j, j] <= 0:
+            continue
+        resid = G[j, j]
+        if keep:
+            g = G[keep, j]
+            resid = G[j, j] - g @ np.linalg.solve(G[np.ix_(keep, keep)], g)
+        if resid > tol * G[j, j]:
+            keep.append(j)
+    return [M.columns[j] for j in keep]
 
 
 def _name(column: str) -> str:
