@@ -147,14 +147,78 @@ def slack_lp(x_t: np.ndarray, y_t: np.ndarray, X: np.ndarray, Y: np.ndarray, *, 
 
 
 def radial_scores(X_eval: np.ndarray, Y_eval: np.ndarray, X: np.ndarray, Y: np.ndarray, *, rts: str,
-                  orientation: str, exclude: np.ndarray | None = None) -> tuple[np.ndarray, list[Solution]]:
+                  orientation: str, exclude: np.ndarray | None = None,
+                  solver: str = "highspy") -> tuple[np.ndarray, list[Solution]]:
     """θ (input) or φ (output) of each column of (X_eval, Y_eval) against the technology of (X, Y); NaN where
-    the LP is not optimal. exclude[k]: a column of X to leave out for DMU k (super-efficiency), or -1."""
+    the LP is not optimal. exclude[k]: a column of X to leave out for DMU k (super-efficiency), or -1.
+    solver 'highspy': one HiGHS model, re-solved per DMU from the previous basis (only the θ/φ column and the
+    right-hand side change); 'linprog': block-diagonal batches through scipy.optimize.linprog."""
+    if solver == "highspy":
+        return _radial_highspy(X_eval, Y_eval, X, Y, rts=rts, orientation=orientation, exclude=exclude)
     lps = [radial_lp(X_eval[:, k], Y_eval[:, k], X, Y, rts=rts, orientation=orientation,
                      exclude=None if exclude is None or exclude[k] < 0 else int(exclude[k]))
            for k in range(X_eval.shape[1])]
     sols = solve_many(lps)
     return np.array([s.x[0] if s.status == "optimal" else np.nan for s in sols]), sols
+
+
+def _radial_highspy(X_eval, Y_eval, X, Y, *, rts: str, orientation: str,
+                    exclude: np.ndarray | None) -> tuple[np.ndarray, list[Solution]]:
+    """The envelopment LPs of `radial_lp` as one warm-started HiGHS model (highspy)."""
+    import highspy
+
+    inf = highspy.kHighsInf
+    m, n = X.shape
+    s = Y.shape[0]
+    extra = 0 if rts == "crs" else 1
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n + 1, m + s + extra
+    lp.col_cost_ = np.r_[1.0 if orientation == "input" else -1.0, np.zeros(n)]
+    lp.col_lower_ = np.r_[-inf if orientation == "input" else 0.0, np.zeros(n)]
+    lp.col_upper_ = np.full(n + 1, inf)
+    first = np.r_[-X_eval[:, 0], np.zeros(s)] if orientation == "input" else np.r_[np.zeros(m), Y_eval[:, 0]]
+    body = np.vstack([X, -Y] + ([np.ones((1, n))] if extra else []))
+    col0 = np.r_[first, np.zeros(extra)]
+    A = sparse.csc_array(np.column_stack([col0, body]))
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
+    lower, upper = np.full(m + s + extra, -inf), np.zeros(m + s + extra)
+    if extra:
+        lower[-1], upper[-1] = {"vrs": (1.0, 1.0), "nirs": (-inf, 1.0), "ndrs": (1.0, inf)}[rts]
+    lp.row_lower_, lp.row_upper_ = lower, upper
+    h.passModel(lp)
+    optimal = highspy.HighsModelStatus.kOptimal
+    names = {highspy.HighsModelStatus.kInfeasible: "infeasible", highspy.HighsModelStatus.kUnbounded: "unbounded",
+             highspy.HighsModelStatus.kUnboundedOrInfeasible: "infeasible"}
+    values = np.full(X_eval.shape[1], np.nan)
+    sols: list[Solution] = []
+    for k in range(X_eval.shape[1]):
+        if orientation == "input":
+            for i in range(m):
+                h.changeCoeff(i, 0, -X_eval[i, k])
+            for r in range(s):
+                h.changeRowBounds(m + r, -inf, -Y_eval[r, k])
+        else:
+            for i in range(m):
+                h.changeRowBounds(i, -inf, X_eval[i, k])
+            for r in range(s):
+                h.changeCoeff(m + r, 0, Y_eval[r, k])
+        ex = None if exclude is None or exclude[k] < 0 else int(exclude[k]) + 1
+        if ex is not None:
+            h.changeColBounds(ex, 0.0, 0.0)
+        h.run()
+        status = h.getModelStatus()
+        if status == optimal:
+            values[k] = h.getSolution().col_value[0]
+            sols.append(Solution("optimal", None, float(h.getInfo().objective_function_value)))
+        else:
+            sols.append(Solution(names.get(status, "failed"), None, np.nan))
+            h.clearSolver()  # start the next DMU from scratch, not from a basis of an infeasible LP
+        if ex is not None:
+            h.changeColBounds(ex, 0.0, inf)
+    return values, sols
 
 
 def frontier_set(X: np.ndarray, Y: np.ndarray, rts: str = "vrs", block: int = 250) -> np.ndarray:

@@ -165,3 +165,17 @@ def test_same_scores_from_a_warehouse_table_a_query_and_a_csv(tmp_path):
     for source in ("eg1", "select * from eg1 where y > 0", str(path)):
         got = dea(source, ["x1", "x2"], ["y"], unit="firm", con=con).efficiency
         assert got.index.tolist() == ["1", "2", "3", "4", "5"] and np.allclose(got, base)
+
+
+@pytest.mark.parametrize("rts", ["crs", "vrs", "nirs", "ndrs"])
+@pytest.mark.parametrize("orientation", ["input", "output"])
+def test_warm_started_highspy_equals_batched_linprog_with_statuses(rts, orientation):
+    from analyses.efficiency.lp import radial_scores
+
+    rng = np.random.default_rng(5)
+    X, Y = rng.uniform(1, 10, (2, 30)), rng.uniform(1, 10, (2, 30))
+    exclude = np.arange(30)  # super-efficiency: some LPs infeasible under VRS / NDRS
+    a, sa = radial_scores(X, Y, X, Y, rts=rts, orientation=orientation, exclude=exclude, solver="highspy")
+    b, sb = radial_scores(X, Y, X, Y, rts=rts, orientation=orientation, exclude=exclude, solver="linprog")
+    assert np.allclose(a, b, equal_nan=True, atol=1e-9)
+    assert [s.status for s in sa] == [s.status for s in sb]
