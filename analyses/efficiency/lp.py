@@ -68,8 +68,13 @@ def _one(lps: list[LP]) -> tuple[int, np.ndarray | None, float]:
     return res.status, (res.x if res.status == 0 else None), (res.fun if res.status == 0 else np.nan)
 
 
-def solve_many(lps: list[LP], max_vars: int = MAX_VARS) -> list[Solution]:
-    """Solve independent LPs in block-diagonal batches of at most `max_vars` variables; per-LP status."""
+def solve_many(lps: list[LP], max_vars: int = MAX_VARS, solver: str = "highspy") -> list[Solution]:
+    """Solve independent LPs; per-LP status. solver 'highspy': LPs of one shape are solved as one HiGHS model
+    changed in place from one LP to the next (costs, bounds, coefficients that differ) and warm-started from the
+    previous basis; 'linprog': block-diagonal batches of at most `max_vars` variables through scipy's linprog."""
+    if solver == "highspy" and lps and all(lp.A_ub.shape == lps[0].A_ub.shape and lp.A_eq.shape == lps[0].A_eq.shape
+                                           for lp in lps):
+        return _solve_warm(lps)
     out: list[Solution | None] = [None] * len(lps)
     start = 0
     while start < len(lps):
@@ -94,6 +99,59 @@ def solve_many(lps: list[LP], max_vars: int = MAX_VARS) -> list[Solution]:
                 out[start + k] = Solution(STATUS.get(s, "failed"), xk, f)
         start = stop
     return out  # type: ignore[return-value]
+
+
+def _solve_warm(lps: list[LP]) -> list[Solution]:
+    """LPs of one shape through one highspy model, changed in place and warm-started."""
+    import highspy
+
+    inf = highspy.kHighsInf
+
+    def rows(lp: LP) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        stacked = np.vstack([lp.A_ub, lp.A_eq])
+        return (stacked, np.r_[np.full(len(lp.b_ub), -inf), lp.b_eq], np.r_[lp.b_ub, lp.b_eq])
+
+    def finite(v: np.ndarray) -> np.ndarray:
+        return np.where(np.isposinf(v), inf, np.where(np.isneginf(v), -inf, v))
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    first = lps[0]
+    dense, lower, upper = rows(first)
+    model = highspy.HighsLp()
+    model.num_col_, model.num_row_ = len(first.c), dense.shape[0]
+    model.col_cost_, model.col_lower_, model.col_upper_ = first.c, finite(first.lo), finite(first.hi)
+    model.row_lower_, model.row_upper_ = finite(lower), finite(upper)
+    Ac = sparse.csc_array(dense)
+    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    model.a_matrix_.start_, model.a_matrix_.index_, model.a_matrix_.value_ = Ac.indptr, Ac.indices, Ac.data
+    h.passModel(model)
+    optimal = highspy.HighsModelStatus.kOptimal
+    names = {highspy.HighsModelStatus.kInfeasible: "infeasible", highspy.HighsModelStatus.kUnbounded: "unbounded",
+             highspy.HighsModelStatus.kUnboundedOrInfeasible: "infeasible"}
+    prev, prev_rows = first, (dense, lower, upper)
+    out: list[Solution] = []
+    for lp in lps:
+        if lp is not prev:
+            dense, lower, upper = rows(lp)
+            for j in np.flatnonzero(lp.c != prev.c):
+                h.changeColCost(int(j), float(lp.c[j]))
+            for j in np.flatnonzero((lp.lo != prev.lo) | (lp.hi != prev.hi)):
+                h.changeColBounds(int(j), float(finite(lp.lo[j:j + 1])[0]), float(finite(lp.hi[j:j + 1])[0]))
+            for i in np.flatnonzero((lower != prev_rows[1]) | (upper != prev_rows[2])):
+                h.changeRowBounds(int(i), float(finite(lower[i:i + 1])[0]), float(finite(upper[i:i + 1])[0]))
+            for i, j in zip(*np.nonzero(dense != prev_rows[0]), strict=True):
+                h.changeCoeff(int(i), int(j), float(dense[i, j]))
+            prev, prev_rows = lp, (dense, lower, upper)
+        h.run()
+        status = h.getModelStatus()
+        if status == optimal:
+            x = np.asarray(h.getSolution().col_value)
+            out.append(Solution("optimal", x, float(lp.c @ x)))
+        else:
+            out.append(Solution(names.get(status, "failed"), None, np.nan))
+            h.clearSolver()
+    return out
 
 
 def radial_lp(x_o: np.ndarray, y_o: np.ndarray, X: np.ndarray, Y: np.ndarray, *, rts: str, orientation: str,

@@ -118,3 +118,20 @@ def test_screened_reference_gives_the_scores_of_all_dmus():
     full = [dinkelbach(np.c_[X[:, :40], X], np.c_[Yg[:, :40], Yg], np.c_[Yb[:, :40], Yb], o, "vrs")
             for o in range(0, 40, 8)]
     assert np.allclose(ours[::8], full, atol=1e-7)
+
+
+def test_warm_started_highspy_equals_batched_linprog_on_sbm_super_sbm_and_ddf():
+    from analyses.efficiency.lp import solve_many
+    from analyses.efficiency.luenberger import ddf_lp
+    from analyses.efficiency.sbm import sbm_lp, super_sbm_lp
+
+    X, Yg, Yb = panel(92218397, n=10)  # a seed where one super-SBM LP is infeasible
+    for rts in ("crs", "vrs"):
+        lps = [sbm_lp(X[:, k], Yg[:, k], Yb[:, k], X, Yg, Yb, rts=rts, orientation="none") for k in range(10)]
+        lps += [super_sbm_lp(X[:, k], Yg[:, k], Yb[:, k], X, Yg, Yb, rts=rts, orientation="none", exclude=k)
+                for k in range(10)]
+        lps += [ddf_lp(X[:, k], Yg[:, k], Yb[:, k], X[:, :5], Yg[:, :5], Yb[:, :5], rts=rts) for k in range(10)]
+        for group in (lps[:10], lps[10:20], lps[20:]):
+            a, b = solve_many(group, solver="highspy"), solve_many(group, solver="linprog")
+            assert [s.status for s in a] == [s.status for s in b]
+            assert np.allclose([s.fun for s in a], [s.fun for s in b], equal_nan=True, atol=1e-9)
