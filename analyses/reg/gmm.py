@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 from analyses.reg.prepare import RegError, add_lags, operator_columns
 
@@ -98,18 +98,23 @@ def difference_gmm(data: Any, y: str, *, lags: int = 1, exog: Sequence[str] = ()
     X = D[regs + year_cols]
     dy = D[cols[0]].to_numpy()
     # GMM-style instruments: levels of y dated t − 2 and earlier
-    levels = frame.set_index([u_col, t_col])[cols[0]]
+    # the levels of y as a unit × year array (NaN where missing), looked up by position
+    units = pd.Index(frame[u_col].unique())
+    wide = np.full((len(units), len(years)), np.nan)
+    wide[units.get_indexer(frame[u_col]), np.searchsorted(years, frame[t_col])] = frame[cols[0]].to_numpy(float)
+    unit_pos = units.get_indexer(est[u_col])
     first_lag = 2
     gmm_cols: dict[str, np.ndarray] = {}
     for t in sorted(est[t_col].unique()):
-        at_t = (est[t_col] == t).to_numpy()
+        at_t = np.flatnonzero((est[t_col] == t).to_numpy())
         top = t - first_lag
         bottom = years[0] if max_lag is None else max(years[0], t - max_lag)
         for s in range(top, bottom - 1, -1):
             key = f"L{t - s}" if collapse else f"{s}@{t}"
-            vals = levels.reindex(pd.MultiIndex.from_arrays([est[u_col], np.full(len(est), s)])).to_numpy()
-            col = np.where(at_t, np.nan_to_num(vals), 0.0)
-            gmm_cols[key] = gmm_cols.get(key, 0.0) + col
+            col = gmm_cols.setdefault(key, np.zeros(len(est)))
+            pos = int(np.searchsorted(years, s))
+            if pos < len(years) and years[pos] == s:
+                col[at_t] += np.nan_to_num(wide[unit_pos[at_t], pos])
     Zg = pd.DataFrame(gmm_cols)
     Z = pd.concat([Zg.loc[:, Zg.abs().sum() > 0], D[[*cols[1 + lags:], *year_cols]]], axis=1)
     xk, zk = _independent(X), _independent(Z)
@@ -118,10 +123,15 @@ def difference_gmm(data: Any, y: str, *, lags: int = 1, exog: Sequence[str] = ()
     starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
     rows_of = starts
     # Σ_i Z_i'HZ_i = 2Z'Z − Z'Z₋ − Z₋'Z, Z₋ the previous row of the same unit (H: 2 on the diagonal, −1 beside it)
-    Zprev = np.vstack([np.zeros((1, Za.shape[1])), Za[:-1]])
-    Zprev[starts] = 0.0
-    A1 = 2 * Za.T @ Za - Za.T @ Zprev - Zprev.T @ Za
-    W1 = np.linalg.pinv(A1)
+    Zs = sparse.csr_matrix(Za)  # GMM-style blocks are mostly zeros: cross products on the sparse form
+    prev_rows = np.arange(len(Za)) - 1
+    keep_prev = np.ones(len(Za), dtype=bool)
+    keep_prev[starts] = False
+    shift = sparse.csr_matrix((np.ones(keep_prev.sum()), (np.flatnonzero(keep_prev), prev_rows[keep_prev])),
+                              shape=(len(Za), len(Za)))
+    cross = (Zs.T @ (shift @ Zs)).toarray()
+    A1 = 2 * (Zs.T @ Zs).toarray() - cross - cross.T
+    W1 = _pinv(A1)
     b1, M1inv = _gmm(Xa, Za, dy, W1)
     u1 = dy - Xa @ b1
     S1 = _score_cov(Za, u1, rows_of)
@@ -135,7 +145,7 @@ def difference_gmm(data: Any, y: str, *, lags: int = 1, exog: Sequence[str] = ()
             V = M1inv * sigma2
         W_used, u = W1, u1
     else:
-        W2 = np.linalg.pinv(S1)
+        W2 = _pinv(S1)
         b, M2inv = _gmm(Xa, Za, dy, W2)
         u = dy - Xa @ b
         V = M2inv if not robust else _windmeijer(Xa, Za, dy, u1, b, M2inv, W2, rows_of, M1inv, W1)
@@ -153,9 +163,9 @@ def difference_gmm(data: Any, y: str, *, lags: int = 1, exog: Sequence[str] = ()
     zu1 = Za.T @ u1
     # the one-step criterion over σ̂² = û'û / 2(N − k) (Var Δε = 2σ²; H carries the 2)
     sargan = float(zu1 @ W1 @ zu1) / (float(u1 @ u1) / (2 * (n - Xa.shape[1])))
-    b2 = b if steps == 2 else _gmm(Xa, Za, dy, np.linalg.pinv(S1))[0]
+    b2 = b if steps == 2 else _gmm(Xa, Za, dy, _pinv(S1))[0]
     g2 = Za.T @ (dy - Xa @ b2)
-    hansen = float(g2 @ np.linalg.pinv(S1) @ g2)  # the two-step criterion, reported after either step
+    hansen = float(g2 @ _pinv(S1) @ g2)  # the two-step criterion, reported after either step
     tests.append({"test": "Sargan (not robust)", "statistic": sargan, "df": df_over,
                   "p_value": float(stats.chi2.sf(sargan, df_over))})
     tests.append({"test": "Hansen J", "statistic": hansen, "df": df_over,
@@ -171,6 +181,15 @@ def _gmm(X, Z, y, W):
     M = zx.T @ W @ zx
     Minv = np.linalg.inv(M)
     return Minv @ zx.T @ W @ (Z.T @ y), Minv
+
+
+def _pinv(m: np.ndarray) -> np.ndarray:
+    """Pseudo-inverse of a symmetric matrix by its eigen-decomposition (eigenvalues below 1e-12 of the largest
+    set to zero)."""
+    vals, vecs = np.linalg.eigh((m + m.T) / 2)
+    cut = 1e-12 * max(abs(vals).max(), 1e-300)
+    inv = np.where(np.abs(vals) > cut, 1 / np.where(vals == 0, 1, vals), 0.0)
+    return (vecs * inv) @ vecs.T
 
 
 def _unit_sums(a: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -192,10 +211,17 @@ def _windmeijer(X, Z, y, u1, b2, M2inv, W2, rows_of, M1inv, W1):
     g2 = Z.T @ u2
     D = np.empty((n_par, n_par))
     a = _unit_sums(Z * u1[:, None], rows_of)
+    v = W2 @ g2
+    av = a @ v
+    left = M2inv @ zx.T @ W2
+    zv = Z @ v
+    units = np.repeat(np.arange(len(rows_of)), np.diff(np.r_[rows_of, len(Z)]))
     for j in range(n_par):
-        c = _unit_sums(Z * X[:, [j]], rows_of)
-        dS = -(a.T @ c + c.T @ a)  # ∂S/∂β_j at the one-step residuals
-        D[:, j] = -M2inv @ zx.T @ W2 @ dS @ W2 @ g2  # dW = −W dS W
+        # c = Σ_i∈unit z_i x_ij (units × L); only c @ v and c' @ (a v) are needed
+        c_v = np.bincount(units, weights=zv * X[:, j], minlength=len(rows_of))
+        ct_av = Z.T @ (X[:, j] * av[units])
+        dS_v = -(a.T @ c_v + ct_av)  # (∂S/∂β_j) W2 g2 at the one-step residuals
+        D[:, j] = -left @ dS_v  # dW = −W dS W
     V1r = M1inv @ zx.T @ W1 @ _score_cov(Z, u1, rows_of) @ W1 @ zx @ M1inv
     return M2inv + D @ M2inv + M2inv @ D.T + D @ V1r @ D.T
 
@@ -223,8 +249,8 @@ def _ar_test(u, X, Z, W, V, est, u_col, t_col, m) -> float:
 def _independent(M: pd.DataFrame, tol: float = 1e-9) -> list[str]:
     """Columns of M kept left to right while they add rank (collinear year effects and instruments dropped),
     judged on the Gram matrix: a column stays when its residual on the kept ones keeps > tol of its norm."""
-    A = M.to_numpy(float)
-    G = A.T @ A
+    A = sparse.csr_matrix(M.to_numpy(float))
+    G = (A.T @ A).toarray()
     keep: list[int] = []
     for j in range(G.shape[0]):
         if G[j, j] <= 0:
