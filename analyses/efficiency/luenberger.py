@@ -34,7 +34,7 @@ from analyses.efficiency.data import as_list, load
 from analyses.efficiency.errors import EfficiencyError
 from analyses.efficiency.lp import LP, solve_many
 from analyses.efficiency.malmquist import balanced
-from analyses.efficiency.sbm import sbm_scores
+from analyses.efficiency.sbm import sbm_scores, spanning
 
 
 def ddf_lp(x: np.ndarray, y: np.ndarray, b: np.ndarray, X: np.ndarray, Y: np.ndarray, B: np.ndarray, *,
@@ -63,8 +63,14 @@ def ddf_scores(X, Y, B, X_ref, Y_ref, B_ref, *, rts: str = "crs") -> tuple[np.nd
 
 
 def _sbm_eff(X, Y, B, X_ref, Y_ref, B_ref, *, rts: str) -> tuple[np.ndarray, np.ndarray]:
-    out = sbm_scores(X, Y, B, rts=rts, X_ref=X_ref, Yg_ref=Y_ref, Yb_ref=B_ref)
+    out = sbm_scores(X, Y, B, rts=rts, X_ref=X_ref, Yg_ref=Y_ref, Yb_ref=B_ref, screen=False)
     return out["rho"], out["status"]
+
+
+def _reduced(X, Y, B) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The columns that span the SBM technology (strong disposability), found once per reference set."""
+    keep = spanning(X, Y, B)
+    return X[:, keep], Y[:, keep], B[:, keep]
 
 
 @dataclass
@@ -135,15 +141,19 @@ def malmquist_luenberger(data, inputs: Sequence[str] | str, outputs: Sequence[st
     D = {p: tuple(g.set_index(u).loc[units, cols].to_numpy().T for cols in (inputs, outputs, undesirable))
          for p, g in frame.groupby(t)}
     solve = ddf_scores if measure == "ddf" else _sbm_eff
+    # reference technologies: all columns for the DDF (weak disposability of the bads rules out dominance
+    # screening), the spanning columns, found once, for the SBM
+    R = {p: (D[p] if measure == "ddf" else _reduced(*D[p])) for p in D}
     eff = (lambda d: 1.0 / (1.0 + d)) if measure == "ddf" else (lambda d: d)  # as an efficiency: higher is better
     K, n = len(periods), len(units)
     own, st_own = np.full((K, n), np.nan), np.empty((K, n), dtype=object)
     for k, p in enumerate(periods):
-        own[k], st_own[k] = solve(*D[p], *D[p], rts=rts)
+        own[k], st_own[k] = solve(*D[p], *R[p], rts=rts)
     cols = {"own": own}
     status = st_own.copy()
     if kind == "global":
         G = tuple(np.hstack([D[p][i] for p in periods]) for i in range(3))
+        G = G if measure == "ddf" else _reduced(*G)
         glob = np.full((K, n), np.nan)
         for k, p in enumerate(periods):
             glob[k], st = solve(*D[p], *G, rts=rts)
@@ -157,10 +167,10 @@ def malmquist_luenberger(data, inputs: Sequence[str] | str, outputs: Sequence[st
         prev, nxt = np.full((K, n), np.nan), np.full((K, n), np.nan)
         for k, p in enumerate(periods):
             if k > 0:
-                prev[k], st = solve(*D[p], *D[periods[k - 1]], rts=rts)
+                prev[k], st = solve(*D[p], *R[periods[k - 1]], rts=rts)
                 status[k] = np.where(st != "optimal", "vs previous period " + st.astype(str), status[k])
             if k < K - 1:
-                nxt[k], st = solve(*D[p], *D[periods[k + 1]], rts=rts)
+                nxt[k], st = solve(*D[p], *R[periods[k + 1]], rts=rts)
                 status[k] = np.where(st != "optimal", "vs next period " + st.astype(str), status[k])
         cols.update(prev=prev, next=nxt)
         e_own, e_prev, e_next = eff(own), eff(prev), eff(nxt)

@@ -132,10 +132,10 @@ def spanning(X: np.ndarray, Yg: np.ndarray, Yb: np.ndarray, threshold: int = 200
 
 def sbm_scores(X: np.ndarray, Yg: np.ndarray, Yb: np.ndarray | None = None, *, rts: str = "crs",
                orientation: str = "none", super_efficiency: bool = False, X_ref: np.ndarray | None = None,
-               Yg_ref: np.ndarray | None = None, Yb_ref: np.ndarray | None = None) -> dict:
+               Yg_ref: np.ndarray | None = None, Yb_ref: np.ndarray | None = None, screen: bool = True) -> dict:
     """SBM of each column of X (m×n), Yg (s1×n), Yb (s2×n) against the reference technology (default: the same
     DMUs). Returns {'rho', 'score', 'slacks' (n × (m+s1+s2)), 'status'}; super-efficiency needs the default
-    reference (a DMU leaves its own column out)."""
+    reference (a DMU leaves its own column out). screen=False: the reference is already reduced (`spanning`)."""
     Yb = np.zeros((0, X.shape[1])) if Yb is None else Yb
     same = X_ref is None
     X_ref = X if same else X_ref
@@ -143,7 +143,7 @@ def sbm_scores(X: np.ndarray, Yg: np.ndarray, Yb: np.ndarray | None = None, *, r
     Yb_ref = (Yb if same else np.zeros((0, X_ref.shape[1]))) if Yb_ref is None else Yb_ref
     n = X.shape[1]
     m, s1, s2 = X.shape[0], Yg.shape[0], Yb.shape[0]
-    R = spanning(X_ref, Yg_ref, Yb_ref)
+    R = spanning(X_ref, Yg_ref, Yb_ref) if screen else np.arange(X_ref.shape[1])
     nr = len(R)
     sols = solve_many([sbm_lp(X[:, k], Yg[:, k], Yb[:, k], X_ref[:, R], Yg_ref[:, R], Yb_ref[:, R], rts=rts,
                               orientation=orientation) for k in range(n)])

@@ -97,3 +97,12 @@ def test_identities_contemporaneous_and_sbm_measure(seed, rts):
 def test_errors():
     with pytest.raises(EfficiencyError, match="kind 'x'"):
         malmquist_luenberger(panel(1), ["k"], ["gdp"], ["co2"], unit="city", kind="x")
+
+
+def test_sbm_gml_with_screened_global_reference_equals_the_full_reference():
+    data = panel(4, n=90, periods=3)  # 270 DMU-years pooled: the global reference is screened
+    res = malmquist_luenberger(data, ["k", "l"], ["gdp"], ["co2"], unit="city", time="year", measure="sbm")
+    p = data.sort_values(["year", "city"])
+    X, Y, B = p[["k", "l"]].to_numpy().T, p[["gdp"]].to_numpy().T, p[["co2"]].to_numpy().T
+    full = sbm_scores(X, Y, B, X_ref=X, Yg_ref=Y, Yb_ref=B, screen=False)["rho"]
+    assert np.allclose(res.distances.sort_values(["year", "city"])["global"], full, atol=1e-9)
