@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from warehouse.db import table_exists, transaction
@@ -195,9 +196,12 @@ def to_cells(path: Path, tables: list[tuple[str, int | None, Table]], m: Mapping
         body = pd.DataFrame(table.rows, dtype=object) if table.rows else pd.DataFrame(columns=range(len(table.header)))
         if body.empty:
             continue
-        blank = body.apply(lambda c: c.astype(str).str.strip() == "").all(axis=1)
-        labels = body[unit_col].map(norm_label)
-        firsts = body.apply(lambda r: next((norm_label(c) for c in r if str(c).strip()), ""), axis=1)
+        cells_text = np.char.strip(body.fillna("").to_numpy(dtype=str))
+        filled = cells_text != ""
+        blank = pd.Series(~filled.any(axis=1), index=body.index)
+        first = pd.Series(cells_text[np.arange(len(body)), filled.argmax(axis=1)], index=body.index)
+        labels = _normalised(body[unit_col], norm_label)
+        firsts = _normalised(first, norm_label)
         kinds = pd.Series([_row_kind(a, b, m, extra_totals) for a, b in zip(labels, firsts, strict=True)],
                           index=body.index)
         # everything after the first footnote row is the footnote's continuation
@@ -206,9 +210,9 @@ def to_cells(path: Path, tables: list[tuple[str, int | None, Table]], m: Mapping
         kinds[blank & ~after] = "blank"
         base = pd.DataFrame({
             "_sheet": sheet, "_row": table.row_numbers, "unit_label": labels, "_kind": kinds,
-            "parent_label": body[parent_col].map(norm_label) if parent_col is not None else "",
+            "parent_label": _normalised(body[parent_col], norm_label) if parent_col is not None else "",
             "year_text": body[year_col].astype(str) if year_col is not None else (str(fixed) if fixed else ""),
-            **{f"_key_{k}": body[j].map(norm_label) for k, j in key_cols.items()},
+            **{f"_key_{k}": _normalised(body[j], norm_label) for k, j in key_cols.items()},
         })
         if indicator_col is not None:
             specs = {norm_header(k): v for k, v in m.variables.items()}
@@ -236,6 +240,13 @@ def to_cells(path: Path, tables: list[tuple[str, int | None, Table]], m: Mapping
     if not parts:
         raise IngestError(f"{path}: no rows under the header; check skip_rows, header_rows and the sheet")
     return pd.concat(parts, ignore_index=True), header_units
+
+
+def _normalised(column: pd.Series, norm) -> pd.Series:
+    """`norm` applied once per distinct value (a county file repeats each label 24 times)."""
+    text = column.fillna("").astype(str)
+    uniques = text.unique()
+    return text.map(dict(zip(uniques, (norm(u) for u in uniques), strict=True)))
 
 
 def _title_unit(table: Table, m: Mapping) -> str | None:
