@@ -142,6 +142,8 @@ def dea_command(
 
     if model not in MODELS:
         fail(f"--model {model!r}: use one of {', '.join(MODELS)}")
+    if super_efficiency and model not in ("ccr", "bcc"):
+        fail("--super is Andersen–Petersen super-efficiency of ccr/bcc; for SBM use --model super-sbm")
     if undesirable and model in ("ccr", "bcc"):
         fail("--undesirable needs --model sbm or super-sbm (radial CCR/BCC have no undesirable outputs)")
     try:
