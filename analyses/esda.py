@@ -771,14 +771,12 @@ def _gate(con, w, prepared: Prepared, allow_failing_checks: bool) -> str:
     """Quality-gate status of a run (warehouse.quality.gate): the warehouse tables read (a table, or the tables a
     query reads) and a stored matrix must have passed their latest `geopanel check` unless `allow_failing_checks`;
     files and frames are 'not-checked'."""
-    if con is None or not prepared.tables:
-        return "not-checked"
-    from warehouse.quality.gate import require_checked
+    from warehouse.quality.gate import gate_status
 
-    tables = [t if "." in t else f"main.{t}" for t in prepared.tables]
-    if isinstance(w, str) and not _is_w_file(w):
-        tables.append(f"weights.w_edges:{w}")
-    return require_checked(con, tables, allow_failing_checks=allow_failing_checks).status
+    if not prepared.tables:  # files and frames, whatever the matrix
+        return "not-checked"
+    stored_w = w if isinstance(w, str) and not _is_w_file(w) else None
+    return gate_status(con, prepared.tables, allow_failing_checks, w_name=stored_w).status
 
 
 def _params(prepared: Prepared, **kw) -> dict[str, Any]:

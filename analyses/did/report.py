@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,10 +36,9 @@ from analyses.did.spatial import spatial_did
 from analyses.did.stacked import StackedResult, stacked_did
 from analyses.runs import store_run
 from analyses.spatial_panel import SpatialPanelResult
-from warehouse.db import table_exists
 from warehouse.errors import DataError
 from warehouse.panel_data import PanelData
-from warehouse.quality.gate import GateStatus, require_checked
+from warehouse.quality.gate import GateStatus, gate_status, require_checked
 from warehouse.quality.results import fingerprint
 from warehouse.quality.spec import qualify
 
@@ -379,14 +377,11 @@ def data_gate(con: duckdb.DuckDBPyConnection | None, data: object, panel: PanelD
     """The quality gate of data read by read_panel: the table or view read, or every warehouse table a query
     reads (warehouse.quality.gate.require_checked); files and frames are 'not-checked'. Returns the status and
     the one table read (for the run's data fingerprint), None for a query."""
-    if not panel.from_warehouse or con is None:
-        return GateStatus("not-checked", []), None
-    named = [re.split(r"\s+as\s+", t, flags=re.IGNORECASE)[0].replace('"', "") for t in panel.tables]  # 'x AS a'
-    tables = [qualify(t) for t in named if table_exists(con, qualify(t))]  # not a query's CTE names
-    if not tables:  # a query of files or literal values
-        return GateStatus("not-checked", []), None
+    gate = gate_status(con, panel.tables if panel.from_warehouse else [], allow_failing_checks)
+    if gate.status == "not-checked":  # a file, a frame, or a query of files or literal values
+        return gate, None
     one = qualify(str(data).strip()) if isinstance(data, str) and str(data).strip() in panel.tables else None
-    return require_checked(con, tables, allow_failing_checks=allow_failing_checks), one
+    return gate, one
 
 
 def robust_estimates(data: pd.DataFrame, outcome: str, base: TWFEResult, cs: dict[str, CSResult],

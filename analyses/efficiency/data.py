@@ -20,6 +20,7 @@ class Frame:
     unit: str
     time: str | None
     source: str
+    quality: str = "not-checked"  # the quality gate's status (warehouse tables read) or not-checked (files, frames)
 
 
 def as_list(names: Sequence[str] | str | None) -> list[str]:
@@ -32,7 +33,8 @@ def as_list(names: Sequence[str] | str | None) -> list[str]:
 
 def load(data, inputs: Sequence[str], outputs: Sequence[str], undesirable: Sequence[str] = (), *,
          unit: str | None = None, time: str | None = None, con=None, where: str | None = None,
-         positive: bool = False, deflate: dict[str, str] | None = None, base_year=None) -> Frame:
+         positive: bool = False, deflate: dict[str, str] | None = None, base_year=None,
+         allow_failing_checks: bool = False) -> Frame:
     """Read and check the DEA variables: present, numeric, no missing and no negative values (positive=True:
     none zero either, as SBM divides by them). Each complaint names the unit (and period) and the column.
 
@@ -61,6 +63,13 @@ def load(data, inputs: Sequence[str], outputs: Sequence[str], undesirable: Seque
         else:
             pdata = read_panel(data, con=con, unit=unit, time=time, where=where, columns=read)
     except DataError as exc:
+        raise EfficiencyError(str(exc)) from None
+    from warehouse.errors import WarehouseError
+    from warehouse.quality.gate import gate_status
+
+    try:
+        quality = gate_status(con, pdata.tables if pdata.from_warehouse else [], allow_failing_checks).status
+    except WarehouseError as exc:  # QualityGateError: failing or unchecked warehouse data
         raise EfficiencyError(str(exc)) from None
     frame = pdata.frame
     source = pdata.source
@@ -91,7 +100,7 @@ def load(data, inputs: Sequence[str], outputs: Sequence[str], undesirable: Seque
         raise EfficiencyError(f"{source}: infinite values among {', '.join(read)}")
     if deflate:
         frame, source = _deflate(frame, deflate, base_year, pdata.unit, pdata.time, source)
-    return Frame(frame=frame, unit=pdata.unit, time=pdata.time, source=source)
+    return Frame(frame=frame, unit=pdata.unit, time=pdata.time, source=source, quality=quality)
 
 
 def _where(row, ids: list[str]) -> str:

@@ -64,6 +64,7 @@ class DEAResult:
     status: pd.Series
     super_efficiency: pd.Series | None = None
     source: str = "DataFrame"
+    quality: str = "not-checked"  # quality-gate status of the warehouse data read
     notes: list[str] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
@@ -85,7 +86,7 @@ class DEAResult:
 
 def dea(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, *, unit: str | None = None,
         time: str | None = None, rts: str = "crs", orientation: str = "input", super_efficiency: bool = False,
-        frontier: str = "period", con=None, where: str | None = None,
+        frontier: str = "period", con=None, allow_failing_checks: bool = False, where: str | None = None,
         deflate: dict[str, str] | None = None, base_year=None) -> DEAResult:
     """CCR (rts='crs') or BCC (rts='vrs') DEA of every DMU (unit × period row) of `data`.
 
@@ -99,7 +100,8 @@ def dea(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, *, unit
     if frontier not in ("period", "pooled"):
         raise EfficiencyError(f"frontier {frontier!r}: use period (one frontier per period) or pooled")
     inputs, outputs = as_list(inputs), as_list(outputs)
-    fr = load(data, inputs, outputs, unit=unit, time=time, con=con, where=where, deflate=deflate, base_year=base_year)
+    fr = load(data, inputs, outputs, unit=unit, time=time, con=con, where=where, deflate=deflate, base_year=base_year,
+              allow_failing_checks=allow_failing_checks)
     ids = [c for c in (fr.unit, fr.time) if c]
     frame = fr.frame.sort_values(ids, kind="stable").reset_index(drop=True)
     groups = [frame] if fr.time is None or frontier == "pooled" else [g for _, g in frame.groupby(fr.time, sort=True)]
@@ -133,7 +135,7 @@ def dea(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, *, unit
         peers=pd.concat(peers, ignore_index=True),
         status=pd.Series(col("status"), index=index),
         super_efficiency=pd.Series(col("super"), index=index) if super_efficiency else None,
-        source=fr.source)
+        source=fr.source, quality=fr.quality)
 
 
 def efficiency_scores(X: np.ndarray, Y: np.ndarray, *, rts: str = "crs", orientation: str = "input",

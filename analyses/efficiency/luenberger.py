@@ -85,6 +85,7 @@ class LuenbergerResult:
     distances: pd.DataFrame  # unit, time, own (D^t(t) or ρ^t(t)), global / prev / next, status
     indices: pd.DataFrame  # unit, time (later period), ml (or gml), ec, tc (bpc for global)
     source: str = "DataFrame"
+    quality: str = "not-checked"  # quality-gate status of the warehouse data read
 
     @property
     def index_name(self) -> str:
@@ -115,6 +116,7 @@ class LuenbergerResult:
 def malmquist_luenberger(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str,
                          undesirable: Sequence[str] | str, *, unit: str | None = None, time: str | None = None,
                          kind: str = "global", measure: str = "ddf", rts: str = "crs", con=None,
+                         allow_failing_checks: bool = False,
                          where: str | None = None,
         deflate: dict[str, str] | None = None, base_year=None) -> LuenbergerResult:
     """Global (Oh 2010; kind='global') or contemporaneous (Chung et al. 1997) Malmquist–Luenberger index of a
@@ -131,7 +133,8 @@ def malmquist_luenberger(data, inputs: Sequence[str] | str, outputs: Sequence[st
         raise EfficiencyError(f"rts {rts!r}: use crs or vrs")
     inputs, outputs, undesirable = as_list(inputs), as_list(outputs), as_list(undesirable)
     fr = load(data, inputs, outputs, undesirable, unit=unit, time=time or "year", con=con, where=where,
-              positive=measure == "sbm", deflate=deflate, base_year=base_year)
+              positive=measure == "sbm", deflate=deflate, base_year=base_year,
+              allow_failing_checks=allow_failing_checks)
     u, t = fr.unit, fr.time
     frame = balanced(fr.frame, u, t, fr.source)
     periods = sorted(frame[t].unique())
@@ -184,4 +187,4 @@ def malmquist_luenberger(data, inputs: Sequence[str] | str, outputs: Sequence[st
     indices = pd.DataFrame({u: np.tile(units, K - 1), t: np.repeat(periods[1:], n), name: index.ravel(),
                             "ec": ec.ravel(), "tc": tc.ravel()})
     return LuenbergerResult(kind=kind, measure=measure, rts=rts, unit=u, time=t, distances=distances,
-                            indices=indices, source=fr.source)
+                            indices=indices, source=fr.source, quality=fr.quality)

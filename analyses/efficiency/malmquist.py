@@ -45,6 +45,7 @@ class MalmquistResult:
     distances: pd.DataFrame  # unit, time, crs_prev (t-1 tech), crs (t), crs_next (t+1 tech), vrs; 'global' if so
     indices: pd.DataFrame  # unit, time (the later period), effch, techch, pech, sech, tfpch
     source: str = "DataFrame"
+    quality: str = "not-checked"  # quality-gate status of the warehouse data read
 
     @property
     def period_means(self) -> pd.DataFrame:
@@ -89,6 +90,7 @@ def _gmean(grouped) -> pd.DataFrame:
 
 def malmquist(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, *, unit: str | None = None,
               time: str | None = None, orientation: str = "output", frontier: str = "contemporaneous", con=None,
+              allow_failing_checks: bool = False,
               where: str | None = None,
         deflate: dict[str, str] | None = None, base_year=None) -> MalmquistResult:
     """DEAP-compatible Malmquist TFP index of a balanced unit × period panel.
@@ -101,7 +103,7 @@ def malmquist(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, *
         raise EfficiencyError(f"frontier {frontier!r}: use one of {', '.join(FRONTIERS)}")
     inputs, outputs = as_list(inputs), as_list(outputs)
     fr = load(data, inputs, outputs, unit=unit, time=time or "year", con=con, where=where, deflate=deflate,
-              base_year=base_year)
+              base_year=base_year, allow_failing_checks=allow_failing_checks)
     u, t = fr.unit, fr.time
     frame = balanced(fr.frame, u, t, fr.source)
     periods = sorted(frame[t].unique())
@@ -148,7 +150,7 @@ def malmquist(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, *
                             "techch": techch.ravel(), "pech": pech.ravel(), "sech": (effch / pech).ravel(),
                             "tfpch": tfpch.ravel()})
     return MalmquistResult(orientation=orientation, frontier=frontier, unit=u, time=t, distances=distances,
-                           indices=indices, source=fr.source)
+                           indices=indices, source=fr.source, quality=fr.quality)
 
 
 def _spanning(X: np.ndarray, Y: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:

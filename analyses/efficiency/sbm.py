@@ -110,6 +110,7 @@ class SBMResult:
     slacks: pd.DataFrame  # s⁻ (input excess), s^g (shortfall), s^b (bad excess); super: the super-SBM slacks
     status: pd.Series
     source: str = "DataFrame"
+    quality: str = "not-checked"  # quality-gate status of the warehouse data read
     notes: list[str] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
@@ -172,7 +173,8 @@ def sbm_scores(X: np.ndarray, Yg: np.ndarray, Yb: np.ndarray | None = None, *, r
 
 def sbm(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, undesirable: Sequence[str] | str = (), *,
         unit: str | None = None, time: str | None = None, rts: str = "crs", orientation: str = "none",
-        super_efficiency: bool = False, frontier: str = "period", con=None, where: str | None = None,
+        super_efficiency: bool = False, frontier: str = "period", con=None,
+        allow_failing_checks: bool = False, where: str | None = None,
         deflate: dict[str, str] | None = None, base_year=None) -> SBMResult:
     """SBM or super-SBM (super_efficiency=True) with undesirable outputs of every DMU (unit × period row).
 
@@ -187,7 +189,7 @@ def sbm(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, undesir
         raise EfficiencyError(f"frontier {frontier!r}: use period (one frontier per period) or pooled")
     inputs, outputs, undesirable = as_list(inputs), as_list(outputs), as_list(undesirable)
     fr = load(data, inputs, outputs, undesirable, unit=unit, time=time, con=con, where=where, positive=True,
-              deflate=deflate, base_year=base_year)
+              deflate=deflate, base_year=base_year, allow_failing_checks=allow_failing_checks)
     ids = [c for c in (fr.unit, fr.time) if c]
     frame = fr.frame.sort_values(ids, kind="stable").reset_index(drop=True)
     groups = [frame] if fr.time is None or frontier == "pooled" else [g for _, g in frame.groupby(fr.time, sort=True)]
@@ -205,4 +207,4 @@ def sbm(data, inputs: Sequence[str] | str, outputs: Sequence[str] | str, undesir
                      outputs=outputs, undesirable=undesirable, index=index,
                      efficiency=pd.Series(col("score"), index=index), sbm=pd.Series(col("rho"), index=index),
                      slacks=pd.DataFrame(col("slacks"), index=index, columns=inputs + outputs + undesirable),
-                     status=pd.Series(col("status"), index=index), source=fr.source)
+                     status=pd.Series(col("status"), index=index), source=fr.source, quality=fr.quality)

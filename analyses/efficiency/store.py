@@ -70,7 +70,8 @@ def store_efficiency(con, result, spec: dict, started_at: datetime | None = None
         "unit_column": unit, "time_column": time, "n_units": int(frame["unit"].nunique()),
         "n_periods": int(frame["period"].nunique()) if time else 1,
         "nobs": int(len(frame[["unit", "period"]].drop_duplicates())),
-        "spec_json": json.dumps(spec, ensure_ascii=False, default=str), "quality_status": "not-checked",
+        "spec_json": json.dumps(spec, ensure_ascii=False, default=str),
+        "quality_status": getattr(result, "quality", "not-checked"),
         "started_at": started_at or datetime.now(UTC), "finished_at": datetime.now(UTC),
         "geopanel_version": geopanel_version()}])
     estimates = pd.DataFrame({"run_id": run_id, "term": [f"mean {m}" for m in means.index],

@@ -255,16 +255,9 @@ def stepwise(data: Any, formula: str, *, blocks: list[str] | None = None, con=No
 
 def gate(con, panel, allow_failing_checks: bool = False) -> str:
     """The quality-gate status of the warehouse tables `panel` read; files and frames are 'not-checked'."""
-    if con is None or not panel.from_warehouse or not panel.tables:
-        return "not-checked"
-    from warehouse.db import table_exists
-    from warehouse.quality.gate import require_checked
-    from warehouse.quality.spec import qualify
+    from warehouse.quality.gate import gate_status
 
-    tables = [qualify(t) for t in panel.tables if table_exists(con, qualify(t))]
-    if not tables:
-        return "not-checked"
-    return require_checked(con, tables, allow_failing_checks=allow_failing_checks).status
+    return gate_status(con, panel.tables if panel.from_warehouse else [], allow_failing_checks).status
 
 
 def _r2(model) -> tuple[float, float]:

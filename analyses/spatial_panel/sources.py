@@ -51,13 +51,10 @@ def quality_status(con, tables: list[str], w, allow_failing_checks: bool = False
     tables a query reads) and W when it is a stored matrix; each must have passed its latest `geopanel check`
     unless `allow_failing_checks` (warehouse.quality.gate.require_checked raises QualityGateError saying what
     failed and what to do). Files, frames and W files are 'not-checked'."""
-    stored_w = isinstance(w, str) and Path(w).suffix.lower() not in W_SUFFIXES
-    inputs = list(tables) + ([f"weights.w_edges:{w}"] if stored_w else [])
-    if con is None or not inputs:
-        return "not-checked"
-    from warehouse.quality.gate import require_checked
+    from warehouse.quality.gate import gate_status
 
-    return require_checked(con, inputs, allow_failing_checks=allow_failing_checks).status
+    stored_w = isinstance(w, str) and Path(w).suffix.lower() not in W_SUFFIXES
+    return gate_status(con, tables, allow_failing_checks, w_name=w if stored_w else None).status
 
 
 def load_w(w, units: list, con=None, transform: str | None = "r", w_order=None):

@@ -33,6 +33,8 @@ BaseYearOption = Annotated[str | None, typer.Option("--base-year", help="Period 
                                                     "in, per unit (default: read them as indices with base 100).")]
 StoreOption = Annotated[bool, typer.Option("--store/--no-store", help="With a warehouse: write the run to "
                                           "analysis.model_runs and analysis.efficiency_results (default).")]
+AllowOption = Annotated[bool, typer.Option("--allow-failing-checks", help="Run even if `geopanel check` failed "
+                                           "or is out of date for the warehouse data read (recorded).")]
 DbOption = Annotated[Path | None, typer.Option("--db", help="Warehouse file (default $GEOPANEL_DB or "
                                                             "data/geopanel.duckdb).")]
 DIGITS = 4  # printed tables (DEAP prints 3); --json and --out carry full precision
@@ -130,6 +132,7 @@ def dea_command(
     deflate: DeflateOption = None,
     base_year: BaseYearOption = None,
     store: StoreOption = True,
+    allow_failing_checks: AllowOption = False,
     db: DbOption = None,
 ) -> None:
     """DEA efficiency of every unit × period: CCR/BCC (scores, CRS/VRS/scale, returns to scale, slacks, targets)
@@ -151,12 +154,13 @@ def dea_command(
             if model in ("ccr", "bcc"):
                 res = dea(data, inputs, outputs, unit=unit, time=time, rts=MODELS[model],
                           orientation=orientation or "input", deflate=_pairs(deflate), base_year=_base(base_year),
-                          super_efficiency=super_efficiency, frontier=frontier, con=con, where=where)
+                          super_efficiency=super_efficiency, frontier=frontier, con=con, where=where,
+                          allow_failing_checks=allow_failing_checks)
             else:
                 res = sbm(data, inputs, outputs, undesirable or (), unit=unit, time=time, rts=rts or "vrs",
                           orientation=orientation or "none", super_efficiency=model == "super-sbm",
                           frontier=frontier, con=con, where=where, deflate=_pairs(deflate),
-                          base_year=_base(base_year))
+                          base_year=_base(base_year), allow_failing_checks=allow_failing_checks)
     except _errors() as exc:
         fail(str(exc))
     frame = res.to_frame()
@@ -197,6 +201,7 @@ def malmquist_command(
     deflate: DeflateOption = None,
     base_year: BaseYearOption = None,
     store: StoreOption = True,
+    allow_failing_checks: AllowOption = False,
     db: DbOption = None,
 ) -> None:
     """Malmquist TFP index as DEAP 2.1 computes it (EFFCH, TECHCH, PECH, SECH, TFPCH and their geometric means),
@@ -215,12 +220,14 @@ def malmquist_command(
                     fail(f"--frontier {kind!r} with --undesirable: use global or contemporaneous")
                 res = malmquist_luenberger(data, inputs, outputs, undesirable, unit=unit, time=time, kind=kind,
                                            measure=measure, rts=rts, con=con, where=where,
-                                           deflate=_pairs(deflate), base_year=_base(base_year))
+                                           deflate=_pairs(deflate), base_year=_base(base_year),
+                                           allow_failing_checks=allow_failing_checks)
                 means = res.period_means
                 title = f"{'global ' if kind == 'global' else ''}Malmquist–Luenberger ({measure}, {rts})"
             else:
                 res = malmquist(data, inputs, outputs, unit=unit, time=time, orientation=orientation,
                                 frontier=frontier or "contemporaneous", con=con, where=where,
+                                allow_failing_checks=allow_failing_checks,
                                 deflate=_pairs(deflate), base_year=_base(base_year))
                 means = res.period_means
                 title = f"Malmquist ({orientation}-orientated, {res.frontier} frontier)"

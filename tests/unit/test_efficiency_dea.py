@@ -163,8 +163,13 @@ def test_same_scores_from_a_warehouse_table_a_query_and_a_csv(tmp_path):
     EG1.to_csv(path, index=False)
     base = dea(EG1, ["x1", "x2"], ["y"], unit="firm").efficiency
     for source in ("eg1", "select * from eg1 where y > 0", str(path)):
-        got = dea(source, ["x1", "x2"], ["y"], unit="firm", con=con).efficiency
+        fit = dea(source, ["x1", "x2"], ["y"], unit="firm", con=con, allow_failing_checks=True)
+        got = fit.efficiency
         assert got.index.tolist() == ["1", "2", "3", "4", "5"] and np.allclose(got, base)
+        assert fit.quality == ("not-checked" if source == str(path) else "unchecked-allowed")
+    # the Python API gates as the command line does: an unchecked warehouse table is refused
+    with pytest.raises(EfficiencyError, match="quality gate: refusing to estimate on main.eg1"):
+        dea("eg1", ["x1", "x2"], ["y"], unit="firm", con=con)
 
 
 @pytest.mark.parametrize("rts", ["crs", "vrs", "nirs", "ndrs"])

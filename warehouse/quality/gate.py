@@ -18,6 +18,8 @@ returned status, which the caller stores with the model run.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import duckdb
@@ -91,6 +93,22 @@ def require_checked(con: duckdb.DuckDBPyConnection, tables: list[str],
                 "(the run is then recorded as run on failing or unchecked data)")
         gate.status = "failed-allowed" if gate.failing else "unchecked-allowed"
     return gate
+
+
+def gate_status(con: duckdb.DuckDBPyConnection | None, tables: Sequence[str], allow_failing_checks: bool = False,
+                w_name: str | None = None) -> GateStatus:
+    """The gate for an analysis on data read through the one data contract (warehouse.panel_data.read_panel):
+    the warehouse tables it read (a table or view, or every table a query reads — `x AS a` and a query's own
+    CTE names are handled) and a stored weight matrix `w_name`; 'not-checked' when there are none (files,
+    frames). Every analysis calls this, so the Python API gates exactly as the command line does."""
+    if con is None:
+        return GateStatus("not-checked", [])
+    named = [re.split(r"\s+as\s+", str(t), flags=re.IGNORECASE)[0].replace('"', "").strip() for t in tables]
+    inputs = [qualify(t) for t in dict.fromkeys(named) if t and table_exists(con, qualify(t))]
+    inputs += [f"weights.w_edges:{w_name}"] if w_name else []
+    if not inputs:
+        return GateStatus("not-checked", [])
+    return require_checked(con, inputs, allow_failing_checks=allow_failing_checks)
 
 
 def _name(table: str) -> str:
