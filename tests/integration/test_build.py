@@ -150,3 +150,42 @@ def test_user_sql_runs_only_as_one_select():
     with pytest.raises(WarehouseError, match="single SELECT"):
         single_select(con, hostile, "--where")
     assert con.execute("select count(*) from t").fetchone()[0] == 1
+
+
+def test_a_killed_build_keeps_the_lock_until_its_dbt_ends_then_the_next_build_recovers(warehouse):
+    """SIGKILL of `geopanel build` mid-way: its dbt child still holds the writer lock (a writer is refused,
+    told which process to wait for); once it ends, the next build removes the leftovers and succeeds."""
+    import json
+    import signal
+    import time
+
+    script = ("import warehouse.build as b; "
+              f"b.run_dbt(['build', '--select', '+dim_county', '--indirect-selection', 'cautious'], db=r'{warehouse}')")
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=build.PROJECT_DIR, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    lock = warehouse.with_name(warehouse.name + ".lock")
+    child = None
+    for _ in range(600):  # until dbt has started (its pid is in the lock file)
+        info = json.loads(lock.read_text() or "{}") if lock.exists() else {}
+        if info.get("pid") == parent.pid and info.get("child_pid"):
+            child = info["child_pid"]
+            break
+        time.sleep(0.05)
+    assert child, "the build never started dbt"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    other = subprocess.run([sys.executable, "-c", WRITER.format(warehouse)], capture_output=True, text=True,
+                           cwd=build.PROJECT_DIR)
+    alive = subprocess.run(["kill", "-0", str(child)]).returncode == 0
+    if alive:  # dbt may finish between the kill and the check; while it runs, writers are refused
+        assert other.returncode != 0 and f"the dbt process it started (pid {child}) still runs" in other.stderr
+    for _ in range(1200):  # the orphaned dbt ends on its own
+        if subprocess.run(["kill", "-0", str(child)], capture_output=True).returncode != 0:
+            break
+        time.sleep(0.1)
+    notes: list[str] = []
+    result = build.run_dbt(SMALL_BUILD, db=warehouse, progress=notes.append)
+    assert result.success, result.failures
+    assert not warehouse.with_name(warehouse.name + ".next").exists()
+    with connection(warehouse, read_only=True) as con:
+        assert con.execute("select count(*) from dim_county").fetchone()[0] > 2800
