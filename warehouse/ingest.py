@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -596,7 +598,7 @@ def ingest_file(
     good = long[data & long["reason"].isna() & ~long["_empty"] & ~long["_duplicate"]]
     bad = long[data & long["reason"].notna()]
     excluded = long[long["_kind"].isin(["total", "footnote"])].drop_duplicates(["_sheet", "_row"])
-    with transaction(con):
+    with _write_errors(path), transaction(con):
         ensure_tables(con)
         replaced = _unload(con, previous["_content_hash"].unique().tolist(), loaded_at) if replace else 0
         key_ddl = "".join(f", {k} varchar" for k in m.keys)
@@ -633,6 +635,16 @@ def ingest_file(
     result.status = "loaded"
     result.replaced = replaced
     return result
+
+
+@contextmanager
+def _write_errors(path: Path) -> Iterator[None]:
+    """A write the disk refuses (full, read-only) is a one-line error; the transaction has rolled back."""
+    try:
+        yield
+    except duckdb.IOException as exc:
+        raise IngestError(f"{path}: the warehouse could not be written ({str(exc).splitlines()[0]}); nothing was "
+                          "loaded — check the free space (df -h) and permissions, then run again") from exc
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
