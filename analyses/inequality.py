@@ -1,4 +1,4 @@
-"""Gini and the Dagum (1997) Gini decomposition by groups, with O(n log n) pair sums.
+"""Gini and the Dagum (1997) Gini decomposition by groups, with blocked sorted pair sums.
 
 Dagum, C. (1997), "A new approach to the decomposition of the Gini income inequality ratio",
 Empirical Economics 22: 515–531; as used for the within-city nighttime-light gap of paper 001
@@ -17,9 +17,11 @@ dependency); the formulas:
     G = G_w + G_nb + G_t
 
 (d_jh − p_jh = μ_j − μ_h and d_jh + p_jh = E|y_j − y_h| for the group with the larger mean j, so D
-needs only the pair sums.) Pair sums S_jh = Σ_i Σ_r |y_ji − y_hr| come from sorting each group once
-and a cumulative sum: for y against sorted group h with c values ≤ y and their sum L,
-Σ_r |y − y_hr| = y c − L + (total_h − L) − y (n_h − c). That is O(n log n_h) per group h, never n².
+needs only the pair sums.) Pair sums S_jh = Σ_i Σ_r |y_ji − y_hr| come from one sort of all units: in
+sorted order |y_i − y_r| is the later value minus the earlier one, so S needs only, for each group pair,
+the sum of the later values over the pairs (see `pair_abs_sums`), accumulated block by block with one
+small matrix product; never n² (40,000 units in 300 groups: ~0.03 s, 90× all pairs per group pair,
+tests/benchmarks/bench_dagum.py).
 
 Example::
 
@@ -68,20 +70,40 @@ def gini(values: np.ndarray) -> float:
     return float(((2 * i - n - 1) * y).sum() / (n * n * y.mean()))
 
 
-def pair_abs_sums(values: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
-    """S[j, h] = Σ_{i in j} Σ_{r in h} |y_i − y_r| for groups coded 0..k−1 (each non-empty), via sorting."""
+def pair_abs_sums(values: np.ndarray, codes: np.ndarray, k: int, block: int = 32) -> np.ndarray:
+    """S[j, h] = Σ_{i in j} Σ_{r in h} |y_i − y_r| for groups coded 0..k−1 (each non-empty).
+
+    With the units sorted by value (ties in any fixed order) and X[j, h] = Σ y_i over the pairs where a
+    unit r of h comes before a unit i of j,  S[j, h] = 2 (X[j, h] + X[h, j]) − n_j T_h − n_h T_j  (+ 2 T_j on
+    the diagonal), T_j being group sums. X is accumulated over blocks of `block` consecutive sorted units:
+    pairs in different blocks by one (k × blocks) @ (blocks × k) product of block group sums and counts,
+    pairs inside a block by a bincount. Values are shifted by their median first (S does not change) so
+    that the differences lose as few digits as possible. O(n log n + n·block + k² n / block).
+    """
     y = np.asarray(values, dtype=float)
-    order = np.lexsort((y, codes))  # by group, then value: each group's sorted values are one slice
-    ys, cs = y[order], codes[order]
-    bounds = np.searchsorted(cs, np.arange(k + 1))
-    out = np.zeros((k, k))
-    for h in range(k):
-        yh = ys[bounds[h]:bounds[h + 1]]
-        csum = np.concatenate(([0.0], np.cumsum(yh)))
-        c = np.searchsorted(yh, ys, side="right")
-        contrib = ys * (2 * c - len(yh)) + csum[-1] - 2 * csum[c]  # = y c − L + (T − L) − y (n_h − c)
-        out[:, h] = np.add.reduceat(contrib, bounds[:-1])
-    return (out + out.T) / 2  # exact symmetry; both halves are the same sums up to rounding
+    codes = np.asarray(codes)
+    n, kk = len(y), k + 1  # group k pads the last block
+    order = np.argsort(y, kind="stable")
+    ys = y[order] - y[order[n // 2]]
+    cs = codes[order]
+    block = max(int(block), -(-kk * n // 4_000_000))  # keeps the (k × blocks) matrices to ~4M entries
+    nb = -(-n // block)
+    pad = nb * block - n
+    yb = np.concatenate((ys, np.zeros(pad))).reshape(nb, block)
+    cb = np.concatenate((cs, np.full(pad, k))).reshape(nb, block)
+    cell = (cb * nb + np.arange(nb)[:, None]).ravel()  # (group, block)
+    ysum = np.bincount(cell, weights=yb.ravel(), minlength=kk * nb).reshape(kk, nb)
+    count = np.bincount(cell, minlength=kk * nb).reshape(kk, nb).astype(float)
+    x = ysum @ (np.cumsum(count, axis=1) - count).T  # i in a later block than r
+    later, earlier = np.tril_indices(block, -1)  # i after r inside one block
+    x += np.bincount((cb[:, later] * kk + cb[:, earlier]).ravel(), weights=yb[:, later].ravel(),
+                     minlength=kk * kk).reshape(kk, kk)
+    x = x[:k, :k]
+    n_g = np.bincount(cs, minlength=k).astype(float)
+    t = np.bincount(cs, weights=ys, minlength=k)
+    s = 2 * (x + x.T) - np.outer(n_g, t) - np.outer(t, n_g)
+    s[np.diag_indices(k)] += 2 * t
+    return s
 
 
 def dagum(values: np.ndarray, groups: np.ndarray) -> DagumResult:

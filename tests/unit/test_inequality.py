@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analyses.inequality import dagum, dagum_panel, gini
+from analyses.inequality import dagum, dagum_panel, gini, pair_abs_sums
 
 
 def direct_dagum(y: list[float], g: list[str]) -> dict[str, float]:
@@ -90,3 +90,24 @@ def test_panel_and_bad_input():
     assert groups.gini_within.iloc[0] == pytest.approx(1 / 6)  # {1, 2}: 2 / (2·4·1.5)
     with pytest.raises(ValueError, match="non-negative"):
         dagum(np.array([1.0, -1.0]), np.array([0, 0]))
+
+
+@pytest.mark.parametrize("block", [1, 3, 7, 32, 500])
+def test_pair_sums_any_block_size_equal_all_pairs(block):
+    # blocks split pairs between the matrix product (different blocks) and the bincount (same block);
+    # every split, padding of the last block and ties must give the plain all-pairs sums
+    rng = np.random.default_rng(block)
+    y = np.round(rng.lognormal(0, 1, 97), 1)  # rounded: many ties
+    codes = rng.integers(0, 5, 97)
+    codes[:5] = np.arange(5)  # every group non-empty
+    ref = np.array([[np.abs(y[codes == j][:, None] - y[codes == h][None, :]).sum() for h in range(5)]
+                    for j in range(5)])
+    assert np.allclose(pair_abs_sums(y, codes, 5, block=block), ref, rtol=1e-13, atol=1e-12)
+
+
+def test_pair_sums_far_from_zero_keep_their_digits():
+    # values 1e6 + small noise: the median shift keeps S accurate (S does not depend on a shift)
+    rng = np.random.default_rng(5)
+    noise = rng.random(200)
+    codes = rng.integers(0, 3, 200)
+    assert np.allclose(pair_abs_sums(1e6 + noise, codes, 3), pair_abs_sums(noise, codes, 3), rtol=1e-9)
