@@ -20,7 +20,7 @@ dependency); the formulas:
 needs only the pair sums.) Pair sums S_jh = Σ_i Σ_r |y_ji − y_hr| come from one sort of all units: in
 sorted order |y_i − y_r| is the later value minus the earlier one, so S needs only, for each group pair,
 the sum of the later values over the pairs (see `pair_abs_sums`), accumulated block by block with one
-small matrix product; never n² (40,000 units in 300 groups: ~0.03 s, 90× all pairs per group pair,
+small matrix product; never n² (40,000 units in 300 groups: ~0.03 s, 43× all pairs per group pair,
 tests/benchmarks/bench_dagum.py).
 
 Example::
