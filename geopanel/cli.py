@@ -365,6 +365,14 @@ def status(db: DbOption = None) -> None:
                           sum(case when _synthetic then rows_loaded else 0 end) as rows_synthetic
                    from raw.ingest_log group by table_name order by table_name"""
             ).df() if table_exists(con, "raw.ingest_log") else None
+            checked = [r[0] for r in con.execute(
+                """select table_name from duckdb_columns() where database_name = current_database()
+                   and schema_name = 'reference' and column_name = 'verified' order by 1""").fetchall()]
+            verification = pd.DataFrame(
+                [(t, *con.execute(f"""select count(*), count(*) filter (where verified),
+                                         count(*) filter (where not coalesce(verified, false))
+                                      from reference."{t}" """).fetchone()) for t in checked],
+                columns=["seed", "rows", "verified", "unverified"])
     except USER_ERRORS as exc:
         fail(str(exc))
     console.print(f"[bold]{db_path(db)}[/]")
@@ -377,6 +385,10 @@ def status(db: DbOption = None) -> None:
         console.print(f"raw data: {total} rows from {int(provenance['files'].sum())} files, "
                       f"{synthetic} synthetic ({100 * synthetic / max(total, 1):.0f}%)")
         _print_frame(provenance, 200)
+    if len(verification):
+        console.print(f"reference seeds: {int(verification['unverified'].sum())} of {int(verification['rows'].sum())} "
+                      "rows unverified (not checked against the cited source; see each row's note)")
+        _print_frame(verification, 200)
 
 
 @app.command()
