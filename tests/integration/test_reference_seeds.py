@@ -64,6 +64,26 @@ def test_demonstration_zone_rows_against_their_sources():
         assert (rows["verified"] == "false").all() and rows["note"].str.contains("not confirmed|unconfirmed").all()
 
 
+def test_beijing_tianjin_hebei_ftz_areas_give_paper_p12_its_cities_and_years():
+    areas = seed("policy_ftz_areas")
+    assert areas.groupby("ftz_id").size().to_dict() == {"beijing": 3, "hebei": 4, "tianjin": 3}
+    first = areas.assign(year=pd.to_datetime(areas["start_date"]).dt.year).groupby("city_code")["year"].min()
+    # paper 003-P12: Tianjin from 2015, Hebei 2019 (雄安/保定, 正定/石家庄, 曹妃甸/唐山, 大兴机场/廊坊), Beijing 2020
+    assert first.to_dict() == {"120000": 2015, "130600": 2019, "130100": 2019, "130200": 2019, "131000": 2019,
+                               "110000": 2020}
+    # each FTZ starts in the year its province row in policy_pilots gives
+    provinces = seed("policy_pilots").query("policy == 'pilot_ftz'").set_index("unit_code")["start_date"]
+    for province, year in areas.groupby("province_code")["start_date"].min().str[:4].items():
+        assert provinces[province][:4] == year
+    # sample rows against their sources' text
+    hebei = areas[areas["ftz_id"] == "hebei"].set_index("area_name_zh")
+    assert hebei["source"].str.contains("国函〔2019〕72号").all()
+    assert all(area.removesuffix("片区") in hebei.loc[area, "source"] for area in hebei.index)
+    assert hebei.loc["大兴机场片区", "verified"] == "false"  # straddles 北京大兴 and 廊坊; the sources do not say
+    tianjin = areas[areas["ftz_id"] == "tianjin"]
+    assert all(a in tianjin["source"].iloc[0] for a in tianjin["area_name_zh"])
+
+
 def test_status_counts_verified_and_unverified_rows_per_reference_seed(registry_db):
     result = CliRunner().invoke(app, ["status", "--db", str(registry_db)])
     assert result.exit_code == 0, result.output
