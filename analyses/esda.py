@@ -12,7 +12,9 @@ What computes what:
   over permutations, units and every indicator-year that shares a unit set. They reproduce esda 2.9's
   `Moran` and `Moran_Local` exactly on the same data, matrix and seed (tests/unit/test_esda.py): the
   permutations are drawn from the same legacy NumPy stream esda uses (`np.random.seed(seed)` then
-  `permutation` / `choice`), so "same seed" means the same draws.
+  `permutation` / `choice`), so "same seed" means the same draws; global Moran's simulated I are esda's
+  bit for bit. Past 8M ids the global permutations are drawn and used in chunks of ~4M ids, never held as
+  one n × permutations array (1,000,000 cells × 999 would be 8 GB); LISA only ever holds k × max_card ids.
 - Geary's C, global Getis–Ord G, bivariate Moran and local Gi* are computed by esda itself (it does the
   job; a seeded copy of NumPy's global random state is used and restored, so calls are reproducible).
 
@@ -356,15 +358,43 @@ def _in(year) -> str:
 
 
 # ============================================================================ engines
+# n × permutations ids kept for reuse across the indicator-years of one unit set (2,852 counties × 999 draws is
+# 2.8M); past this the draws are streamed in chunks and never held whole (1,000,000 cells × 999 would be 8 GB)
+_PERMUTATION_CACHE_MAX = 8_000_000
+_CHUNK_ELEMENTS = 4_000_000  # ids per streamed chunk (32 MB), so a chunk is max(1, 4M // n) permutations
+
+
 @lru_cache(maxsize=16)
 def _global_permutations(seed: int, n: int, k: int) -> np.ndarray:
-    """The index permutations esda's `Moran` draws after `np.random.seed(seed)`, one per column (n × k)."""
+    """The index permutations esda's `Moran` draws after `np.random.seed(seed)`, one per row (k × n)."""
     rs = np.random.RandomState(seed)
-    out = np.empty((n, k), dtype=np.int64)
+    out = np.empty((k, n), dtype=np.int64)
     for r in range(k):
-        out[:, r] = rs.permutation(n)
+        out[r] = rs.permutation(n)
     out.setflags(write=False)
     return out
+
+
+def _global_permutation_chunks(seed: int, n: int, k: int, chunk: int | None = None):
+    """Yield esda's k permutations of range(n) in order, as (c × n) blocks of at most `chunk` rows.
+
+    The draws are the same whatever the chunk: one RandomState(seed), `permutation(n)` k times, as esda's
+    `Moran` draws them after `np.random.seed(seed)`. Small n × k come from a cache shared by every
+    indicator-year over the same units; large ones are drawn chunk by chunk, holding c × n ids at a time.
+    """
+    if chunk is None:
+        chunk = max(1, _CHUNK_ELEMENTS // max(n, 1))
+    if n * k <= _PERMUTATION_CACHE_MAX:
+        perms = _global_permutations(int(seed), n, int(k))
+        for start in range(0, k, chunk):
+            yield perms[start:start + chunk]
+        return
+    rs = np.random.RandomState(seed)
+    for start in range(0, k, chunk):
+        block = np.empty((min(chunk, k - start), n), dtype=np.int64)
+        for r in range(len(block)):
+            block[r] = rs.permutation(n)
+        yield block
 
 
 @lru_cache(maxsize=16)
@@ -414,14 +444,20 @@ def moran_global_arrays(w: SpatialWeights, y: np.ndarray, permutations: int = 99
 
 
 def _moran_global_sim(m: sparse.csr_matrix, z: np.ndarray, s0: float, z2ss: float, permutations: int,
-                      seed: int, chunk: int = 500) -> np.ndarray:
-    """The permutation distribution of I: column r of the permuted values is esda's r-th `permutation(z)`."""
+                      seed: int, chunk: int | None = None) -> np.ndarray:
+    """The permutation distribution of I: row r of the permuted values is esda's r-th `permutation(z)`.
+
+    Each simulated I is computed with esda's own arithmetic (the lag by a sparse product, then one 1-D
+    sum per permutation), so the values do not depend on `chunk`; memory is a few chunk × n arrays.
+    """
     n = len(z)
-    perms = _global_permutations(int(seed), n, int(permutations))
     sim = np.empty(permutations)
-    for start in range(0, permutations, chunk):
-        zp = z[perms[:, start:start + chunk]]  # (n, c), C-contiguous
-        sim[start:start + chunk] = n / s0 * (zp * (m @ zp)).sum(axis=0) / z2ss
+    start = 0
+    for perms in _global_permutation_chunks(int(seed), n, int(permutations), chunk):
+        zp = z[perms]  # (c, n), C-contiguous: row r is one permutation of z
+        prod = np.multiply(zp, (m @ zp.T).T, out=zp)  # in place; lags of all c rows by one sparse product
+        sim[start:start + len(zp)] = n / s0 * prod.sum(axis=1) / z2ss
+        start += len(zp)
     return sim
 
 

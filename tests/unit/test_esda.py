@@ -18,8 +18,11 @@ import pytest
 from libpysal.examples import get_path
 from typer.testing import CliRunner
 
+from analyses import esda as esda_module
 from analyses.esda import (
     EsdaError,
+    _global_permutation_chunks,
+    _moran_global_sim,
     adjust_pvalues,
     geary,
     getis_ord,
@@ -135,6 +138,45 @@ def test_global_moran_equals_esda_with_the_same_seed(columbus, kind):
     ours = moran_global_arrays(SpatialWeights.from_libpysal(pw), y, permutations=999, seed=SEED)
     for attr in GLOBAL_ATTRS:
         assert ours[attr] == pytest.approx(getattr(ref, attr), rel=1e-12, abs=1e-15), attr
+
+
+@pytest.mark.parametrize("kind", ["queen", "knn"])
+def test_global_permutation_distribution_is_esdas_bit_for_bit(columbus, kind):
+    # the simulated I are computed with esda's own arithmetic, so the whole distribution is equal, not close
+    pw = pysal_w(columbus, kind)
+    y = columbus["CRIME"].to_numpy(float)
+    np.random.seed(SEED)
+    ref = esda.Moran(y, pw, permutations=999)
+    sw, z = SpatialWeights.from_libpysal(pw), y - y.mean()
+    np.testing.assert_array_equal(_moran_global_sim(sw.matrix, z, sw.s0, (z * z).sum(), 999, SEED), ref.sim)
+
+
+def test_streamed_permutations_are_esdas_draws_in_any_chunk(monkeypatch):
+    # large n × permutations are drawn chunk by chunk instead of kept whole; the draws must not change
+    n, k = 23, 50
+    np.random.seed(SEED)
+    esda_draws = np.array([np.random.permutation(n) for _ in range(k)])  # how esda's Moran draws
+    monkeypatch.setattr(esda_module, "_PERMUTATION_CACHE_MAX", 0)  # force streaming
+    for chunk in (1, 7, 50, 64):
+        blocks = list(_global_permutation_chunks(SEED, n, k, chunk))
+        assert max(len(b) for b in blocks) == min(chunk, k)
+        np.testing.assert_array_equal(np.concatenate(blocks), esda_draws)
+
+
+def test_chunked_global_moran_equals_unchunked_exactly(monkeypatch):
+    # a 10 × 12 lattice (lat2W, row-standardised) and a skewed variable; streamed in chunks of 1, 7 and 999
+    # against the whole cached array: the simulated I and every result are equal to the last bit
+    pw = libpysal.weights.lat2W(10, 12)
+    pw.transform = "r"
+    sw = SpatialWeights.from_libpysal(pw)
+    y = np.random.default_rng(8).lognormal(0, 1, 120) + np.repeat(np.arange(10.0), 12)
+    z = y - y.mean()
+    whole = _moran_global_sim(sw.matrix, z, sw.s0, (z * z).sum(), 999, SEED)
+    whole_result = moran_global_arrays(sw, y, permutations=999, seed=SEED)
+    monkeypatch.setattr(esda_module, "_PERMUTATION_CACHE_MAX", 0)
+    for chunk in (1, 7, 999):
+        np.testing.assert_array_equal(_moran_global_sim(sw.matrix, z, sw.s0, (z * z).sum(), 999, SEED, chunk), whole)
+    assert moran_global_arrays(sw, y, permutations=999, seed=SEED) == whole_result
 
 
 def test_local_moran_equals_esda_with_the_same_seed_for_general_weights():
