@@ -63,6 +63,14 @@ class Page(HTMLParser):
         return ";".join(decl for sels, decl in re.findall(r"([^{}]+)\{([^{}]*)\}", css)
                         if selector in [s.strip() for s in sels.split(",")])
 
+    def styles_of(self, tag: str) -> str:
+        """The declarations of every CSS rule that applies to `tag` elements (its selector ends in the tag,
+        e.g. 'td', 'tbody.gp-body td', 'tr:last-child td')."""
+        css = "".join(self.css)
+        last = re.compile(rf"(?:^|[\s>+~]){tag}(?:[.:#\[][^\s>+~]*)?$")
+        return ";".join(decl for sels, decl in re.findall(r"([^{}]+)\{([^{}]*)\}", css)
+                        if any(last.search(s.strip()) for s in sels.split(",")))
+
 
 def parse(page: str) -> Page:
     p = Page()
@@ -74,8 +82,9 @@ def assert_readable(page: str) -> Page:
     """What every HTML page a person reads must satisfy."""
     p = parse(page)
     assert p.tables, "no table"
-    assert "border" in p.rule("td") and "border" in p.rule("th"), "cells without borders"
-    assert "collapse" in p.rule("table")
+    assert re.search(r"border(-\w+)?:\s*\d+px solid", p.styles_of("td")), "data cells without borders"
+    assert re.search(r"border(-\w+)?:\s*\d+px solid", p.styles_of("th")), "header cells without borders"
+    assert "border-collapse:collapse" in p.rule("table") + p.rule("table:has(>tbody.gp-body)")
     assert "np." not in p.body and not re.search(r"\de[+-]0", p.body), re.findall(r".{20}(?:np\.|e\+0).{20}", p.body)
     assert re.search(r"[\u4e00-\u9fff]", p.body), "Chinese text lost"
     assert p.external == [] and "<script" not in page
@@ -135,3 +144,71 @@ def test_a_partial_check_does_not_overwrite_the_full_latest_report(run, tmp_path
     assert (tmp_path / "latest.html").read_text(encoding="utf-8") == full
     assert "abc123" in (tmp_path / "latest.md").read_text(encoding="utf-8")
     assert "partial run" in html_path.read_text(encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------- paper tables
+@pytest.fixture(scope="module")
+def grid():
+    """A DID table as the battery lays it out: coefficient with stars, SE in parentheses, FE and N rows."""
+    import pandas as pd
+
+    return pd.DataFrame({"(1)": ["lngdp", "0.123***", "(0.045)", "是", "1,234"],
+                         "(2)": ["lngdp", "-12.5**", "(3.210)", "是", "45,800"]},
+                        index=["被解释变量", "数字经济试点 did", "did ", "城市固定效应", "N"])
+
+
+NOTE = "注：括号内为聚类到城市的稳健标准误；*** p<0.01，** p<0.05，* p<0.1。"
+
+
+def test_paper_table_html_has_borders_aligned_decimals_and_the_note_underneath(grid):
+    from analyses.tables import render
+
+    page = render(grid, "html", NOTE)
+    assert page.startswith("<table>")  # one element: a file of its own or a part of a report
+    p = assert_readable(page)
+    css = "".join(p.css)
+    assert "border-top:2px solid" in css and "border-bottom:1px solid" in css  # 三线表: the three rules
+    assert "border-bottom:2px solid" in p.rule("tbody.gp-body tr:last-child td")
+    header, *rows = p.tables[0]
+    assert header == ["", "(1)", "(2)"] and rows[-1] == [NOTE]  # the note in the footer, under the body
+    assert rows[1] == ["数字经济试点 did", "0.123***", "-12.5**"] and rows[2][0] == ""  # the SE row label blank
+    # decimal alignment: an integer part and the rest in boxes as wide as the column's widest
+    widths = re.findall(r'<td class="gp-num"><span class="gp-i" style="min-width:([\d.]+)ch">', page)
+    assert len(widths) == 6 and len(set(widths[0::2])) == 1 and len(set(widths[1::2])) == 1
+    assert '<span class="gp-f" style="min-width:7.5ch">.045)</span>' in page
+    assert "<td>是</td>" in page  # text cells are not split
+
+
+def test_regression_table_in_html_through_the_same_renderer():
+    import numpy as np
+    import pandas as pd
+
+    from analyses.reg import reg
+    from analyses.reg.tables import reg_table
+
+    rng = np.random.default_rng(3)
+    panel = pd.DataFrame({"city": [f"c{i % 20:02d}" for i in range(160)], "x": rng.normal(size=160)})
+    panel["y"] = 0.5 * panel["x"] + rng.normal(size=160) + 1e6  # a large intercept: no e+0 anywhere
+    page = reg_table([reg(panel, "y ~ x", vce="hetero"), reg(panel, "y ~ x | city", vce="cluster:city")],
+                     fmt="html")
+    p = assert_readable(page.replace("</tfoot>", "<tr><td>城市</td></tr></tfoot>"))  # the note is English here
+    assert p.tables[0][0] == ["", "(1)", "(2)"] and "gp-num" in page
+
+
+def test_tables_are_written_as_a_page_and_as_xlsx_beside_md_and_tex(grid, tmp_path):
+    from openpyxl import load_workbook
+
+    from analyses.tables import write_grid
+
+    page = write_grid(grid, tmp_path / "did.html", NOTE).read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in page
+    assert_readable(page)
+    assert r"\toprule" in write_grid(grid, tmp_path / "did.tex", NOTE).read_text(encoding="utf-8")
+    assert "| 数字经济试点 did |" in write_grid(grid, tmp_path / "did.md", NOTE).read_text(encoding="utf-8")
+    sheet = load_workbook(write_grid(grid, tmp_path / "did.xlsx", NOTE)).active
+    assert [c.value for c in sheet[1]] == [None, "(1)", "(2)"]
+    assert [c.value for c in sheet[3]] == ["数字经济试点 did", "0.123***", "-12.5**"]
+    assert sheet.cell(7, 1).value == NOTE and sheet.cell(1, 2).border.top.style == "medium"
+    assert sheet.cell(6, 2).border.bottom.style == "medium"
+    with pytest.raises(ValueError, match=r"\.xlsx"):
+        write_grid(grid, tmp_path / "did.docx")
