@@ -45,6 +45,12 @@ CLUSTER_COLOURS = {"HH": "#d7191c", "LH": "#abd9e9", "LL": "#2c7bb6", "HL": "#fd
                    "island": "#ffffff"}
 CLUSTER_LABELS = {"HH": "HH 高-高", "LH": "LH 低-高", "LL": "LL 低-低", "HL": "HL 高-低", "ns": "不显著 n.s.",
                   "island": "无邻居 island"}
+CLUSTER_LABELS_LANG = {
+    "zh": {"HH": "HH 高-高", "LH": "LH 低-高", "LL": "LL 低-低", "HL": "HL 高-低", "ns": "不显著",
+           "island": "无邻居", "no data": "无数据"},
+    "en": {"HH": "HH high-high", "LH": "LH low-high", "LL": "LL low-low", "HL": "HL high-low",
+           "ns": "not significant", "island": "no neighbours", "no data": "no data"},
+}
 
 
 class FontError(RuntimeError):
@@ -130,15 +136,15 @@ def density_line(ax, values, color: str, label: str | None = None) -> None:
     ax.plot(grid, gaussian_kde(values)(grid), color=color, lw=1.6, label=label)
 
 
-def save_figure(fig, path: str | Path | None) -> Path | None:
-    """Write `fig` as .png/.svg/.pdf at 150 dpi (folders created); None writes nothing."""
+def save_figure(fig, path: str | Path | None, dpi: int = 300) -> Path | None:
+    """Write `fig` as .png (300 dpi, what journals ask for), .svg or .pdf (folders created); None writes nothing."""
     if path is None:
         return None
     path = Path(path)
     if path.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise ValueError(f"{path}: write .png, .svg or .pdf")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150, bbox_inches="tight")
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
     return path
 
 
@@ -460,10 +466,15 @@ def _draw_inset(ax, far, plot_fn) -> None:
     inset.set_title("南海诸岛", fontsize=6)
 
 
-def lisa_cluster_map(gdf, title: str = "", path=None, cluster_column: str = "cluster", ax=None):
-    """LISA cluster map: HH red, LL blue, LH light blue, HL orange, not significant grey, islands hatched."""
+def lisa_cluster_map(gdf, title: str = "", path=None, cluster_column: str = "cluster", ax=None,
+                     lang: str | None = None):
+    """LISA cluster map: HH red, LL blue, LH light blue, HL orange, not significant grey, islands hatched.
+    Legend words follow `lang` (None: bilingual 'HH 高-高 … 不显著 n.s.', as before; 'zh' or 'en': one language;
+    a Chinese title with lang None gives 'zh')."""
     use_cjk_font()
-    ensure_renderable(title, *CLUSTER_LABELS.values())
+    names = CLUSTER_LABELS if lang is None and not has_chinese(title) else \
+        CLUSTER_LABELS_LANG[resolve_lang(lang, title)]
+    ensure_renderable(title, *names.values())
     gdf, china = _prepare_map(gdf)
     gdf = gdf.assign(_cluster=gdf[cluster_column].fillna("no data"))
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 6.4))
@@ -480,8 +491,11 @@ def lisa_cluster_map(gdf, title: str = "", path=None, cluster_column: str = "clu
     from matplotlib.patches import Patch
 
     counts = gdf["_cluster"].value_counts()
-    handles = [Patch(facecolor=CLUSTER_COLOURS[c], edgecolor="#999999", label=f"{CLUSTER_LABELS[c]} ({counts[c]})")
+    handles = [Patch(facecolor=CLUSTER_COLOURS[c], edgecolor="#999999", label=f"{names[c]} ({counts[c]})")
                for c in CLUSTER_COLOURS if c in counts]
+    if "no data" in counts:  # units without a value stay visible in the legend, never unexplained white holes
+        handles.append(Patch(facecolor="#ffffff", edgecolor="#999999", hatch="///",
+                             label=f"{names.get('no data', '无数据 no data')} ({counts['no data']})"))
     ax.legend(handles=handles, loc="lower left", fontsize=8, frameon=False)
     ax.set_axis_off()
     ax.set_title(title)

@@ -167,3 +167,12 @@ def test_moran_over_years_speaks_the_title_language(columbus):
     table = moran(columbus.assign(year=2020), "CRIME", w, id_column="code", permutations=0).long
     assert plots.moran_over_years(table, title="逐年 Moran's I").axes[0].get_xlabel() == "年份"
     assert plots.moran_over_years(table, lang="en").axes[0].get_xlabel() == "year"
+
+
+def test_lisa_legend_speaks_one_language_on_request_and_lists_units_without_data(columbus):
+    frame = columbus.assign(cluster=["HH", "LL", "ns", None] * 12 + ["HL"])
+    legend = [t.get_text() for t in plots.lisa_cluster_map(frame, lang="en").axes[0].get_legend().get_texts()]
+    assert "HH high-high (12)" in legend and "no data (12)" in legend
+    legend = [t.get_text() for t in plots.lisa_cluster_map(frame, title="2022 年 LISA 聚类").axes[0]
+              .get_legend().get_texts()]
+    assert "不显著 (12)" in legend and "无数据 (12)" in legend
