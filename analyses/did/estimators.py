@@ -77,28 +77,16 @@ class EventStudyResult:
         pre = self.table[(self.table["rel_time"] < 0) & (self.table["rel_time"] != self.reference)]
         return float((pre["coef"] / pre["se"]).abs().max())
 
-    def plot(self, path: str | Path, title: str = "事件研究") -> Path:
-        """Coefficient plot with 95% intervals, the reference period at zero and a line at treatment."""
+    def plot(self, path: str | Path, title: str = "事件研究", lang: str | None = None) -> Path:
+        """Coefficient plot with 95% intervals, the reference period at zero, a line at treatment and the binned
+        end points labelled '≤−5' / '≥5' (analyses.plots.event_study_plot)."""
         import matplotlib.pyplot as plt
 
-        from analyses.plots import ensure_renderable, save_figure
+        from analyses.plots import event_study_plot
 
-        ensure_renderable(title)  # Chinese titles need the CJK font; never boxes
-
-        path = Path(path)
-        fig, ax = plt.subplots(figsize=(7, 4))
-        t = self.table
-        ax.errorbar(t["rel_time"], t["coef"], yerr=[t["coef"] - t["ci_low"], t["ci_high"] - t["coef"]],
-                    fmt="o", color="#1f4e79", capsize=3)
-        ax.axhline(0, color="grey", lw=0.8)
-        ax.axvline(self.reference + 0.5, color="firebrick", ls="--", lw=0.8)
-        ax.set_xlabel("relative time (years since adoption)")
-        ax.set_ylabel("coefficient")
-        ax.set_title(title)
-        fig.tight_layout()
-        save_figure(fig, path)
+        fig = event_study_plot(self.table, self.window, self.reference, title=title, path=Path(path), lang=lang)
         plt.close(fig)
-        return path
+        return Path(path)
 
 
 def event_study(

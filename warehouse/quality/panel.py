@@ -70,7 +70,8 @@ def unit_jump(ctx: TableContext, spec: CheckSpec) -> list[CheckResult]:
                f"{where}: {len(hits)} unit-year(s) jump by a power of ten (unit mix-up, e.g. 万元 read as 亿元) — "
                + "; ".join(f"{e[u]} {e[y]}: {e['ratio']:g}× its {e['previous_year']} value" for e in examples[:3]))
         out.append(outcome(hits.empty, spec.kind, ctx.table, col, spec.severity, msg, observed=float(len(hits)),
-                           threshold=f"|log10 ratio − k| > {tol} for k in {list(np.round(factors, 3))}",
+                           threshold=f"|log10 ratio − k| > {tol} for k in "
+                                     + ", ".join(f"{float(f):g}" for f in np.round(factors, 3)),
                            n_failing=len(hits), n_checked=int(lr.notna().sum()), examples=examples))
     return out or _skip(ctx, spec, None, "no columns to check")
 
