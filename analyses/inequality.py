@@ -20,7 +20,7 @@ dependency); the formulas:
 needs only the pair sums.) Pair sums S_jh = Σ_i Σ_r |y_ji − y_hr| come from one sort of all units: in
 sorted order |y_i − y_r| is the later value minus the earlier one, so S needs only, for each group pair,
 the sum of the later values over the pairs (see `pair_abs_sums`), accumulated block by block with one
-small matrix product; never n² (40,000 units in 300 groups: ~0.03 s, 43× all pairs per group pair,
+small matrix product; never n² (40,000 units in 300 groups: ~0.03 s, 51× all pairs per group pair,
 tests/benchmarks/bench_dagum.py).
 
 Example::
@@ -31,7 +31,9 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -70,6 +72,22 @@ def gini(values: np.ndarray) -> float:
     return float(((2 * i - n - 1) * y).sum() / (n * n * y.mean()))
 
 
+@lru_cache(maxsize=1)
+def _blas_controller():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # not installed: BLAS keeps its own thread count
+        return None
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    """A context running BLAS on one thread: the k × blocks product is small (~5 ms), and OpenBLAS's threads
+    spinning for a busy second core made it 2–3× slower on this 2-core machine (bench_dagum: 0.07 s vs 0.03 s)."""
+    ctl = _blas_controller()
+    return ctl.limit(limits=1, user_api="blas") if ctl is not None else contextlib.nullcontext()
+
+
 def pair_abs_sums(values: np.ndarray, codes: np.ndarray, k: int, block: int = 32) -> np.ndarray:
     """S[j, h] = Σ_{i in j} Σ_{r in h} |y_i − y_r| for groups coded 0..k−1 (each non-empty).
 
@@ -94,7 +112,8 @@ def pair_abs_sums(values: np.ndarray, codes: np.ndarray, k: int, block: int = 32
     cell = (cb * nb + np.arange(nb)[:, None]).ravel()  # (group, block)
     ysum = np.bincount(cell, weights=yb.ravel(), minlength=kk * nb).reshape(kk, nb)
     count = np.bincount(cell, minlength=kk * nb).reshape(kk, nb).astype(float)
-    x = ysum @ (np.cumsum(count, axis=1) - count).T  # i in a later block than r
+    with _one_blas_thread():
+        x = ysum @ (np.cumsum(count, axis=1) - count).T  # i in a later block than r
     later, earlier = np.tril_indices(block, -1)  # i after r inside one block
     x += np.bincount((cb[:, later] * kk + cb[:, earlier]).ravel(), weights=yb[:, later].ravel(),
                      minlength=kk * kk).reshape(kk, kk)

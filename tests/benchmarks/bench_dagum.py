@@ -6,7 +6,7 @@ broadcasting (1.6e9 unit pairs a year), then applies Dagum's formulas; analyses.
 accumulates pair sums block by block. Runs alternate (geopanel, reference) per year; prints the median
 times, the ratio, the largest absolute difference of G, G_w, G_nb, G_t and the load average.
 
-    .venv/bin/python tests/benchmarks/bench_dagum.py [--years 5] [--units 40000] [--groups 300]
+    .venv/bin/python tests/benchmarks/bench_dagum.py [--years 9] [--units 40000] [--groups 300]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--units", type=int, default=40_000)
     parser.add_argument("--groups", type=int, default=300)
-    parser.add_argument("--years", type=int, default=5)
+    parser.add_argument("--years", type=int, default=9)
     args = parser.parse_args()
     rng = np.random.default_rng(2024)
     sizes = rng.dirichlet(np.full(args.groups, 2.0))
