@@ -72,6 +72,9 @@ def gini(values: np.ndarray) -> float:
     return float(((2 * i - n - 1) * y).sum() / (n * n * y.mean()))
 
 
+_PAIRS_PER_PASS = 4_000_000  # within-block pairs gathered at a time (~100 MB of temporaries)
+
+
 @lru_cache(maxsize=1)
 def _blas_controller():
     try:
@@ -115,8 +118,11 @@ def pair_abs_sums(values: np.ndarray, codes: np.ndarray, k: int, block: int = 32
     with _one_blas_thread():
         x = ysum @ (np.cumsum(count, axis=1) - count).T  # i in a later block than r
     later, earlier = np.tril_indices(block, -1)  # i after r inside one block
-    x += np.bincount((cb[:, later] * kk + cb[:, earlier]).ravel(), weights=yb[:, later].ravel(),
-                     minlength=kk * kk).reshape(kk, kk)
+    step = max(1, _PAIRS_PER_PASS // max(len(later), 1))  # blocks at a time (one pass at 40k units)
+    for a in range(0, nb, step):
+        cs_a, ys_a = cb[a:a + step], yb[a:a + step]
+        x += np.bincount((cs_a[:, later] * kk + cs_a[:, earlier]).ravel(), weights=ys_a[:, later].ravel(),
+                         minlength=kk * kk).reshape(kk, kk)
     x = x[:k, :k]
     n_g = np.bincount(cs, minlength=k).astype(float)
     t = np.bincount(cs, weights=ys, minlength=k)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analyses import inequality
 from analyses.inequality import dagum, dagum_panel, gini, pair_abs_sums
 
 
@@ -93,7 +94,9 @@ def test_panel_and_bad_input():
 
 
 @pytest.mark.parametrize("block", [1, 3, 7, 32, 500])
-def test_pair_sums_any_block_size_equal_all_pairs(block):
+@pytest.mark.parametrize("pairs_per_pass", [1, 4_000_000])  # within-block pairs in many passes or one
+def test_pair_sums_any_block_size_equal_all_pairs(block, pairs_per_pass, monkeypatch):
+    monkeypatch.setattr(inequality, "_PAIRS_PER_PASS", pairs_per_pass)
     # blocks split pairs between the matrix product (different blocks) and the bincount (same block);
     # every split, padding of the last block and ties must give the plain all-pairs sums
     rng = np.random.default_rng(block)
