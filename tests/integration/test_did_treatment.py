@@ -45,7 +45,7 @@ def test_too_few_pre_periods_for_the_window():
 
 
 # Paper 001 (杨仁发、柏明慧 2025, §2 and Table 2) states its treatment rules; the digest is in
-# /work/shared/spec/papers-000-001.md.  Policy = 1 from the year a city is listed in a national zone
+# shared/spec/papers-000-001.md.  Policy = 1 from the year a city is listed in a national zone
 # (calendar rule, no month cut-off), city panel 2003–2022; zones approved in 2018 and 2020 are left out;
 # the 重庆沿江 zone is left out and Chongqing is not in the 274-city sample (dropping the municipalities
 # takes N from 5,480 to 5,420, i.e. three of them); 巢湖 (abolished 2011) is dropped.  A city named in a
