@@ -6,8 +6,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from warehouse.build import init_warehouse
+
+# Property tests draw the same examples on every run (CI included): a failure is reproducible, never a
+# one-off. To explore further locally, load a profile without derandomize.
+settings.register_profile("geopanel", derandomize=True, database=None)
+settings.load_profile("geopanel")
 
 
 @pytest.fixture(scope="session")
