@@ -43,6 +43,7 @@ INSTALL_HINT = ("install a CJK font: `apt-get install fonts-wqy-microhei` (what 
                 ".ttf/.otf/.ttc with Chinese glyphs in $GEOPANEL_CJK_FONT")
 CLUSTER_COLOURS = {"HH": "#d7191c", "LH": "#abd9e9", "LL": "#2c7bb6", "HL": "#fdae61", "ns": "#eeeeee",
                    "island": "#ffffff"}
+PROVINCE_ADMINISTERED_COLOUR = "#d9d9d9"  # county-level units a province administers, on a city map
 CLUSTER_LABELS = {"HH": "HH 高-高", "LH": "LH 低-高", "LL": "LL 低-低", "HL": "HL 高-低", "ns": "不显著 n.s.",
                   "island": "无邻居 island"}
 CLUSTER_LABELS_LANG = {
@@ -420,50 +421,44 @@ def moran_scatter(y: np.ndarray, w, labels: Sequence[str] | None = None, title: 
 
 # ----------------------------------------------------------------------------- maps
 def _prepare_map(gdf):
-    """Project to the Albers equal-area conic for China (metres) and find the South China Sea units."""
-    from geo.boundaries import ALBERS_CHINA
+    """A map over China (geographic coordinates): completed with Taiwan, Hong Kong, Macao and, at city level,
+    the province-administered units when the frame is national, and projected to the Albers equal-area conic
+    for China (metres); see analyses.china_map. Returns (gdf to draw, ChinaMap or None for other maps)."""
+    from analyses.china_map import prepare
 
-    if gdf.crs is not None and gdf.crs.is_geographic:
-        bounds = gdf.total_bounds
-        china = 70 < bounds[0] < 140 and 0 < bounds[1] < 60
-        if china:
-            return gdf.to_crs(ALBERS_CHINA), True
-    return gdf, False
+    china = prepare(gdf)
+    return (china.gdf, china) if china is not None else (gdf, None)
 
 
-def _map_extent(gdf, china: bool):
-    """Mainland extent without the far South China Sea islands (they go into an inset)."""
-    if not china or "code" not in gdf.columns:
+def _frame_mainland(ax, china, plot_fn, lang: str = "zh"):
+    """Zoom `ax` to the main frame and draw the South China Sea inset (islands and dashed line, with
+    `plot_fn`), the north arrow, the scale bar and the map-review note; nothing for maps outside China."""
+    if china is None:
         return None
-    far = gdf["code"].astype(str).str.startswith("4603")  # 三沙市 and its districts
-    main = gdf[~far] if (~far).any() else gdf
-    return main.total_bounds, gdf[far]
+    from analyses.china_map import frame
+
+    return frame(ax, china, plot_fn, lang)
 
 
-def _frame_mainland(ax, gdf, china: bool, plot_fn) -> None:
-    """Zoom `ax` to the mainland and draw the far islands into an inset with `plot_fn`."""
-    extent = _map_extent(gdf, china)
-    if extent is not None:
-        (minx, miny, maxx, maxy), far = extent
-        ax.set_xlim(minx, maxx)
-        ax.set_ylim(miny, maxy)
-        _draw_inset(ax, far, plot_fn)
-
-
-def _draw_inset(ax, far, plot_fn) -> None:
-    if far is None or far.empty:
+def _add_legend_entries(ax, handles: list) -> None:
+    """Append patches to the legend geopandas drew, keeping its title and place."""
+    legend = ax.get_legend()
+    if legend is None or not handles:
         return
-    inset = ax.inset_axes([1.0, 0.0, 0.16, 0.26])
-    plot_fn(inset)
-    minx, miny, maxx, maxy = far.total_bounds
-    pad = 0.05 * max(maxx - minx, maxy - miny)
-    inset.set_xlim(minx - pad, maxx + pad)
-    inset.set_ylim(miny - pad, maxy + pad)
-    inset.set_xticks([])
-    inset.set_yticks([])
-    inset.set_xlabel("")
-    inset.set_ylabel("")
-    inset.set_title("南海诸岛", fontsize=6)
+    old = list(legend.legend_handles)
+    texts = [t.get_text() for t in legend.get_texts()]
+    title = legend.get_title().get_text()
+    ax.legend(handles=old + handles, labels=texts + [h.get_label() for h in handles], loc="lower left",
+              fontsize=7, frameon=False, title=title or None, title_fontsize=8)
+
+
+def _province_administered_patch(lang: str, n: int):
+    from matplotlib.patches import Patch
+
+    from analyses.china_map import words
+
+    return Patch(facecolor=PROVINCE_ADMINISTERED_COLOUR, edgecolor="#999999", hatch="....",
+                 label=f"{words('province_administered', lang)} ({n})")
 
 
 def lisa_cluster_map(gdf, title: str = "", path=None, cluster_column: str = "cluster", ax=None,
@@ -474,20 +469,25 @@ def lisa_cluster_map(gdf, title: str = "", path=None, cluster_column: str = "clu
     use_cjk_font()
     names = CLUSTER_LABELS if lang is None and not has_chinese(title) else \
         CLUSTER_LABELS_LANG[resolve_lang(lang, title)]
+    words_lang = resolve_lang(lang, title)
     ensure_renderable(title, *names.values())
     gdf, china = _prepare_map(gdf)
     gdf = gdf.assign(_cluster=gdf[cluster_column].fillna("no data"))
+    if china is not None:
+        gdf.loc[china.without_value(cluster_column).to_numpy(), "_cluster"] = "province_administered"
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 6.4))
 
     def draw(a):
-        for cl, colour in {**CLUSTER_COLOURS, "no data": "#ffffff"}.items():
+        for cl, colour in {**CLUSTER_COLOURS, "no data": "#ffffff",
+                           "province_administered": PROVINCE_ADMINISTERED_COLOUR}.items():
             part = gdf[gdf["_cluster"] == cl]
             if not part.empty:
                 part.plot(ax=a, color=colour, edgecolor="#999999", linewidth=0.15,
-                          hatch="///" if cl in ("island", "no data") else None)
+                          hatch="///" if cl in ("island", "no data") else "...." if cl == "province_administered"
+                          else None)
 
     draw(ax)
-    _frame_mainland(ax, gdf, china, draw)
+    _frame_mainland(ax, china, draw, words_lang)
     from matplotlib.patches import Patch
 
     counts = gdf["_cluster"].value_counts()
@@ -496,6 +496,8 @@ def lisa_cluster_map(gdf, title: str = "", path=None, cluster_column: str = "clu
     if "no data" in counts:  # units without a value stay visible in the legend, never unexplained white holes
         handles.append(Patch(facecolor="#ffffff", edgecolor="#999999", hatch="///",
                              label=f"{names.get('no data', '无数据 no data')} ({counts['no data']})"))
+    if "province_administered" in counts:
+        handles.append(_province_administered_patch(words_lang, counts["province_administered"]))
     ax.legend(handles=handles, loc="lower left", fontsize=8, frameon=False)
     ax.set_axis_off()
     ax.set_title(title)
@@ -541,16 +543,23 @@ def choropleth(gdf, column: str, scheme: str = "quantiles", k: int = 5, title: s
     gdf, china = _prepare_map(gdf.assign(**{column: values}))
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 6.4))
     no_data = word("no_data", lang)
+    apart = china.without_value(column) if china is not None else pd.Series(False, index=gdf.index)
+    main, province_administered = gdf[~apart.to_numpy()], gdf[apart.to_numpy()]
 
     def draw(a, legend=False):
-        gdf.plot(column=column, ax=a, scheme=scheme, cmap=cmap, edgecolor="#999999", linewidth=0.15,
-                 legend=legend, classification_kwds=dict(kwds),
-                 missing_kwds={"color": "#ffffff", "hatch": "///", "edgecolor": "#bbbbbb", "label": no_data},
-                 legend_kwds={"loc": "lower left", "fontsize": 7, "frameon": False, "title": legend_title,
-                              "title_fontsize": 8, "labels": labels} if legend else None)
+        main.plot(column=column, ax=a, scheme=scheme, cmap=cmap, edgecolor="#999999", linewidth=0.15,
+                  legend=legend, classification_kwds=dict(kwds),
+                  missing_kwds={"color": "#ffffff", "hatch": "///", "edgecolor": "#bbbbbb", "label": no_data},
+                  legend_kwds={"loc": "lower left", "fontsize": 7, "frameon": False, "title": legend_title,
+                               "title_fontsize": 8, "labels": labels} if legend else None)
+        if not province_administered.empty:
+            province_administered.plot(ax=a, color=PROVINCE_ADMINISTERED_COLOUR, edgecolor="#999999",
+                                       linewidth=0.15, hatch="....")
 
     draw(ax, legend=True)
-    _frame_mainland(ax, gdf, china, draw)
+    _frame_mainland(ax, china, draw, lang)
+    if not province_administered.empty:
+        _add_legend_entries(ax, [_province_administered_patch(lang, len(province_administered))])
     ax.set_axis_off()
     if not title:
         title = (f"{variable_label(column, lang, registry, level, unit=False)}（{scheme}，k = {len(labels)}）"

