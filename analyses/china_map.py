@@ -201,7 +201,7 @@ def frame(ax, cm: ChinaMap, draw, lang: str = "zh") -> object | None:
         inset_w = INSET_HEIGHT * height * (wx1 - wx0) / (wy1 - wy0)  # data width at equal aspect
         top = miny + INSET_HEIGHT * height
         gap = 0.015 * height
-        band = shapely.clip_by_rect(geoms, -np.inf, miny, np.inf, top + gap)
+        band = shapely.clip_by_rect(geoms, minx - 1e7, miny, maxx + 1e7, top + gap)
         band = band[~shapely.is_empty(band)]
         right = shapely.total_bounds(band)[2] if len(band) else minx
         maxx = max(maxx, right + gap + inset_w)
@@ -278,7 +278,7 @@ def bar_length(crs: CRS, x: float, y: float, metres: float) -> float:
     return float(length)
 
 
-def scale_bar(ax, crs: CRS, xy: tuple[float, float] = (0.37, 0.03), fraction: float = 0.17) -> float:
+def scale_bar(ax, crs: CRS, xy: tuple[float, float] = (0.37, 0.03), fraction: float = 0.1) -> float:
     """A two-segment scale bar at axes fraction `xy` (left end), about `fraction` of the axes width, labelled
     in km; its ends are exactly the labelled geodesic distance apart where it stands. Returns the km."""
     from matplotlib.patches import Rectangle
