@@ -200,3 +200,21 @@ def test_regional_strategy_dates_and_their_verification():
     assert (yangtze["verified"] == "false").all() and yangtze["note"].str.contains("NOT confirmed").all()
     assert yangtze["source"].str.contains("国发〔2014〕39号").all()
     assert (rows.loc[rows["strategy"] != "yangtze_belt", "verified"] == "true").all()
+
+
+# --- the copies in policy_pilots that `geopanel did --policy / --concurrent` read -------------------------
+
+def test_policy_pilots_copies_equal_their_seeds():
+    pilots = seed("policy_pilots")
+    clusters = seed("compute_hub_clusters")
+    placed = clusters[clusters["city_code"] != ""]
+    compute = pilots[pilots["policy"] == "compute_cluster_city"].set_index("unit_code")
+    assert sorted(compute.index) == sorted(placed["city_code"].unique()) and len(compute) == 12
+    assert set(compute["start_date"]) == set(clusters["start_date"]) and set(compute["level"]) == {"city"}
+    assert (compute["verified"] == placed.groupby("city_code")["verified"].min()[compute.index]).all()
+    strategies = seed("regional_strategies")
+    for strategy, members in strategies.groupby("strategy"):
+        copy = pilots[pilots["policy"] == strategy]
+        cols = ["unit_code", "level", "start_date", "unit_name_zh", "verified"]
+        assert (copy[cols].sort_values("unit_code").reset_index(drop=True)
+                .equals(members[cols].sort_values("unit_code").reset_index(drop=True))), strategy
