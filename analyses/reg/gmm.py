@@ -10,7 +10,9 @@ for one column per lag (Roodman 2009) and `max_lag` to stop at t − max_lag —
 strictly exogenous `exog` and of the year dummies ("IV-style"). One-step weights (Σ Z_i'HZ_i)⁻¹, H with 2 on the
 diagonal and −1 beside it; two-step weights from the one-step residuals, with Windmeijer's (2005) corrected
 variance. Robust one-step SEs are the cluster (unit) sandwich. AR(m) is Arellano & Bond's m-statistic of the
-differenced residuals; Sargan uses the one-step non-robust weighting, Hansen J the two-step one.
+differenced residuals; Sargan uses the one-step non-robust weighting with σ̂² = ΣΔû²/2N (xtabond2's, no k), Hansen J
+the two-step one. `system_gmm` below is the general form (system GMM, GMM-style endogenous and predetermined
+regressors, difference-in-Hansen): its `level=False` equals this function, which stays as the fast path.
 """
 
 from __future__ import annotations
@@ -142,7 +144,7 @@ def difference_gmm(data: Any, y: str, *, lags: int = 1, exog: Sequence[str] = ()
         if robust:
             V = M1inv @ (Xa.T @ Za) @ W1 @ S1 @ W1 @ (Za.T @ Xa) @ M1inv
         else:
-            sigma2 = float(u1 @ u1) / (n - Xa.shape[1]) / 2  # Var(Δε) = 2σ²: the H matrix carries the 2
+            sigma2 = float(u1 @ u1) / n / 2  # Var(Δε) = 2σ²: the H matrix carries the 2; no k, as xtabond2
             V = M1inv * sigma2
         W_used, u = W1, u1
     else:
@@ -162,8 +164,9 @@ def difference_gmm(data: Any, y: str, *, lags: int = 1, exog: Sequence[str] = ()
                       "p_value": float(2 * stats.norm.sf(abs(stat)))})
     df_over = Za.shape[1] - Xa.shape[1]
     zu1 = Za.T @ u1
-    # the one-step criterion over σ̂² = û'û / 2(N − k) (Var Δε = 2σ²; H carries the 2)
-    sargan = float(zu1 @ W1 @ zu1) / (float(u1 @ u1) / (2 * (n - Xa.shape[1])))
+    # the one-step criterion over σ̂² = û'û / 2N, as xtabond2 (Roodman 2009 §3.3 prints 67.59 for AB's a1; Stata's
+    # xtabond divides by N − k instead)
+    sargan = float(zu1 @ W1 @ zu1) / (float(u1 @ u1) / (2 * n))
     b2 = b if steps == 2 else _gmm(Xa, Za, dy, _pinv(S1))[0]
     g2 = Za.T @ (dy - Xa @ b2)
     hansen = float(g2 @ _pinv(S1) @ g2)  # the two-step criterion, reported after either step
@@ -583,6 +586,7 @@ def _stacked_gmm(frame: pd.DataFrame, y: str, u_col: str, t_col: str, *, lags: i
     return GMMResult(table=table, tests=pd.DataFrame(tests), nobs=nobs, n_units=n_units, n_instruments=j0,
                      steps=steps, robust=robust, y=y, source=source, unit=u_col, time=t_col,
                      extras={"X": X, "Z": Z, "y": yv, "starts": starts, "W1": W1, "b1": b1, "groups": z_groups,
+                             "x_names": x_out,
                              "system": level, "small": small, "n_diff": n_diff})
 
 
