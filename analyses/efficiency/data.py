@@ -34,14 +34,15 @@ def as_list(names: Sequence[str] | str | None) -> list[str]:
 def load(data, inputs: Sequence[str], outputs: Sequence[str], undesirable: Sequence[str] = (), *,
          unit: str | None = None, time: str | None = None, con=None, where: str | None = None,
          positive: bool = False, deflate: dict[str, str] | None = None, base_year=None,
-         allow_failing_checks: bool = False) -> Frame:
+         allow_failing_checks: bool = False, extra: Sequence[str] = ()) -> Frame:
     """Read and check the DEA variables: present, numeric, no missing and no negative values (positive=True:
     none zero either, as SBM divides by them). Each complaint names the unit (and period) and the column.
 
     deflate: {variable: deflator column}, e.g. {"gdp": "gdp_deflator", "capital": "fai_price_index"}: the
     variable is divided by its deflator rescaled to 1 in `base_year` for each unit (value_t × d_base / d_t), so
     that the deflator's own base does not matter; without base_year the deflator is read as an index with
-    base 100 (value_t × 100 / d_t)."""
+    base 100 (value_t × 100 / d_t). extra: further numeric columns to read and check the same way (e.g. the
+    per-DMU direction of a directional distance function)."""
     from warehouse.errors import DataError
     from warehouse.panel_data import read_panel
 
@@ -56,7 +57,7 @@ def load(data, inputs: Sequence[str], outputs: Sequence[str], undesirable: Seque
     unknown = sorted(set(deflate) - set(names))
     if unknown:
         raise EfficiencyError(f"deflate names {', '.join(unknown)}, which is not among the inputs and outputs")
-    read = list(dict.fromkeys(names + list(deflate.values())))
+    read = list(dict.fromkeys(names + list(deflate.values()) + list(extra)))
     try:
         if isinstance(data, pd.DataFrame) and time is None and "year" not in data.columns:
             pdata = read_panel(data, con=con, unit=unit, where=where, columns=read)

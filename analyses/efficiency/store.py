@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from analyses.efficiency.ddf import DDFResult
 from analyses.efficiency.dea import DEAResult
 from analyses.efficiency.luenberger import LuenbergerResult
 from analyses.efficiency.malmquist import MalmquistResult
@@ -24,11 +25,12 @@ RESULTS_DDL = "run_id varchar, unit varchar, period varchar, measure varchar, va
 
 def results_frame(result) -> tuple[pd.DataFrame, str, str | None, str]:
     """(long frame unit, period, measure, value, label; unit column; time column; model name) of a result."""
-    if isinstance(result, DEAResult | SBMResult):
+    if isinstance(result, DEAResult | SBMResult | DDFResult):
         frame = result.to_frame()
         ids = [c for c in result.index.names if c]
         unit, time = ids[0], (ids[1] if len(ids) > 1 else None)
         model = (f"dea-{result.rts}-{result.orientation}" if isinstance(result, DEAResult)
+                 else f"ddf-{result.rts}" if isinstance(result, DDFResult)
                  else f"{'super-' if result.super_efficiency else ''}sbm-{result.rts}-{result.orientation}")
     elif isinstance(result, MalmquistResult | LuenbergerResult):
         unit, time = result.unit, result.time

@@ -38,7 +38,7 @@ AllowOption = Annotated[bool, typer.Option("--allow-failing-checks", help="Run e
 DbOption = Annotated[Path | None, typer.Option("--db", help="Warehouse file (default $GEOPANEL_DB or "
                                                             "data/geopanel.duckdb).")]
 DIGITS = 4  # printed tables (DEAP prints 3); --json and --out carry full precision
-MODELS = {"ccr": "crs", "bcc": "vrs", "sbm": None, "super-sbm": None}
+MODELS = {"ccr": "crs", "bcc": "vrs", "sbm": None, "super-sbm": None, "ddf": None}
 
 
 def _errors():
@@ -67,6 +67,28 @@ def _pairs(text: str | None) -> dict[str, str] | None:
     if bad:
         fail(f"--deflate {text!r}: write VARIABLE=DEFLATOR pairs, e.g. gdp=gdp_deflator,capital=fai_price_index")
     return {a.strip(): b.strip() for a, _, b in pairs}
+
+
+def _direction(text: str | None):
+    """--direction: graph | output | numbers `0,0,1,1` (one per input, output, undesirable output) |
+    `capital=1,gdp=g_gdp` (a number or a column per variable; unnamed variables 0)."""
+    if not text or text.strip() in ("graph", "output"):
+        return (text or "graph").strip()
+
+    def number(v: str):
+        try:
+            return float(v)
+        except ValueError:
+            return None
+
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if all("=" in p for p in parts):
+        pairs = [p.partition("=") for p in parts]
+        return {a.strip(): (number(b.strip()) if number(b.strip()) is not None else b.strip()) for a, _, b in pairs}
+    if all(number(p) is not None for p in parts):
+        return [number(p) for p in parts]
+    fail(f"--direction {text!r}: use graph, output, numbers (0,0,1,1) or VARIABLE=NUMBER|COLUMN pairs")
+    return None
 
 
 def _base(text: str | None):
@@ -118,10 +140,15 @@ def dea_command(
     unit: UnitOption = None,
     time: TimeOption = None,
     undesirable: BadOption = None,
-    model: Annotated[str, typer.Option(help="ccr (CRS) | bcc (VRS) | sbm | super-sbm.")] = "ccr",
+    model: Annotated[str, typer.Option(help="ccr (CRS) | bcc (VRS) | sbm | super-sbm | ddf (directional "
+                                            "distance function).")] = "ccr",
     orientation: Annotated[str | None, typer.Option(help="input | output (ccr/bcc; default input); none | input | "
                                                          "output (sbm; default none, non-oriented).")] = None,
-    rts: Annotated[str | None, typer.Option(help="crs | vrs for sbm / super-sbm (ccr/bcc imply it).")] = None,
+    rts: Annotated[str | None, typer.Option(help="crs | vrs for sbm / super-sbm / ddf (ccr/bcc imply it).")]
+    = None,
+    direction: Annotated[str | None, typer.Option(help="ddf: graph (g = (−x, y, −b), default) | output "
+                                                       "(g = (0, y, −b)) | numbers, one per input, output and "
+                                                       "undesirable output | VARIABLE=NUMBER|COLUMN pairs.")] = None,
     super_efficiency: Annotated[bool, typer.Option("--super", help="Andersen–Petersen super-efficiency (ccr/bcc).")]
     = False,
     frontier: Annotated[str, typer.Option(help="period (one frontier per period) | pooled.")] = "period",
@@ -136,17 +163,19 @@ def dea_command(
     db: DbOption = None,
 ) -> None:
     """DEA efficiency of every unit × period: CCR/BCC (scores, CRS/VRS/scale, returns to scale, slacks, targets)
-    or SBM / super-SBM with undesirable outputs.
+    or SBM / super-SBM with undesirable outputs, or the directional distance function (--model ddf).
 
     Example: geopanel dea --data provinces.csv --unit code --time year --inputs labour,capital --outputs gdp
     --model bcc --orientation output
     """
-    from analyses.efficiency import dea, sbm
+    from analyses.efficiency import ddf, dea, sbm
 
     if model not in MODELS:
         fail(f"--model {model!r}: use one of {', '.join(MODELS)}")
     if super_efficiency and model not in ("ccr", "bcc"):
         fail("--super is Andersen–Petersen super-efficiency of ccr/bcc; for SBM use --model super-sbm")
+    if direction and model != "ddf":
+        fail("--direction is the direction vector of --model ddf")
     if undesirable and model in ("ccr", "bcc"):
         fail("--undesirable needs --model sbm or super-sbm (radial CCR/BCC have no undesirable outputs)")
     try:
@@ -155,6 +184,11 @@ def dea_command(
                 res = dea(data, inputs, outputs, unit=unit, time=time, rts=MODELS[model],
                           orientation=orientation or "input", deflate=_pairs(deflate), base_year=_base(base_year),
                           super_efficiency=super_efficiency, frontier=frontier, con=con, where=where,
+                          allow_failing_checks=allow_failing_checks)
+            elif model == "ddf":
+                res = ddf(data, inputs, outputs, undesirable or (), unit=unit, time=time, rts=rts or "crs",
+                          direction=_direction(direction), frontier=frontier, con=con, where=where,
+                          deflate=_pairs(deflate), base_year=_base(base_year),
                           allow_failing_checks=allow_failing_checks)
             else:
                 res = sbm(data, inputs, outputs, undesirable or (), unit=unit, time=time, rts=rts or "vrs",
@@ -167,7 +201,8 @@ def dea_command(
     bad = frame[frame.status != "optimal"]
     run_id = _store(res, store, db, {"command": "dea", "data": data, "inputs": inputs, "outputs": outputs,
                                      "undesirable": undesirable, "model": model, "orientation": res.orientation,
-                                     "rts": res.rts, "super": super_efficiency, "frontier": frontier, "where": where})
+                                     "rts": res.rts, "super": super_efficiency, "frontier": frontier, "where": where,
+                                     "direction": direction})
     summary = {"model": model, "rts": res.rts, "orientation": res.orientation, "source": res.source,
                "dmus": len(frame), "mean_efficiency": float(res.efficiency.mean()), "not_optimal": len(bad),
                "run_id": run_id}
