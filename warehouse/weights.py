@@ -415,6 +415,7 @@ def _build_from_file(kind: str, level: str, boundary_file: str | Path, id_column
     if gdf[id_column].duplicated().any():
         first = gdf.loc[gdf[id_column].duplicated(), id_column].iloc[0]
         raise WeightsError(f"{path}: {id_column} repeats codes ({first})")
+    gdf, repaired = _valid_polygons(gdf, path, id_column, polygons_only=kind in ("queen", "rook"))
     label = f"{path.name} ({len(gdf)})"
     lon, lat = builders._centroid_points(gdf.to_crs(4326) if gdf.crs is not None else gdf)
     ids = gdf[id_column].tolist()
@@ -438,4 +439,47 @@ def _build_from_file(kind: str, level: str, boundary_file: str | Path, id_column
                            "distance_band or inverse_distance")
     w.params["boundary_file"] = str(path)
     w.params["id_column"] = id_column
+    if repaired:
+        w.params["repaired_ids"] = repaired
     return w
+
+
+def _valid_polygons(gdf, path: Path, id_column: str, polygons_only: bool) -> tuple[object, list[str]]:
+    """A user's polygons made fit for contiguity: units without a geometry (or, for contiguity, without a
+    polygon) are refused by id; invalid polygons (bow-ties, spikes, self-touching rings) are repaired with
+    shapely.make_valid keeping only their polygon parts (geo.boundaries' rule), and a note names them —
+    an invalid ring's vertices would otherwise make silent wrong neighbours (a spike touching a far unit)."""
+    import shapely
+
+    from geo.boundaries import _polygonal_part
+
+    def ids(mask) -> str:
+        return _preview(gdf.loc[mask, id_column].tolist())
+
+    geoms = gdf.geometry
+    empty = (geoms.isna() | geoms.is_empty).to_numpy()
+    if empty.any():
+        raise WeightsError(f"{path}: {id_column} {ids(empty)} have no geometry; give each unit its polygon or "
+                           "remove it from the file")
+    if polygons_only:
+        other = ~geoms.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+        if other.any():
+            kinds = ", ".join(sorted(set(geoms[other].geom_type)))
+            raise WeightsError(f"{path}: {id_column} {ids(other)} are not polygons ({kinds}); contiguity needs "
+                               "polygons — use --kind knn or distance_band for points")
+    invalid = ~geoms.is_valid.to_numpy()
+    if not invalid.any():
+        return gdf, []
+    reasons = sorted({shapely.is_valid_reason(g).split("[")[0] for g in geoms[invalid]})
+    fixed = [_polygonal_part(g) for g in shapely.make_valid(geoms[invalid].to_numpy())]
+    lost = [code for code, g in zip(gdf.loc[invalid, id_column], fixed, strict=True) if g.is_empty or g.area == 0]
+    if lost:
+        raise WeightsError(f"{path}: {id_column} {_preview(lost)} have invalid polygons with no area left after "
+                           "repair; fix them in a GIS (or remove them) and run again")
+    gdf = gdf.copy()
+    gdf.loc[invalid, gdf.geometry.name] = fixed
+    repaired = gdf.loc[invalid, id_column].tolist()
+    warnings.warn(f"{path.name}: repaired {len(repaired)} invalid polygon(s) ({'; '.join(reasons)}) with "
+                  f"shapely.make_valid, keeping their polygon parts: {id_column} {_preview(repaired)}; "
+                  "check them in a GIS", stacklevel=3)
+    return gdf, repaired
