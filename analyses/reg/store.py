@@ -73,10 +73,13 @@ def store_tests(con, tests: pd.DataFrame, spec: dict, started_at: datetime, resu
 
 
 def store_gmm(con, fit, spec: dict, started_at: datetime) -> str:
-    """A difference-GMM run: coefficients, AR / Sargan / Hansen tests, the instrument count in the spec."""
+    """A difference- or system-GMM run: coefficients, AR / Sargan / Hansen / difference-in-Hansen tests, the
+    instrument count in the spec."""
     estimates = fit.table.rename(columns={"coef": "estimate", "se": "std_error", "p": "p_value"})
     tests = fit.tests.assign(note=None)
-    run = {"kind": "gmm", "model": f"difference GMM ({fit.steps}-step)", "effects": "unit (differenced)",
+    system = bool(fit.extras.get("system"))
+    run = {"kind": "gmm", "model": f"{'system' if system else 'difference'} GMM ({fit.steps}-step)",
+           "effects": "unit (differenced; levels instrumented by differences)" if system else "unit (differenced)",
            "formula": f"{fit.y} ~ {' + '.join(fit.table['term'])}", "dependent": fit.y, "data_source": fit.source,
            "unit_column": fit.unit, "time_column": fit.time, "n_units": fit.n_units, "nobs": fit.nobs,
            "vcov_method": ("Windmeijer" if fit.steps == 2 else "robust") if fit.robust else "conventional",

@@ -349,37 +349,62 @@ def gmm(
     collapse: Annotated[bool, typer.Option("--collapse", help="One instrument column per lag (Roodman 2009).")]
     = False,
     max_lag: Annotated[int | None, typer.Option("--max-lag", help="Deepest lag of y used as instrument.")] = None,
-    time_dummies: Annotated[bool, typer.Option(help="Year effects (differenced) in the equation.")] = True,
+    time_dummies: Annotated[bool, typer.Option(help="Year effects in the equation (differenced; in system GMM "
+                                               "also in levels, instrumenting the levels equation).")] = True,
+    system: Annotated[bool, typer.Option("--system", help="Blundell–Bond system GMM: adds the levels equation, "
+                                         "instrumented by lagged differences (difference-in-Hansen reported).")]
+    = False,
+    endogenous: Annotated[str, typer.Option("--endogenous", help="Variables of --exog instrumented GMM-style by "
+                                            "their levels at t−2 and earlier (xtabond2 gmm(L.w)).")] = "",
+    predetermined: Annotated[str, typer.Option("--predetermined", help="Variables of --exog instrumented "
+                                               "GMM-style from t−1 (xtabond2 gmm(w)).")] = "",
+    small: Annotated[bool, typer.Option("--small", help="t tests and xtabond2's small-sample variance factor.")]
+    = False,
     as_json: JsonOpt = False,
     store: StoreOpt = True,
     allow_failing_checks: AllowOpt = False,
     db: DbOpt = None,
 ) -> None:
-    """Arellano–Bond difference GMM: coefficients, AR(1)/AR(2), Sargan, Hansen and the instrument count.
+    """Arellano–Bond difference GMM or (--system) Blundell–Bond system GMM: coefficients, AR(1)/AR(2), Sargan,
+    Hansen, difference-in-Hansen and the instrument count, as xtabond2 reports them.
 
     Example: geopanel gmm n --lags 2 --exog w,L.w,k,L.k,L2.k,ys,L.ys,L2.ys --data abdata.csv --unit id --time year
+
+    System GMM (Roodman 2009's example): geopanel gmm n --exog w,L.w,k,L.k --endogenous w,k --system --small ...
     """
-    from analyses.reg.gmm import difference_gmm
+    from analyses.reg.gmm import difference_gmm, system_gmm
     from analyses.reg.store import store_gmm
 
     started = datetime.now(UTC)
     names = [c.strip() for c in exog.split(",") if c.strip()]
+    endo = [c.strip() for c in endogenous.split(",") if c.strip()]
+    pre = [c.strip() for c in predetermined.split(",") if c.strip()]
     spec = {"y": y, "lags": lags, "exog": names, "data": data, "unit": unit, "time": time, "where": where,
             "steps": 2 if two_step else 1, "robust": robust, "collapse": collapse, "max_lag": max_lag,
-            "time_dummies": time_dummies}
+            "time_dummies": time_dummies, "system": system, "endogenous": endo, "predetermined": pre,
+            "small": small}
+    general = system or endo or pre or small
     try:
         with _open(db, data, store) as con:
-            fit = difference_gmm(data, y, lags=lags, exog=names, unit=unit, time=time, steps=2 if two_step else 1,
-                                 robust=robust, time_dummies=time_dummies, collapse=collapse, max_lag=max_lag,
+            if general:
+                fit = system_gmm(data, y, lags=lags, exog=names, endogenous=endo, predetermined=pre, unit=unit,
+                                 time=time, steps=2 if two_step else 1, robust=robust, small=small,
+                                 time_dummies=time_dummies, collapse=collapse, max_lag=max_lag, level=system,
                                  con=con, where=where, allow_failing_checks=allow_failing_checks)
+            else:
+                fit = difference_gmm(data, y, lags=lags, exog=names, unit=unit, time=time,
+                                     steps=2 if two_step else 1, robust=robust, time_dummies=time_dummies,
+                                     collapse=collapse, max_lag=max_lag, con=con, where=where,
+                                     allow_failing_checks=allow_failing_checks)
             run_id = store_gmm(con, fit, spec, started) if store and con is not None else None
     except ERRORS as exc:
         _fail(str(exc))
     if as_json:
         sys.stdout.write(json.dumps({**fit.as_dict(), "run_id": run_id}, ensure_ascii=False, indent=1) + "\n")
         return
-    console.print(f"difference GMM, {'two' if two_step else 'one'}-step: {fit.nobs} observations, {fit.n_units} "
-                  f"units, {fit.n_instruments} instruments", highlight=False, markup=False)
+    console.print(f"{'system' if system else 'difference'} GMM, {'two' if two_step else 'one'}-step: {fit.nobs} "
+                  f"observations, {fit.n_units} units, {fit.n_instruments} instruments", highlight=False,
+                  markup=False)
     console.print(fit.table.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False,
                   markup=False)
     console.print(fit.tests.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False,

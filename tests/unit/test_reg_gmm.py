@@ -284,3 +284,26 @@ def test_system_windmeijer_correction_equals_a_numerical_derivative(abdata):
     V = M2inv + D @ M2inv + M2inv @ D.T + D @ V1 @ D.T  # Windmeijer (2005) eq. (3.5)
     se = pd.Series(np.sqrt(np.diag(V)), index=e["x_names"])
     np.testing.assert_allclose(fit.table.set_index("term")["se"], se.loc[SYS_TERMS], rtol=1e-4)
+
+
+def test_gmm_system_command_stores_the_run(abdata, tmp_path):
+    import duckdb
+    from typer.testing import CliRunner
+
+    from geopanel.cli import app
+    from warehouse.db import connection
+
+    csv, db = tmp_path / "abdata.csv", tmp_path / "wh.duckdb"
+    abdata.to_csv(csv, index=False)
+    with connection(db):
+        pass
+    out = CliRunner().invoke(app, ["gmm", "n", "--exog", "w,L.w,k,L.k", "--endogenous", "w,k", "--system", "--small",
+                                   "--data", str(csv), "--unit", "firm", "--time", "year", "--db", str(db)])
+    assert out.exit_code == 0, out.output
+    assert "system GMM, one-step: 891 observations, 140 units, 113 instruments" in out.output
+    con = duckdb.connect(str(db), read_only=True)
+    model = con.execute("select model from analysis.model_runs").fetchone()[0]
+    dh = con.execute("select statistic, df from analysis.model_tests "
+                     "where test = 'Difference-in-Hansen GMM instruments for levels'").fetchone()
+    con.close()
+    assert model == "system GMM (1-step)" and round(dh[0], 2) == 26.37 and dh[1] == 21  # Roodman (2009) §3.4
