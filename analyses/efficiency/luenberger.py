@@ -1,6 +1,7 @@
 """Malmquist–Luenberger productivity with undesirable outputs: the contemporaneous ML index (Chung, Färe &
-Grosskopf 1997, J. Env. Mgmt 51:229–240) and the global ML index (Oh 2010, J. Prod. Anal. 34:183–197), with the
-cumulative index chained from the base period (as the NQP paper's inclusive-green-TFP series).
+Grosskopf 1997, J. Env. Mgmt 51:229–240), the sequential ML index (Oh & Heshmati 2010, Energy Econ. 32:1345–1355)
+and the global ML index (Oh 2010, J. Prod. Anal. 34:183–197), with the cumulative index chained from the base
+period (as the NQP paper's inclusive-green-TFP series).
 
 Directional output distance function with direction g = (y, −b), weak disposability of the bads (Chung et al.):
 
@@ -15,6 +16,9 @@ against the contemporaneous technology T^t (period t's data) or the global techn
 
     ML    = {[(1 + D^t(t)) / (1 + D^t(t+1))] × [(1 + D^{t+1}(t)) / (1 + D^{t+1}(t+1))]}^{1/2}   (Chung et al., eq. 10)
     MLTECH = ML / EC
+
+kind='sequential' (SML, Oh & Heshmati 2010) uses the same formulas with the sequential technology S^t built from
+the data of every period up to t (S^1 ⊆ S^2 ⊆ …: technology does not regress), in place of T^t.
 
 measure='sbm' replaces 1/(1 + D) by the SBM efficiency with undesirable outputs (the "SBM-GML" of the Chinese
 green-TFP literature): GML = ρ^G(t+1)/ρ^G(t), EC = ρ^{t+1}(t+1)/ρ^t(t), BPC = GML/EC.
@@ -77,7 +81,7 @@ def _reduced(X, Y, B) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 class LuenbergerResult:
     """ML / GML indices per DMU and period pair, the distances behind them, and the cumulative index."""
 
-    kind: str  # 'global' or 'contemporaneous'
+    kind: str  # 'global', 'contemporaneous' or 'sequential'
     measure: str  # 'ddf' or 'sbm'
     rts: str
     unit: str
@@ -89,7 +93,7 @@ class LuenbergerResult:
 
     @property
     def index_name(self) -> str:
-        return "gml" if self.kind == "global" else "ml"
+        return {"global": "gml", "sequential": "sml"}.get(self.kind, "ml")
 
     @property
     def cumulative(self) -> pd.DataFrame:
@@ -119,14 +123,16 @@ def malmquist_luenberger(data, inputs: Sequence[str] | str, outputs: Sequence[st
                          allow_failing_checks: bool = False,
                          where: str | None = None,
         deflate: dict[str, str] | None = None, base_year=None) -> LuenbergerResult:
-    """Global (Oh 2010; kind='global') or contemporaneous (Chung et al. 1997) Malmquist–Luenberger index of a
-    balanced panel with undesirable outputs.
+    """Global (Oh 2010; kind='global'), contemporaneous (Chung et al. 1997) or sequential (Oh & Heshmati 2010;
+    the frontier of period t from all periods ≤ t) Malmquist–Luenberger index of a balanced panel with
+    undesirable outputs.
 
     Example: malmquist_luenberger("fct_city_year", ["labour", "capital", "energy"], ["gdp"], ["co2"],
     unit="city_code", time="year").cumulative
     """
-    if kind not in ("global", "contemporaneous"):
-        raise EfficiencyError(f"kind {kind!r}: use global (Oh 2010) or contemporaneous (Chung et al. 1997)")
+    if kind not in ("global", "contemporaneous", "sequential"):
+        raise EfficiencyError(f"kind {kind!r}: use global (Oh 2010), contemporaneous (Chung et al. 1997) or "
+                              "sequential (Oh & Heshmati 2010)")
     if measure not in ("ddf", "sbm"):
         raise EfficiencyError(f"measure {measure!r}: use ddf (directional distance) or sbm")
     if rts not in ("crs", "vrs"):
@@ -146,7 +152,12 @@ def malmquist_luenberger(data, inputs: Sequence[str] | str, outputs: Sequence[st
     solve = ddf_scores if measure == "ddf" else _sbm_eff
     # reference technologies: all columns for the DDF (weak disposability of the bads rules out dominance
     # screening), the spanning columns, found once, for the SBM
-    R = {p: (D[p] if measure == "ddf" else _reduced(*D[p])) for p in D}
+    if kind == "sequential":  # S^t: the data of every period up to t
+        R = {p: tuple(np.hstack([D[q][i] for q in periods[:k + 1]]) for i in range(3))
+             for k, p in enumerate(periods)}
+        R = {p: (R[p] if measure == "ddf" else _reduced(*R[p])) for p in periods}
+    else:
+        R = {p: (D[p] if measure == "ddf" else _reduced(*D[p])) for p in D}
     eff = (lambda d: 1.0 / (1.0 + d)) if measure == "ddf" else (lambda d: d)  # as an efficiency: higher is better
     K, n = len(periods), len(units)
     own, st_own = np.full((K, n), np.nan), np.empty((K, n), dtype=object)
@@ -181,7 +192,7 @@ def malmquist_luenberger(data, inputs: Sequence[str] | str, outputs: Sequence[st
         index = np.sqrt((e_prev[1:] / e_own[:-1]) * (e_own[1:] / e_next[:-1]))
         ec = e_own[1:] / e_own[:-1]
         tc = index / ec
-    name = "gml" if kind == "global" else "ml"
+    name = {"global": "gml", "sequential": "sml"}.get(kind, "ml")
     distances = pd.DataFrame({u: np.tile(units, K), t: np.repeat(periods, n), **{k: v.ravel() for k, v in cols.items()},
                               "status": status.ravel()})
     indices = pd.DataFrame({u: np.tile(units, K - 1), t: np.repeat(periods[1:], n), name: index.ravel(),

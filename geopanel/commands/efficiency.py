@@ -251,14 +251,14 @@ def malmquist_command(
         with _con(db, data) as con:
             if undesirable:
                 kind = frontier or "global"
-                if kind not in ("global", "contemporaneous"):
-                    fail(f"--frontier {kind!r} with --undesirable: use global or contemporaneous")
+                if kind not in ("global", "contemporaneous", "sequential"):
+                    fail(f"--frontier {kind!r} with --undesirable: use global, contemporaneous or sequential")
                 res = malmquist_luenberger(data, inputs, outputs, undesirable, unit=unit, time=time, kind=kind,
                                            measure=measure, rts=rts, con=con, where=where,
                                            deflate=_pairs(deflate), base_year=_base(base_year),
                                            allow_failing_checks=allow_failing_checks)
                 means = res.period_means
-                title = f"{'global ' if kind == 'global' else ''}Malmquist–Luenberger ({measure}, {rts})"
+                title = f"{'' if kind == 'contemporaneous' else kind + ' '}Malmquist–Luenberger ({measure}, {rts})"
             else:
                 res = malmquist(data, inputs, outputs, unit=unit, time=time, orientation=orientation,
                                 frontier=frontier or "contemporaneous", con=con, where=where,
