@@ -206,7 +206,7 @@ def fit_frame(frame: pd.DataFrame, formula: str, fitted: str, vce: str, *, diagn
     if iv is not None and diagnostics:
         from analyses.reg.iv import iv_diagnostics
 
-        diag = iv_diagnostics(model, vce)
+        diag = iv_diagnostics(model, vce, estimator)
     used = model._data
     digest = hashlib.sha256(pd.util.hash_pandas_object(used, index=False).to_numpy().tobytes()).hexdigest()[:16]
     kind = "OLS" if iv is None else estimator.upper()

@@ -7,7 +7,8 @@ ivreghdfe print them.
   variance under the null (the endogenous regressors themselves), Wald with first-stage residuals; robust to
   heteroskedasticity or (two-way) clustering as the fit's `vce`. Small-sample factors as ivreg2 3.x.
 - Cragg–Donald Wald F (Cragg & Donald 1993): the same under homoskedasticity, from the smallest canonical
-  correlation; Stock & Yogo (2005) critical values for the cells tabulated below.
+  correlation; Stock & Yogo (2005) critical values for K1 ≤ 3 (bias) / ≤ 2 (size) and L1 ≤ 100 from
+  analyses.reg.stock_yogo (2SLS bias and size; LIML size after a LIML fit), as ivreg2 prints them.
 - Hansen J (Sargan under iid): N·ḡ'S⁻¹ḡ at the two-step efficient GMM estimate (Hansen 1982).
 """
 
@@ -21,21 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from analyses.reg.prepare import cluster_columns
-
-# Stock & Yogo (2005), Tables 5.1 (2SLS relative bias) and 5.2 (2SLS size of a nominal 5% Wald test), as ivreg2
-# prints them; keyed by (K1 endogenous, L1 excluded instruments). Cells not listed are reported as not tabulated.
-STOCK_YOGO = {
-    (1, 1): {"10% maximal IV size": 16.38, "15% maximal IV size": 8.96, "20% maximal IV size": 6.66,
-             "25% maximal IV size": 5.53},
-    (1, 2): {"10% maximal IV size": 19.93, "15% maximal IV size": 11.59, "20% maximal IV size": 8.75,
-             "25% maximal IV size": 7.25},
-    (1, 3): {"5% maximal IV relative bias": 13.91, "10% maximal IV relative bias": 9.08,
-             "20% maximal IV relative bias": 6.46, "30% maximal IV relative bias": 5.39,
-             "10% maximal IV size": 22.30, "15% maximal IV size": 12.83, "20% maximal IV size": 9.54,
-             "25% maximal IV size": 7.80},
-    (2, 2): {"10% maximal IV size": 7.03, "15% maximal IV size": 4.58, "20% maximal IV size": 3.95,
-             "25% maximal IV size": 3.63},
-}
+from analyses.reg.stock_yogo import critical_values
 
 
 @dataclass
@@ -81,8 +68,9 @@ class IVDiagnostics:
         ])
 
 
-def iv_diagnostics(model, vce: str) -> IVDiagnostics:
-    """The diagnostics of a pyfixest Feiv fit, computed on its demeaned (fixed-effects-partialled) matrices."""
+def iv_diagnostics(model, vce: str, estimator: str = "2sls") -> IVDiagnostics:
+    """The diagnostics of a pyfixest Feiv fit, computed on its demeaned (fixed-effects-partialled) matrices;
+    `estimator` picks the Stock–Yogo tables ivreg2 prints (2SLS bias and size, or LIML size)."""
     z_names = [str(c) for c in model._coefnames_z]
     x_names = [str(c) for c in model._coefnames]
     exog = [c for c in z_names if c in x_names]
@@ -121,7 +109,7 @@ def iv_diagnostics(model, vce: str) -> IVDiagnostics:
                          kp_lm_df=lm_df, kp_lm_p=float(stats.chi2.sf(kp_lm, lm_df)), kp_f=float(kp_f),
                          cd_f=float(cd_f), hansen_j=float(j), hansen_j_df=j_df,
                          hansen_j_p=float(stats.chi2.sf(j, j_df)) if j_df else math.nan,
-                         stock_yogo=STOCK_YOGO.get((k1, l1), {}), vce=vce)
+                         stock_yogo=critical_values(k1, l1, estimator), vce=vce)
 
 
 def rk_statistic(Y: np.ndarray, Z: np.ndarray, kind: str = "wald", *, robust: bool = False,
