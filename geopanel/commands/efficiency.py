@@ -229,6 +229,10 @@ def malmquist_command(
     rts: Annotated[str, typer.Option(help="With --undesirable: crs | vrs.")] = "crs",
     cumulative: Annotated[bool, typer.Option("--cumulative", help="Print the index chained from the base period.")]
     = False,
+    plot: Annotated[Path | None, typer.Option(help="Draw the small-multiple index lines (one panel per unit) to "
+                                                   ".png/.svg/.pdf.")] = None,
+    lang: Annotated[str | None, typer.Option(help="Plot words: zh | en (default: zh when unit names are "
+                                                  "Chinese).")] = None,
     where: WhereOption = None,
     as_json: JsonOption = False,
     out: OutOption = None,
@@ -247,6 +251,10 @@ def malmquist_command(
     """
     from analyses.efficiency import malmquist, malmquist_luenberger
 
+    if lang not in (None, "zh", "en"):
+        fail(f"--lang {lang!r}: use zh or en")
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
+        fail(f"--plot {plot}: write .png, .svg or .pdf")
     try:
         with _con(db, data) as con:
             if undesirable:
@@ -268,6 +276,17 @@ def malmquist_command(
                 title = f"Malmquist ({orientation}-orientated, {res.frontier} frontier)"
     except _errors() as exc:
         fail(str(exc))
+    if plot is not None:
+        import matplotlib.pyplot as plt
+
+        from analyses.efficiency.tables import plot_tfpch
+        from analyses.plots import FontError
+
+        try:
+            plt.close(plot_tfpch(res, plot, lang=lang))
+        except (FontError, ValueError) as exc:
+            fail(str(exc))
+        err.print(f"wrote {plot}", highlight=False)
     frame = res.cumulative if cumulative else res.to_frame()
     run_id = _store(res, store, db, {"command": "malmquist", "data": data, "inputs": inputs, "outputs": outputs,
                                      "undesirable": undesirable, "orientation": orientation, "frontier": frontier,
