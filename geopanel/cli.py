@@ -19,6 +19,7 @@ from geopanel.commands import efficiency as efficiency_commands
 from geopanel.commands import esda as esda_commands
 from geopanel.commands import qca as qca_commands
 from geopanel.commands import reg as reg_commands
+from geopanel.commands import report as report_commands
 from geopanel.commands import spatial_panel as spatial_panel_commands
 from geopanel.output import console, fail
 from geopanel.output import fmt as _fmt
@@ -469,6 +470,7 @@ esda_commands.register(app)
 reg_commands.register(app)
 efficiency_commands.register(app)
 qca_commands.register(app)
+report_commands.register(app)
 
 
 def main() -> None:
