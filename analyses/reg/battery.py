@@ -96,7 +96,9 @@ def battery(data: Any, formula: str, *, con=None, unit: str | None = None, time:
         out.details["selection"] = sel
         rows += [{"test": "Altonji-Elder-Taber ratio", "statistic": sel.aet_ratio, "p_value": None, "note": None},
                  {"test": "Oster delta (beta = 0)", "statistic": sel.oster_delta, "p_value": None,
-                  "note": f"R_max {sel.r_max:.4f}; beta* (delta = 1) {sel.oster_beta:.6g}"}]
+                  "note": f"exact, as psacalc; R_max {sel.r_max:.4f}; beta* (delta = 1) {sel.oster_beta:.6g}; "
+                          f"eq. (3) approximations: delta {sel.oster_delta_approx:.6g}, "
+                          f"beta* {sel.oster_beta_approx:.6g}"}]
     if hausman:
         if panel.unit is None or panel.time is None:
             raise RegError("the Hausman test needs the panel index: name --unit and --time")
