@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export MPLBACKEND := Agg
 
-.PHONY: demo test lint install fonts clean
+.PHONY: demo test lint install fonts browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,6 +27,11 @@ fonts:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; } || \
 	  { echo "could not install fonts-wqy-microhei: install a CJK font (see analyses/plots.py)"; exit 1; }
 
+# The report's browser tests (tests/e2e/test_report_browser.py) render pages in Debian's headless Chromium.
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  { echo "could not install chromium: install Debian's chromium package (the report tests need /usr/bin/chromium)"; exit 1; }
+
 install: $(STAMP) fonts
 
 demo: $(STAMP) fonts
@@ -35,7 +40,7 @@ demo: $(STAMP) fonts
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP) fonts lint
+test: $(STAMP) fonts browser lint
 	$(BIN)/python -m pytest -q -n 2
 
 clean:
