@@ -72,6 +72,7 @@ def did(
                                                        "e.g. queen_city.")] = None,
     boot: Annotated[int, typer.Option(help="Bootstrap / permutation draws of mediation and heterogeneity.")] = 500,
     out: Annotated[Path | None, typer.Option(help="Folder for the report and plots.")] = None,
+    lang: Annotated[str | None, typer.Option(help="Words on the plots: zh | en (default: Chinese titles).")] = None,
     allow_failing_checks: Annotated[bool, typer.Option(
         "--allow-failing-checks", help="Run even if `geopanel check` failed or is out of date (recorded).")] = False,
     db: Annotated[Path | None, typer.Option("--db", help="Warehouse file.")] = None,
@@ -89,6 +90,8 @@ def did(
     Example: geopanel did lemp --data mpdta.csv --unit countyreal --cohort first.treat --window -3:3 --json
     """
     out_console = Console(soft_wrap=True, stderr=True) if as_json else console
+    if lang not in (None, "zh", "en"):
+        _fail(out_console, f"--lang {lang!r}: use zh or en")
     bounds, stacked_bounds = _window("--window", window), _window("--stacked-window", stacked_window)
     if data is not None or cohort is not None:
         policy_only = {"--policy": policy is not None, "--rule": rule != "calendar",
@@ -109,7 +112,7 @@ def did(
                 "concurrent": concurrent, "by": by, "mediator": mediator, "moderator": moderator, "w": w,
                 "boot": boot, "exclude_units": _names(exclude_units)}
         _did_on_data(spec, level=level, out=out, allow_failing_checks=allow_failing_checks, db=db,
-                     as_json=as_json, out_console=out_console)
+                     as_json=as_json, out_console=out_console, lang=lang)
         return
     for flag, value in (("--unit", unit), ("--time", time)):
         if value is not None:
@@ -143,6 +146,7 @@ def did(
                                   controls=_names(controls), stacked_window=stacked_bounds,
                                   concurrent=_names(concurrent), by=_names(by), mediator=mediator,
                                   moderator=moderator, w=w, boot_reps=boot, **timing)
+        _redraw(battery, out, lang)
         with connection(db) as con:
             table = store_treatment(con, battery.sample, level)
             run_id = store_battery(con, battery, outcome, level, started, spec)
@@ -161,7 +165,7 @@ def did(
 
 
 def _did_on_data(spec: dict, *, level: str, out: Path | None, allow_failing_checks: bool, db: Path | None,
-                 as_json: bool, out_console: Console) -> None:
+                 as_json: bool, out_console: Console, lang: str | None = None) -> None:
     """The battery on `spec['data']` with the timing of the cohort column (report.run_battery_on_data); stored in
     analysis.model_runs when there is a warehouse."""
     outcome = spec["outcome"]
@@ -182,6 +186,7 @@ def _did_on_data(spec: dict, *, level: str, out: Path | None, allow_failing_chec
                 progress=lambda done, total: bar.update(task, completed=done), stacked_window=spec["stacked_window"],
                 concurrent=_names(spec["concurrent"]), by=_names(spec["by"]), mediator=spec["mediator"],
                 moderator=spec["moderator"], w=spec["w"], boot_reps=spec["boot"])
+            _redraw(battery, out, lang)
         run_id = None
         if have_warehouse:
             with connection(db) as con:
@@ -198,6 +203,22 @@ def _did_on_data(spec: dict, *, level: str, out: Path | None, allow_failing_chec
     _summary(out_console, battery, outcome, spec["placebo"], spec["mediator"])
     stored = f"run {run_id} → analysis.model_runs; " if run_id else "not stored (no warehouse; --db to store); "
     out_console.print(f"{stored}report and plots → {out}", highlight=False)
+
+
+PLOT_TITLES = {"zh": ("事件研究", "安慰剂检验", "倾向得分匹配前后的核密度"),
+               "en": ("Event study", "Placebo test", "Propensity-score densities before and after matching")}
+
+
+def _redraw(battery: DIDBattery, out: Path, lang: str | None) -> None:
+    """With --lang, the battery's plots drawn again in that language (same files)."""
+    if lang is None:
+        return
+    event, placebo, psm = PLOT_TITLES[lang]
+    battery.event_study.plot(out / "event_study.png", title=event, lang=lang)
+    if battery.placebo is not None:
+        battery.placebo.plot(out / "placebo.png", title=placebo)
+    if battery.psm is not None:
+        battery.psm.plot(out / "psm_density.png", title=psm)
 
 
 def _summary(out: Console, battery: DIDBattery, outcome: str, placebo: int, mediator: str | None) -> None:

@@ -232,6 +232,15 @@ WOrderOpt = Annotated[str | None, typer.Option(
     "ascending-numeric (the data's unit ids sorted as text / as numbers) | a file with one id per line.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the results as JSON (every statistic with its "
                                        "standard error and p-values).")]
+LangOpt = Annotated[str | None, typer.Option("--lang", help="Words on the plots: zh | en (default: Chinese when the "
+                                             "title is Chinese, else English; LISA legends bilingual).")]
+
+
+def _lang(lang: str | None) -> str | None:
+    """--lang checked before any work: zh, en or None (the plot's own default)."""
+    if lang not in (None, "zh", "en"):
+        fail(f"--lang {lang!r}: use zh or en")
+    return lang
 
 
 def _store_possible(data: str | None, w: str, db: Path | None, save: bool) -> bool:
@@ -331,6 +340,7 @@ def moran(
                                                  "year (or --scatter-year).")] = None,
     scatter_year: Annotated[int | None, typer.Option(help="Year of the scatter plot.")] = None,
     plot_years: Annotated[Path | None, typer.Option(help="Write Moran's I over the years (.png/.svg).")] = None,
+    lang: LangOpt = None,
     out: Annotated[Path | None, typer.Option(help="Also write the long table to .csv (UTF-8 with BOM), .xlsx, "
                                              ".dta or .parquet.")] = None,
     as_json: JsonOpt = False,
@@ -347,6 +357,7 @@ def moran(
     """
     from analyses.esda import global_stats
 
+    lang = _lang(lang)
     stats = ["moran"] + (["geary"] if geary else []) + (["getis_ord"] if getis_ord else []) + (
         ["moran_bv"] if with_column else [])
     source = data or table
@@ -365,9 +376,9 @@ def moran(
             _write_table(result.long, out)
         if scatter:
             year = scatter_year if scatter_year is not None else result.prepared.slices[-1].year
-            result.plot_scatter(year, column=columns[0], path=scatter)
+            result.plot_scatter(year, column=columns[0], path=scatter, lang=lang)
         if plot_years:
-            result.plot_years(path=plot_years)
+            result.plot_years(path=plot_years, lang=lang)
     except _user_errors() as exc:
         fail(str(exc))
     if as_json:
@@ -423,6 +434,7 @@ def lisa(
                                                   "last year (or --map-year).")] = None,
     map_year: Annotated[int | None, typer.Option(help="Year of the map.")] = None,
     scatter: Annotated[Path | None, typer.Option(help="Also write the Moran scatter plot of that year.")] = None,
+    lang: LangOpt = None,
     out: Annotated[Path | None, typer.Option(help="Also write the unit table to .csv (UTF-8 with BOM), .xlsx, "
                                              ".dta or .parquet.")] = None,
     as_json: JsonOpt = False,
@@ -438,6 +450,7 @@ def lisa(
     """
     from analyses.esda import lisa as run_lisa
 
+    lang = _lang(lang)
     source = data or table
     stored = _store_possible(source, w, db, save)
     try:
@@ -454,14 +467,15 @@ def lisa(
             from analyses.esda import read_boundaries
 
             boundaries = read_boundaries(boundary_file, id_column) if boundary_file else None
-            result.plot_map(year, path=map_path, boundaries=boundaries)
+            result.plot_map(year, path=map_path, boundaries=boundaries, lang=lang)
         if scatter:
             s = result.prepared.slices
             pick = next(x for x in s if x.year == year)
             from analyses import plots
 
             plots.moran_scatter(pick.y, pick.w, labels=pick.names, path=scatter,
-                                title=f"{column}{' ' + str(year) if year is not None else ''} · W = {w}")
+                                title=f"{column}{' ' + str(year) if year is not None else ''} · W = {w}",
+                                lang=lang)
         if out:
             _write_table(result.table, out)
     except _user_errors() as exc:
