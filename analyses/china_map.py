@@ -159,20 +159,24 @@ def _main_geometries(cm: ChinaMap) -> np.ndarray:
     return gpd.GeoSeries(clipped[keep], crs=4490).to_crs(cm.crs).to_numpy()
 
 
-def _far(cm: ChinaMap) -> gpd.GeoDataFrame:
-    codes = cm.gdf["code"].astype(str) if "code" in cm.gdf.columns else pd.Series("", index=cm.gdf.index)
-    return cm.gdf[codes.str.startswith("4603")]  # 三沙市 and its districts
+def _south_china_sea_parts(cm: ChinaMap) -> np.ndarray:
+    """The parts of the geometries south of MAIN_SOUTH_LIMIT between 105°E and 125°E (the South China Sea
+    islands: 三沙's units, or Hainan province's), projected; found by place, so boundaries without codes too."""
+    lonlat = cm.gdf.geometry.to_crs(4490).to_numpy()
+    parts = shapely.clip_by_rect(lonlat, 105.0, -10.0, 125.0, MAIN_SOUTH_LIMIT)
+    parts = parts[~(shapely.is_empty(parts) | shapely.is_missing(parts))]
+    return gpd.GeoSeries(parts, crs=4490).to_crs(cm.crs).to_numpy()
 
 
-def inset_window(cm: ChinaMap) -> tuple[float, float, float, float] | None:
-    """Projected bounds the South China Sea inset shows: the dashed line with a margin (else 三沙's units)."""
+def inset_window(cm: ChinaMap, south: np.ndarray | None = None) -> tuple[float, float, float, float] | None:
+    """Projected bounds the South China Sea inset shows: the dashed line with a margin (else the islands)."""
     if cm.lines is not None and (cm.lines["kind"] == "nine_dash").any():
         minx, miny, maxx, maxy = cm.lines[cm.lines["kind"] == "nine_dash"].total_bounds
     else:
-        far = _far(cm)
-        if far.empty:
+        south = _south_china_sea_parts(cm) if south is None else south
+        if len(south) == 0:
             return None
-        minx, miny, maxx, maxy = far.total_bounds
+        minx, miny, maxx, maxy = shapely.total_bounds(south)
     pad = 0.04 * max(maxx - minx, maxy - miny)
     return minx - pad, miny - pad, maxx + pad, maxy + pad
 
@@ -194,12 +198,13 @@ def draw_lines(ax, cm: ChinaMap, inset: bool = False) -> None:
 def frame(ax, cm: ChinaMap, draw, lang: str = "zh") -> object | None:
     """Zoom `ax` to the main frame, draw the South China Sea inset at the bottom right (with `draw(inset)` and
     the dashed line), the north arrow, the scale bar and the review note. Returns the inset axes (or None)."""
-    geoms = _main_geometries(cm)
+    south = _south_china_sea_parts(cm)
+    window = inset_window(cm, south) if (cm.national or len(south)) else None
+    geoms = _main_geometries(cm) if window is not None else cm.gdf.geometry.dropna().to_numpy()
     if len(geoms) == 0:
         return None
     minx, miny, maxx, maxy = shapely.total_bounds(geoms)
     draw_lines(ax, cm)
-    window = inset_window(cm) if (cm.national or not _far(cm).empty) else None
     inset = None
     if window is not None:
         height = maxy - miny
