@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -148,7 +149,8 @@ def _build_copy(args: Sequence[str], path: Path, staged: Path, lock_fd: int,
                 raise WarehouseError(f"{staged}: cannot copy the warehouse for the build ({exc.strerror}); "
                                      "check the free space and permissions of that folder") from exc
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env=env, cwd=PROJECT_DIR, pass_fds=(lock_fd,)) as proc:
+                              env=env, cwd=PROJECT_DIR, pass_fds=(lock_fd,),
+                              preexec_fn=_die_with(os.getpid())) as proc:
             note_child(path, proc.pid)
             for line in proc.stdout:
                 _on_log_line(line, result, progress)
@@ -169,6 +171,22 @@ def _build_copy(args: Sequence[str], path: Path, staged: Path, lock_fd: int,
         for suffix in ("", ".wal"):
             Path(str(staged) + suffix).unlink(missing_ok=True)
     return result
+
+
+def _die_with(parent: int) -> Callable[[], None]:
+    """For the dbt child: be sent SIGTERM when the build process dies (Linux prctl PR_SET_PDEATHSIG), so a
+    killed build leaves no dbt running on with the writer lock; elsewhere a no-op (the next writer stops an
+    orphaned dbt itself, see warehouse.lock)."""
+    def arm() -> None:
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:  # the build died before the call above
+            os.kill(os.getpid(), signal.SIGTERM)
+    return arm
 
 
 def _on_log_line(line: str, result: BuildResult, progress: Callable[[str], None]) -> None:

@@ -11,10 +11,13 @@ is re-entrant (a build opens the warehouse itself while it holds the lock).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
+import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -43,6 +46,33 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _is_dbt(pid: int) -> bool:
+    """Whether process `pid` is a dbt command (so that a reused pid is never signalled)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(Path(a.decode(errors="replace")).name == "dbt" for a in argv[:2])
+
+
+def _stop_orphaned_dbt(fd: int, child: int, wait: float = 30.0) -> bool:
+    """The build that started dbt `child` was killed, so the copy dbt writes will never be swapped in: stop
+    dbt (SIGTERM, then SIGKILL) and take the lock it inherited. True if the lock was taken."""
+    if not _is_dbt(child):
+        return False
+    start = time.monotonic()
+    for sig, until in ((signal.SIGTERM, wait / 2), (signal.SIGKILL, wait)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, sig)
+        while time.monotonic() < start + until:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                time.sleep(0.1)
+    return False
+
+
 def holder(db: Path) -> dict:
     """What the lock file says about its (last) holder."""
     try:
@@ -62,13 +92,17 @@ def acquire(db: Path, command: str | None = None) -> int:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        os.close(fd)
         info = holder(db)
         pid, child = info.get("pid"), info.get("child_pid")
-        who = f"pid {pid} ({info.get('command', '?')}) since {info.get('started', '?')}"
-        if pid and not _alive(pid) and child and _alive(child):
-            who += f"; that process has ended but the dbt process it started (pid {child}) still runs: stop it"
-        raise LockError(f"{db} is being written by {who}; wait for it to finish and run the command again") from None
+        if not (pid and not _alive(pid) and child and _stop_orphaned_dbt(fd, child)):
+            os.close(fd)
+            who = f"pid {pid} ({info.get('command', '?')}) since {info.get('started', '?')}"
+            if pid and not _alive(pid) and child and _alive(child):
+                who += f"; that process has ended but the dbt process it started (pid {child}) still runs: stop it"
+            raise LockError(f"{db} is being written by {who}; wait for it to finish and run the command again") \
+                from None
+        print(f"note: stopped dbt (pid {child}) left running by a build that was killed ({info.get('command', '?')}, "
+              f"started {info.get('started', '?')}); its unfinished copy is discarded", file=sys.stderr)
     info = {"pid": os.getpid(), "command": command or " ".join(["geopanel", *sys.argv[1:]])[:200],
             "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}
     os.ftruncate(fd, 0)
