@@ -122,13 +122,15 @@ def system_gmm(data: Any, y: str, *, lags: int = 1, exog: Sequence[str] = (), en
 
     One-step weights (Σ_i Z_i'HZ_i)⁻¹ with H the covariance of the stacked errors [Δv_i; v_i] when v is iid with
     unit variance (xtabond2's default h(3)); two-step weights from the one-step residuals; robust one-step SEs the
-    unit-cluster sandwich, two-step SEs Windmeijer-corrected. σ̂² = ΣΔê²/(2·N_diff) as xtabond2 (no k), Sargan =
+    unit-cluster sandwich, two-step SEs Windmeijer-corrected. σ̂² = ΣΔê²/(2N), N the observation count xtabond2
+    prints (the levels equation's in system GMM; no k), Sargan =
     ê'Z(Σ Z'HZ)⁻¹Z'ê/σ̂² at the one-step estimate, Hansen J at the two-step one (reported after either step),
     difference-in-Hansen for each instrument group (the level equation's GMM instruments, each GMM-style variable,
     the exogenous regressors, the year dummies) when the rest still identifies the model; AR(m) is Arellano and
     Bond's test on the residuals in differences with the robust variance (xtabond2's formula after `robust` or
-    `twostep`). `small`: t statistics on N_units − 1 (− the constant) degrees of freedom and the variance times
-    (N−1)/(N−k)·G/(G−1), as xtabond2's `small`.
+    `twostep`; after a one-step non-robust fit xtabond2 switches to an H-based variance, not implemented here, so
+    AR(m) then differs from its output). `small`: t statistics on N_units − 1 (− the constant) degrees of freedom
+    and the variance times (N−1)/(N−k)·G/(G−1), as xtabond2's `small`.
     """
     from analyses.reg.fit import gate
     from warehouse.errors import DataError
