@@ -100,7 +100,7 @@ def _score_cov(Z, u, starts):
 # stacked system of xtabond2 (Roodman 2009, section 3.4)
 # ---------------------------------------------------------------------------------------------------------------
 
-_TERM = re.compile(r"^(?:L(\d*)\.)?([A-Za-z_][\w]*)$")
+_TERM = re.compile(r"^(?:L(\d*)\.)?([^\W\d]\w*)$")  # Unicode column names allowed
 
 
 def system_gmm(data: Any, y: str, *, lags: int = 1, exog: Sequence[str] = (), endogenous: Sequence[str] = (),
