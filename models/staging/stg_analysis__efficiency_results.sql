@@ -12,7 +12,7 @@ results as (
 ),
 
 runs as (
-    select * from {{ source('analysis', 'model_runs') }} where kind = 'efficiency'
+    select * from {{ source('analysis', 'model_runs') }}
 ),
 
 joined as (
@@ -31,6 +31,7 @@ joined as (
         r.label
     from results as r
     inner join runs as m using (run_id)
+    where m.kind = 'efficiency'
 )
 
 select * from joined
