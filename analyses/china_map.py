@@ -161,7 +161,7 @@ def _main_geometries(cm: ChinaMap) -> np.ndarray:
     """The geometries north of MAIN_SOUTH_LIMIT (clipped in lon/lat), projected: what the main frame shows."""
     lonlat = cm.gdf.geometry.to_crs(4490)
     clipped = shapely.clip_by_rect(lonlat.to_numpy(), 60.0, MAIN_SOUTH_LIMIT, 150.0, 60.0)
-    keep = ~shapely.is_empty(clipped)
+    keep = ~(shapely.is_empty(clipped) | shapely.is_missing(clipped))
     return gpd.GeoSeries(clipped[keep], crs=4490).to_crs(cm.crs).to_numpy()
 
 

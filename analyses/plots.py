@@ -11,6 +11,10 @@ Words on a picture follow `lang` ('zh' or 'en'; None: Chinese when the title has
 Legend titles and axis labels of a variable come from the variable registry (label_zh / label_en and unit,
 seeds/variables.csv, or `warehouse.variables.variables_frame(con)` passed as `registry`); numbers are
 printed for people (`format_number`: 45,800,000, never 4.58e+07).
+
+Maps over China (geographic coordinates) are drawn as a journal prints them (analyses.china_map): Albers
+equal-area, Taiwan and the province-administered units always drawn, the South China Sea islands and dashed
+line in an inset at the bottom right, north arrow, scale bar and a note that publication needs a 审图号.
 """
 
 from __future__ import annotations
