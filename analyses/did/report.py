@@ -94,6 +94,7 @@ class DIDBattery:
             f"Sample: {s.data['unit'].nunique()} units × {s.data['year'].nunique()} years, {s.n_treated} treated "
             f"(adoption years {', '.join(map(str, s.adoption_years))}); {len(s.dropped)} units left out "
             "(listed in dropped_units.csv).", "",
+            *self._listing_lines(),
             *([f"Controls {', '.join(self.controls)} enter TWFE, the event study, the Bacon decomposition and the "
                "robustness checks; the heterogeneity-robust estimators, placebo, PSM-DID, heterogeneity, "
                "mechanisms and the spatial DID are unconditional.",
@@ -148,6 +149,20 @@ class DIDBattery:
                       effects[["effect", "estimate", "std_error", "p_value"]].round(4).to_markdown(index=False), ""]
         return "\n".join(lines)
 
+    def _listing_lines(self) -> list[str]:
+        """Where the treatment coding comes from: how many seed rows of the treated units are verified against
+        their source, and the unverified ones in full (they decide who is treated and when)."""
+        listings = self.sample.listings
+        if listings is None or listings.empty:
+            return []
+        bad = self.sample.unverified
+        lines = [f"Treatment listings (seed rows of the treated units, in treatment_sources.csv): "
+                 f"{len(listings) - len(bad)} verified against their source, {len(bad)} not verified.", ""]
+        if len(bad):
+            lines += ["Not verified — check these before relying on the estimates:", "",
+                      bad[["unit", "group", "date", "batch", "note"]].to_markdown(index=False), ""]
+        return lines
+
     def _cs_lines(self) -> list[str]:
         if self.cs_by_cohort is None or self.cs_by_year is None:
             return []
@@ -180,7 +195,9 @@ class DIDBattery:
                        "treated_units": s.n_treated, "adoption_years": s.adoption_years,
                        "dropped_units": int(len(s.dropped)), "timing": s.rule,
                        "cohorts": self.coding.counts if self.coding else None,
-                       "never_code": self.coding.never_code if self.coding else None},
+                       "never_code": self.coding.never_code if self.coding else None,
+                       "listings_verified": None if s.listings is None else int(len(s.listings) - len(s.unverified)),
+                       "listings_unverified": None if s.listings is None else s.unverified["unit"].tolist()},
             "coding": self.coding.message if self.coding else None,
             "estimates": estimates,
             "event_study": self.event_study.table.to_dict("records"),
@@ -318,6 +335,11 @@ def run_battery(
     if matched is not None:
         files.append(matched.plot(out_dir / "psm_density.png"))
     sample.dropped.to_csv(out_dir / "dropped_units.csv", index=False)
+    sources = out_dir / "treatment_sources.csv"
+    if sample.listings is not None:
+        sample.listings.to_csv(sources, index=False, encoding="utf-8-sig")
+    elif sources.exists():  # left by an earlier run on a seeded policy
+        sources.unlink()
     battery = DIDBattery(sample, base, dynamic, decomposition, robust, by_event_time, checks, pseudo, matched, gate,
                          files, stacked=stacked, controls=tuple(controls), heterogeneity=flags, mediation=mediated,
                          mediator=mediator, moderation=moderated, moderator=moderator, spatial=spatial,
@@ -340,7 +362,7 @@ def run_battery(
         for suffix, fmt in (("tex", "latex"), ("html", "html")):
             tables.append(out_dir / f"{name}.{suffix}")
             tables[-1].write_text(make(battery, fmt), encoding="utf-8")
-    battery.files += [report, *tables, out_dir / "dropped_units.csv"]
+    battery.files += [report, *tables, out_dir / "dropped_units.csv", *([sources] if sources.exists() else [])]
     return battery
 
 

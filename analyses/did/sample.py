@@ -21,6 +21,15 @@ class PolicySample:
     dropped: pd.DataFrame  # unit, reason
     rule: str
     policy: str
+    # the seed rows that code the treated units of the sample: unit, date, batch, verified, source, note
+    listings: pd.DataFrame | None = None
+
+    @property
+    def unverified(self) -> pd.DataFrame:
+        """Listings of treated units not checked against their source (empty if none, or no seed was used)."""
+        if self.listings is None:
+            return pd.DataFrame(columns=["unit", "date", "batch", "verified", "source", "note"])
+        return self.listings[~self.listings["verified"].fillna(False).astype(bool)]
 
     @property
     def adoption_years(self) -> list[int]:
@@ -92,7 +101,13 @@ def policy_sample(
         raise DIDError(f"no unit of {table} has complete {', '.join(outcomes)} in the chosen years")
     if not data["ever_treated"].any():
         raise DIDError(f"no treated unit of policy {policy!r} is left in the sample")
-    return PolicySample(data=data, dropped=pd.DataFrame(dropped, columns=["unit", "reason"]), rule=rule, policy=policy)
+    treated = set(data.loc[data["ever_treated"], "unit"])
+    listings = (events[events["unit_code"].isin(treated)]
+                .rename(columns={"unit_code": "unit", "policy_group": "group"})
+                [["unit", "group", "date", "batch", "verified", "source", "note"]]
+                .sort_values(["unit", "date"]).reset_index(drop=True))
+    return PolicySample(data=data, dropped=pd.DataFrame(dropped, columns=["unit", "reason"]), rule=rule, policy=policy,
+                        listings=listings)
 
 
 def require_never_treated(data: pd.DataFrame) -> None:

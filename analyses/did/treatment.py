@@ -37,7 +37,8 @@ def adoption_year(dates: pd.Series, rule: str = "calendar", cutoff_month: int = 
 
 
 def policy_events(con: duckdb.DuckDBPyConnection, policy: str, level: str = "city") -> pd.DataFrame:
-    """Approval events of a policy from the reference seeds: unit_code, date, batch, coverage, group.
+    """Approval events of a policy from the reference seeds: unit_code, date, batch, coverage, group, and the
+    row's provenance (verified, source, note), which the DID report lists for the treated units.
 
     `demonstration_zone` reads reference.policy_demonstration_zones; any other name is looked up in
     reference.policy_pilots. Units must exist in the dim of the level.
@@ -47,14 +48,15 @@ def policy_events(con: duckdb.DuckDBPyConnection, policy: str, level: str = "cit
     if policy == "demonstration_zone":
         events = con.execute(
             """select city_code as unit_code, approval_date as date, null::date as end_date, batch, coverage,
-                      zone_id as policy_group
+                      zone_id as policy_group, verified, source, note
                from reference.policy_demonstration_zones"""
         ).df()
         if level != "city":
             raise TreatmentError("demonstration zones are listed by city; use --level city")
     else:
         events = con.execute(
-            """select unit_code, start_date as date, end_date, batch, 'full' as coverage, policy as policy_group
+            """select unit_code, start_date as date, end_date, batch, 'full' as coverage, policy as policy_group,
+                      verified, source, note
                from reference.policy_pilots where policy = ? and level = ?""",
             [policy, level],
         ).df()

@@ -204,3 +204,20 @@ def test_cli_exclusions_and_cutoff_month_reach_the_treatment_table(demo, tmp_pat
     assert (dropped["reason"] == "outside the chosen provinces").sum() > 250
     bad = runner.invoke(app, [*base, "--exclude-provinces", "990000"])
     assert bad.exit_code == 1 and "province 990000 has no unit in fct_city_year" in bad.output
+
+
+def test_the_report_lists_the_treatment_rows_not_verified_against_their_source(battery, demo):
+    """The seed rows of the treated cities, with their verification, are in treatment_sources.csv and the
+    unverified ones are printed in the report — read back here from the seed file itself, not from the code."""
+    seed = pd.read_csv("seeds/policy_demonstration_zones.csv", dtype=str)
+    treated = set(battery.sample.data.loc[battery.sample.data["ever_treated"], "unit"])
+    rows = seed[seed["city_code"].isin(treated)]
+    unverified = rows[rows["verified"].str.lower() != "true"]
+    out = next(f for f in battery.files if f.name == "did_report.md").parent
+    listed = pd.read_csv(out / "treatment_sources.csv", dtype=str, encoding="utf-8-sig")
+    assert sorted(listed["unit"]) == sorted(rows["city_code"])
+    report = (out / "did_report.md").read_text(encoding="utf-8")
+    assert f"{len(rows) - len(unverified)} verified against their source, {len(unverified)} not verified" in report
+    for code in unverified["city_code"]:
+        assert code in report.split("Not verified")[1].split("##")[0]
+    assert len(unverified) > 0  # the seed has unverified rows (宁夏 date); the listing must show them
