@@ -1,6 +1,7 @@
 """Efficiency results in dbt: source analysis.efficiency_results → stg_analysis__efficiency_results →
-ind_green_tfp_province_year. Built empty before any run is stored; after a stored global ML run of a province
-panel, the indicator read back from the warehouse equals the Python result (cumulative GML from the base year)."""
+int_green_tfp_runs_pivoted → ind_green_tfp_province_year / ind_green_tfp_city_year. Built empty before any run is
+stored; after stored global ML runs of a province and a city panel, each indicator read back from the warehouse
+equals the Python result of its own run (cumulative GML from the base year)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from analyses.efficiency.store import store_efficiency
 from geopanel.cli import app
 from warehouse.db import connection
 
-SELECT = "stg_analysis__efficiency_results ind_green_tfp_province_year"
+SELECT = ("stg_analysis__efficiency_results int_green_tfp_runs_pivoted ind_green_tfp_province_year "
+          "ind_green_tfp_city_year")
 
 
 def build(db: Path) -> str:
@@ -53,6 +55,7 @@ def empty_built(registry_db: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 def test_builds_empty_without_a_stored_run(empty_built: Path):
     assert read(empty_built, "select count(*) as n from ind_green_tfp_province_year").n[0] == 0
+    assert read(empty_built, "select count(*) as n from ind_green_tfp_city_year").n[0] == 0
     assert read(empty_built, "select count(*) as n from staging.stg_analysis__efficiency_results").n[0] == 0
     cols = read(empty_built, "describe ind_green_tfp_province_year").column_name.tolist()
     assert cols[:4] == ["province_code", "name_zh", "year", "green_tfp"]
@@ -62,6 +65,8 @@ def test_indicator_equals_the_python_cumulative_gml(empty_built: Path, tmp_path:
     db = tmp_path / "geopanel.duckdb"
     shutil.copyfile(empty_built, db)
     codes = read(db, "select province_code from dim_province order by province_code limit 8").province_code.tolist()
+    city_codes = read(db, "select city_code from dim_city where is_current order by city_code limit 7").city_code
+    city_codes = city_codes.tolist()
     panel = province_panel(codes)
     gml = malmquist_luenberger(panel, ["labour", "capital"], ["gdp"], ["so2"], unit="province_code", time="year",
                                kind="global", measure="sbm", rts="vrs")
@@ -75,6 +80,11 @@ def test_indicator_equals_the_python_cumulative_gml(empty_built: Path, tmp_path:
         firms = panel.assign(province_code=lambda d: "firm-" + d.province_code)
         store_efficiency(con, malmquist_luenberger(firms, ["labour", "capital"], ["gdp"], ["so2"],
                                                    unit="province_code", time="year"), {})
+        # the latest run of all is at city level: the city indicator takes it, the province one does not
+        city_panel = province_panel(city_codes, seed=21).rename(columns={"province_code": "city_code"})
+        city_gml = malmquist_luenberger(city_panel, ["labour", "capital"], ["gdp"], ["so2"], unit="city_code",
+                                        time="year", measure="ddf", rts="crs")
+        city_run = store_efficiency(con, city_gml, {})
     build(db)
     got = read(db, "select * from ind_green_tfp_province_year order by province_code, year")
     assert set(got.run_id) == {run} and set(got.model) == {"gml-sbm-vrs"}
@@ -92,3 +102,10 @@ def test_indicator_equals_the_python_cumulative_gml(empty_built: Path, tmp_path:
     chained = annual.groupby("province_code").gml.prod()
     last = got[got.year == 2019].set_index("province_code").green_tfp
     assert np.allclose(last.loc[chained.index], chained, rtol=1e-12)
+
+    cities = read(db, "select * from ind_green_tfp_city_year order by city_code, year")
+    assert set(cities.run_id) == {city_run} and set(cities.model) == {"gml-ddf-crs"}
+    want = city_gml.cumulative.sort_values(["city_code", "year"]).reset_index(drop=True)
+    assert cities.city_code.tolist() == want.city_code.tolist() and len(cities) == 7 * 5
+    assert np.allclose(cities.green_tfp, want.gml, rtol=1e-12)
+    assert cities.name_zh.notna().all()
