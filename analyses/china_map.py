@@ -295,7 +295,7 @@ def bar_length(crs: CRS, x: float, y: float, metres: float) -> float:
     return float(length)
 
 
-def scale_bar(ax, crs: CRS, xy: tuple[float, float] = (0.37, 0.03), fraction: float = 0.1) -> float:
+def scale_bar(ax, crs: CRS, xy: tuple[float, float] = (0.40, 0.03), fraction: float = 0.1) -> float:
     """A two-segment scale bar at axes fraction `xy` (left end), about `fraction` of the axes width, labelled
     in km; its ends are exactly the labelled geodesic distance apart where it stands. Returns the km."""
     from matplotlib.patches import Rectangle
