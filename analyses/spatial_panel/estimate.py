@@ -105,8 +105,9 @@ def fit_ols(y: np.ndarray, x: np.ndarray, conv: Convention) -> MLFit:
 
 
 def fit_lag(y: np.ndarray, wy: np.ndarray, x: np.ndarray, spec: Spectrum, conv: Convention,
-            maxiter: int = 500) -> MLFit:
-    """SAR / SDM: concentrate β and σ² out, maximise over ρ (Elhorst 2014 §3.3.1; Anselin 1988)."""
+            maxiter: int = 500, variance: bool = True) -> MLFit:
+    """SAR / SDM: concentrate β and σ² out, maximise over ρ (Elhorst 2014 §3.3.1; Anselin 1988).
+    variance=False (an LR test's restricted fit) skips the information matrix (vcov NaN)."""
     b0, *_ = np.linalg.lstsq(x, y, rcond=None)
     b1, *_ = np.linalg.lstsq(x, wy, rcond=None)
     e0, e1 = y - x @ b0, wy - x @ b1
@@ -120,12 +121,14 @@ def fit_lag(y: np.ndarray, wy: np.ndarray, x: np.ndarray, spec: Spectrum, conv: 
     e = e0 - rho * e1
     s2 = float(e @ e) / conv.n
     ll = -conv.n / 2 * (np.log(2 * np.pi * s2) + 1) + _jac(spec, conv, rho)
-    return MLFit(beta, rho, s2, float(ll), e, y - e, lag_vcov(x, beta, rho, s2, spec, conv))
+    vcov = lag_vcov(x, beta, rho, s2, spec, conv) if variance else np.full((len(beta) + 2,) * 2, np.nan)
+    return MLFit(beta, rho, s2, float(ll), e, y - e, vcov)
 
 
 def fit_error(y: np.ndarray, wy: np.ndarray, x: np.ndarray, wx: np.ndarray, spec: Spectrum, conv: Convention,
-              maxiter: int = 500) -> MLFit:
-    """SEM / SDEM: for each λ, β is GLS on (y − λWy, X − λWX); maximise the concentrated log L over λ."""
+              maxiter: int = 500, variance: bool = True) -> MLFit:
+    """SEM / SDEM: for each λ, β is GLS on (y − λWy, X − λWX); maximise the concentrated log L over λ.
+    variance=False (an LR test's restricted fit) skips the information matrix (vcov NaN)."""
     z = np.column_stack([y, x])
     wz = np.column_stack([wy, wx])
     m00, m01, m11 = z.T @ z, z.T @ wz, wz.T @ wz
@@ -145,6 +148,8 @@ def fit_error(y: np.ndarray, wy: np.ndarray, x: np.ndarray, wx: np.ndarray, spec
     e = (y - lam * wy) - (x - lam * wx) @ beta
     ll = -conv.n / 2 * (np.log(2 * np.pi * s2) + 1) + _jac(spec, conv, lam)
     k = len(beta)
+    if not variance:
+        return MLFit(beta, lam, s2, float(ll), e, x @ beta, np.full((k + 2, k + 2), np.nan))
     tr1, tr2, trtt = _traces(spec, conv, lam)
     info = np.zeros((k + 2, k + 2))
     info[:k, :k] = xx / s2

@@ -51,7 +51,7 @@ DURBIN = ("sdm", "sdem", "slx")
 
 def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | None = None, model: str = "sdm",
                   effects: str = "twoways", lee_yu: bool = False, durbin: list[str] | None = None,
-                  logdet: str = "auto", vcov: str = "analytic", draws: int = 1000, seed: int = 12345,
+                  logdet: str | Spectrum = "auto", vcov: str = "analytic", draws: int = 1000, seed: int = 12345,
                   w_transform: str | None = "r", con=None, where: str | None = None, lr_tests: bool = True,
                   maxiter: int = 500, vce: str = "oim", dynamic: bool = False,
                   bias_correction: bool = True, w_order=None,
@@ -62,6 +62,10 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
     (random: SAR, SDM, SEM, SDEM, SLX, OLS; Elhorst 2014 §3.4, with a Hausman test against individual fixed
     effects).
     lee_yu: Lee & Yu (2010) transformation approach instead of the direct (demeaning) approach.
+    logdet: how log|I − ρW| and the traces are computed (`analyses.spatial_panel.spectrum`): 'auto' (exact up to
+    N = 20,000 units, then 'chebyshev' for a real spectrum or 'mc'), 'exact' ('eigen' or sparse 'lu'),
+    'chebyshev' (Pace & LeSage 2004), 'mc' (Barry & Pace 1999), or a `Spectrum` of W (e.g. with known eigenvalues);
+    the result's `logdet_detail` gives the approximation's settings and error bound at the estimate.
     durbin: the regressors whose spatial lags enter (SDM, SDEM, SLX); default all.
     vcov: 'analytic' (information matrix) or 'hessian' (numerical Hessian of the full log-likelihood).
     vce: 'oim' (the information matrix, as vcov says), 'robust' (heteroskedasticity-robust sandwich) or
@@ -110,7 +114,7 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
     unit, time = infer_index(frame, unit, time)
     w_pair, w_desc = load_w(w, frame[unit].astype(str).unique().tolist(), con, w_transform, w_order=w_order)
     panel = build_panel(formula, frame, w_pair, unit, time, intercept=effects in ("pooled", "random"))
-    spec = spectrum_for(panel.w, logdet, seed=seed)
+    spec = _spectrum(panel.w, logdet, seed)
     if dynamic:
         result = dynamic_panel(formula, panel, spec, model, effects, durbin, bias_correction, vcov, draws, seed,
                                maxiter, {"data_source": data_desc, "w_source": w_desc, "from_warehouse": from_wh,
@@ -139,6 +143,7 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
         params=est["estimate"], bse=est["std_error"], vcov=core["vcov_frame"], estimates=est,
         sigma2=fit.sigma2, loglik=fit.loglik, r2=core["r2"], r2_corr=core["r2_corr"], n_units=panel.n,
         n_periods=panel.t, nobs=panel.n * panel.t, logdet_method=spec.method,
+        logdet_detail=spec.describe(fit.spatial if fit.spatial is not None else None),
         vcov_method=_vcov_label(vce, "hessian" if model == "sac" or effects == "random" else
                                 "hessian (analytic information singular)" if core["vcov_fallback"] else vcov),
         effects=eff, tests=pd.concat(tests, ignore_index=True), y_name=panel.y_name, data_source=data_desc,
@@ -147,6 +152,15 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
         finished_at=datetime.now(UTC), residuals=fit.resid, vce=vce, scores=core["scores"],
         quality_status=quality,
     )
+
+
+def _spectrum(w, logdet: str | Spectrum, seed: int) -> Spectrum:
+    """The Spectrum of W for a method name (cached per W), or the caller's own Spectrum of this W."""
+    if isinstance(logdet, Spectrum):
+        if logdet.w.shape != w.shape or (logdet.w != w).nnz:
+            raise SpatialPanelError("the Spectrum passed as logdet= belongs to another W (units in W order)")
+        return logdet
+    return spectrum_for(w, logdet, seed=seed)
 
 
 def infer_index(frame: pd.DataFrame, unit: str | None, time: str | None) -> tuple[str, str]:
@@ -179,8 +193,11 @@ def _vcov_label(vce: str, oim: str) -> str:
 
 
 def _fit_core(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu: bool, durbin, vcov: str,
-              maxiter: int, vce: str = "oim") -> dict:
-    """Design, demeaning, estimation and the coefficient table of one model."""
+              maxiter: int, vce: str = "oim", loglik_only: bool = False) -> dict:
+    """Design, demeaning, estimation and the coefficient table of one model.
+
+    loglik_only: an LR test's restricted model; fixed-effects lag and error models skip the information matrix
+    and the result is {"fit": fit} (its loglik is what the test uses)."""
     xi = _non_intercept(panel)
     if durbin is None:
         lagged = xi if model in DURBIN else np.array([], dtype=int)
@@ -192,12 +209,23 @@ def _fit_core(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu: bo
             raise SpatialPanelError(f"durbin terms {missing} are not regressors of the formula ({panel.x_names})")
         lagged = np.array([panel.x_names.index(d) for d in durbin], dtype=int)
     names = list(panel.x_names) + [f"W.{panel.x_names[i]}" for i in lagged]
-    x = np.concatenate([panel.x, lag(panel.w, panel.x[:, :, lagged])], axis=2) if len(lagged) else panel.x
+    # the design's pieces are shared by the model and its LR refits (computed once per panel)
+    memo = panel.__dict__.setdefault("_memo", {})
+
+    def cached(key: tuple, fn):
+        if key not in memo:
+            memo[key] = fn()
+        return memo[key]
+
+    lk = tuple(int(i) for i in lagged)
+    x = cached(("x", lk), lambda: np.concatenate([panel.x, lag(panel.w, panel.x[:, :, lagged])], axis=2)
+               if len(lagged) else panel.x)
     kind = "pooled" if effects == "random" else effects  # random effects quasi-demean inside the estimator
-    y = demean(panel.y, kind).ravel()
-    wy = demean(lag(panel.w, panel.y), kind).ravel()
-    xd = demean(x, kind).reshape(-1, x.shape[2])
-    check_rank(xd, names)
+    y = cached(("y", kind), lambda: demean(panel.y, kind).ravel())
+    wy = cached(("wy", kind), lambda: demean(lag(panel.w, panel.y), kind).ravel())
+    xd = cached(("xd", kind, lk), lambda: demean(x, kind).reshape(-1, x.shape[2]))
+    if not loglik_only:  # a restricted model's regressors are a subset of the full model's, already checked
+        check_rank(xd, names)
     conv = convention("pooled" if effects == "random" else effects, lee_yu, panel.n, panel.t, spec.row_standardised)
     lam = phi = None
     if effects == "random" and model in ERROR:
@@ -212,14 +240,16 @@ def _fit_core(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu: bo
         fit, lam = fit_sac(y, wy, wwy, xd, wx, spec, conv, maxiter)
         spatial = "rho"
     elif model in LAG:
-        fit = fit_lag(y, wy, xd, spec, conv, maxiter)
+        fit = fit_lag(y, wy, xd, spec, conv, maxiter, variance=not loglik_only)
         spatial, wx = "rho", None
     elif model in ERROR:
-        wx = demean(lag(panel.w, x), effects).reshape(-1, x.shape[2])
-        fit = fit_error(y, wy, xd, wx, spec, conv, maxiter)
+        wx = cached(("wx", effects, lk), lambda: demean(lag(panel.w, x), effects).reshape(-1, x.shape[2]))
+        fit = fit_error(y, wy, xd, wx, spec, conv, maxiter, variance=not loglik_only)
         spatial = "lambda"
     else:
         fit, spatial, wx = fit_ols(y, xd, conv), None, None
+    if loglik_only:
+        return {"fit": fit}
     extra = ["lambda"] if lam is not None else ["phi"] if phi is not None else []
     labels = names + ([spatial] if spatial else []) + extra + ["sigma2"]
     # SAC and random effects: the variance is always the numerical Hessian; elsewhere it is the fallback
@@ -319,7 +349,7 @@ def _durbin_tests(panel: Panel, spec: Spectrum, model: str, effects: str, lee_yu
         alts = tuple(a for a in alts if not (effects == "random" and model == "sdm" and a == "sem"))
         for alt in alts:
             restricted = _fit_core(panel, spec, alt, effects, lee_yu, durbin if alt == "slx" else None,
-                                   "analytic", maxiter)["fit"]
+                                   "analytic", maxiter, loglik_only=True)["fit"]
             df = {"sar": m, "sem": m, "slx": 1}[alt]
             rows.append(dg.lr(f"LR {model.upper()} vs {alt.upper()}", fit.loglik, restricted.loglik, df))
     return pd.DataFrame(rows)

@@ -70,7 +70,10 @@ def demean(a: np.ndarray, effects: str) -> np.ndarray:
         return a - unit_mean
     if effects == "time":
         return a - time_mean
-    return a - unit_mean - time_mean + a.mean(axis=(0, 1), keepdims=True)
+    out = a - unit_mean  # in place from here: one N×T temporary, not three
+    out -= time_mean
+    out += a.mean(axis=(0, 1), keepdims=True)
+    return out
 
 
 def w_matrix(w) -> tuple[sp.csr_matrix, list]:
@@ -100,22 +103,28 @@ def build_panel(formula: str, data: pd.DataFrame, w, unit: str, time: str, inter
     x_names = [str(c) for c in x_frame.columns]
     if not [c for c in x_names if c != "Intercept"]:
         raise SpatialPanelError(f"formula {formula!r}: no regressors")
-    long = pd.DataFrame({"_unit": frame[unit].astype(str), "_time": frame[time]})
+    # units compared as text, converted once per distinct value (not per row)
+    ucodes, uvalues = pd.factorize(frame[unit], use_na_sentinel=False)
+    utext = pd.Index(uvalues).astype(str)
+    tcodes, periods_arr = pd.factorize(frame[time], sort=True, use_na_sentinel=False)
     values = np.column_stack([y_frame.to_numpy(float), x_frame.to_numpy(float)])
     bad = ~np.isfinite(values).all(axis=1)
     if bad.any():
-        rows = long[bad].head(5)
-        examples = ", ".join(f"{u} {t}" for u, t in zip(rows["_unit"], rows["_time"], strict=True))
+        rows = np.flatnonzero(bad)[:5]
+        examples = ", ".join(f"{utext[ucodes[r]]} {periods_arr[tcodes[r]]}" for r in rows)
         raise SpatialPanelError(
             f"{int(bad.sum())} rows have missing or non-finite values in the model variables (e.g. {examples}); "
             "drop those units or periods explicitly, or fill the gaps, then fit again")
-    dup = long.duplicated()
-    if dup.any():
-        u, t = long[dup].iloc[0]
-        raise SpatialPanelError(f"unit {u} appears more than once in period {t}; the panel needs one row per unit "
-                                "and period")
     w_ids = [str(i) for i in ids]
-    data_units, w_units = set(long["_unit"]), set(w_ids)
+    text_codes, texts = pd.factorize(utext)  # distinct unit texts
+    ti = tcodes.astype(np.int64)
+    key = text_codes[ucodes].astype(np.int64) * len(periods_arr) + ti
+    first = np.unique(key, return_index=True)[1]
+    if len(first) < len(key):
+        r = int(np.setdiff1d(np.arange(len(key)), first)[0])
+        raise SpatialPanelError(f"unit {utext[ucodes[r]]} appears more than once in period {periods_arr[ti[r]]}; the "
+                                "panel needs one row per unit and period")
+    data_units, w_units = set(texts), set(w_ids)
     if data_units != w_units:
         only_data, only_w = sorted(data_units - w_units), sorted(w_units - data_units)
         raise SpatialPanelError(
@@ -123,8 +132,8 @@ def build_panel(formula: str, data: pd.DataFrame, w, unit: str, time: str, inter
             f"{len(only_data)} only in the data ({', '.join(only_data[:5])}), "
             f"{len(only_w)} only in W ({', '.join(only_w[:5])}); "
             "subset the data or build W for exactly the units in the data (ids must match as text)")
-    periods = sorted(long["_time"].unique())
-    counts = long.groupby("_unit")["_time"].nunique()
+    periods = list(periods_arr)
+    counts = pd.Series(np.bincount(text_codes[ucodes], minlength=len(texts)), index=texts).sort_index()
     short = counts[counts < len(periods)]
     if len(short):
         examples = ", ".join(f"{u} ({c} of {len(periods)} periods)" for u, c in short.head(5).items())
@@ -132,9 +141,7 @@ def build_panel(formula: str, data: pd.DataFrame, w, unit: str, time: str, inter
             f"unbalanced panel: {len(short)} units lack some of the {len(periods)} periods, e.g. {examples}; "
             "estimate on a balanced subset (drop those units or restrict the periods)")
     pos_unit = {u: i for i, u in enumerate(w_ids)}
-    pos_time = {p: i for i, p in enumerate(periods)}
-    ti = long["_time"].map(pos_time).to_numpy()
-    ui = long["_unit"].map(pos_unit).to_numpy()
+    ui = np.array([pos_unit[u] for u in utext], dtype=np.int64)[ucodes]
     cube = np.empty((len(periods), len(w_ids), values.shape[1]))
     cube[ti, ui, :] = values
     return Panel(y=cube[:, :, 0], x=cube[:, :, 1:], y_name=str(y_frame.columns[0]), x_names=x_names,

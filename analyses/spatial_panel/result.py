@@ -59,6 +59,7 @@ class SpatialPanelResult:
     dynamic: bool = False  # y_{t−1} and W y_{t−1} as regressors (tau, eta); see analyses.spatial_panel.dynamic
     bias_corrected: bool = False  # dynamic: Yu–de Jong–Lee correction applied to `params`
     uncorrected: pd.Series | None = None  # dynamic: the QML before the bias correction
+    logdet_detail: str = ""  # the log-determinant's settings and error bound (Spectrum.describe)
 
     @property
     def name(self) -> str:
@@ -69,6 +70,7 @@ class SpatialPanelResult:
         return {"formula": self.formula, "model": self.model, "effects": self.effects_kind, "lee_yu": self.lee_yu,
                 "convention": self.convention, "durbin": self.durbin, "unit": self.unit, "time": self.time,
                 "data": self.data_source, "w": self.w_source, "logdet": self.logdet_method,
+                **({"logdet_detail": self.logdet_detail} if self.logdet_detail else {}),
                 "vcov": self.vcov_method, "vce": self.vce, "draws": self.draws, "seed": self.seed,
                 **({"dynamic": True, "bias_correction": self.bias_corrected} if self.dynamic else {})}
 
@@ -82,7 +84,8 @@ class SpatialPanelResult:
                 f"{self.formula}\nN = {self.n_units} units × T = {self.n_periods} periods = {self.nobs} obs; "
                 f"log L = {self.loglik:.4f}; sigma2 = {self.sigma2:.6g}; R2 = {self.r2:.4f}; "
                 f"corr2 = {self.r2_corr:.4f}\nlikelihood: {self.convention}; log-determinant: "
-                f"{self.logdet_method}; variance: {self.vcov_method}\ndata: {self.data_source}; W: {self.w_source}; "
+                f"{self.logdet_detail or self.logdet_method}; variance: {self.vcov_method}\n"
+                f"data: {self.data_source}; W: {self.w_source}; "
                 f"quality: {self.quality_status}")
         table = self.estimates if self.uncorrected is None else self.estimates.assign(uncorrected=self.uncorrected)
         parts = [head, table.to_string(float_format=lambda v: f"{v:.6f}")]

@@ -84,6 +84,9 @@ def fit(
     bias_correction: Annotated[bool, typer.Option(help="Dynamic model: Yu–de Jong–Lee (2008) bias "
                                                   "correction.")] = True,
     w_transform: Annotated[str, typer.Option(help="r (row-standardise) or none.")] = "r",
+    logdet: Annotated[str, typer.Option(help="auto | exact | chebyshev | mc: log-determinant and traces, exact "
+                                        "(eigenvalues or sparse LU) or approximated without factorising (Pace–LeSage "
+                                        "Chebyshev, Barry–Pace series); auto: exact up to 20,000 units.")] = "auto",
     draws: Annotated[int, typer.Option(help="Simulation draws for the effects' standard errors.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the simulation draws.")] = 12345,
     table: Annotated[str, typer.Option(help="markdown | latex | html")] = "markdown",
@@ -105,7 +108,7 @@ def fit(
             results = [spatial_panel(formula, data, w, unit, time, model=m.strip(), effects=effects, where=where,
                                      w_order=w_order, lee_yu=lee_yu, durbin=durbin.split(",") if durbin else None,
                                      draws=draws, seed=seed, w_transform=None if w_transform == "none" else w_transform,
-                                     con=con, vce=vce, dynamic=dynamic, bias_correction=bias_correction,
+                                     con=con, vce=vce, dynamic=dynamic, bias_correction=bias_correction, logdet=logdet,
                                      allow_failing_checks=allow_failing_checks)
                        for m in model.split(",")]
             run_ids = [store_result(con, result) for result in results] if store and con is not None else []
