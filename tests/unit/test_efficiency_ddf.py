@@ -99,6 +99,13 @@ def test_panel_one_frontier_per_period_and_without_bads():
     for o in range(len(b)):
         assert got.iloc[o] == pytest.approx(plain_beta(o, X, Y, np.zeros((len(b), 0)), np.r_[X[o], Y[o]], "crs"),
                                             abs=1e-8)
+    both = pd.concat([a, b], ignore_index=True)
+    pooled = ddf(both, ["k", "l"], ["gdp"], unit="city", time="year", frontier="pooled", rts="vrs")
+    Xa, Ya = both[["k", "l"]].to_numpy(), both[["gdp"]].to_numpy()
+    for o in (0, 5, len(a) + 3):
+        key = (both.city[o], both.year[o])
+        assert pooled.beta[key] == pytest.approx(
+            plain_beta(o, Xa, Ya, np.zeros((len(both), 0)), np.r_[Xa[o], Ya[o]], "vrs"), abs=1e-8)
     long, unit, time, model = results_frame(res)
     assert model == "ddf-crs" and (unit, time) == ("city", "year") and set(long.measure) >= {"beta", "efficiency"}
 
