@@ -11,28 +11,53 @@ reason (raw.rejects). Labels are resolved to unit codes through the crosswalk (w
 Loading the same file with the same mapping again changes nothing; a different mapping for a loaded
 file needs `--replace` (or `geopanel unload`). A revised figure from another source within the relative
 tolerance (default 0.1%) is the same figure; beyond it, it is a conflict unless `--prefer new|old` says
-which wins, and the choice is recorded in raw.revisions. A refused load writes nothing; a load is one
-transaction. `plan_ingest` does everything but the write (`--dry-run`).
+which wins, and the choice is recorded in raw.revisions. A value two orders of magnitude outside its
+variable's plausible range (seeds/variables.csv, meta.variables) refuses the whole file: that is a unit
+mistake, not an outlier. A refused load writes nothing; a load is one transaction. `plan_ingest` does
+everything but the write (`--dry-run`).
+
+Why it is written as SQL: a yearbook table is a few hundred rows, but a firm panel or a grid-cell export
+is millions, and per-cell Python (a regex per row, a lambda per cell, `to_numeric` on strings) ran at a
+tenth of DuckDB's own CSV reader. So the file is read into a DuckDB temporary table (warehouse/readers.py)
+and every step after it is set-based on the same connection: cells are unpivoted with UNION ALL, text is
+normalised in SQL where it is ASCII and in Python only once per distinct non-ASCII value (NFKC, marks,
+full-width digits — a few thousand labels, joined back), unit factors come from a join on the targets,
+labels are resolved once per distinct (label, parent, year) (warehouse/resolve.py), and duplicates,
+conflicts with earlier loads, the summary and the write are queries over the planned cells. The rules
+are those of the per-cell version (tests/integration/test_ingest*.py, test_real_layouts.py); temporary
+tables live only for one plan, so a refused or dry-run load leaves the warehouse file untouched.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
+import math
+import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+import unicodedata
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from warehouse.db import table_exists, transaction
 from warehouse.errors import IngestError
 from warehouse.mapping import Mapping, VariableSpec, load_mapping  # noqa: F401  (load_mapping re-exported)
-from warehouse.readers import Table, detect_encoding, make_table, norm_header, norm_label, read_grids  # noqa: F401
+from warehouse.readers import (  # noqa: F401  (detect_encoding re-exported)
+    WHITESPACE,
+    Table,
+    detect_encoding,
+    load_grids,
+    make_table,
+    norm_header,
+    norm_label,
+)
 from warehouse.resolve import check_level, resolve_units
 from warehouse.units import Unit, canonical_unit, conversion, lookup, norm_unit
 from warehouse.variables import RAW_COLUMNS, ensure_tables, level_tables, register_table, registered, table_grain
@@ -48,6 +73,7 @@ _TOTAL = re.compile(r"^(其中|#).*|.*(合计|总计|小计)$")
 _FOOTNOTE = re.compile(r"^(注|资料来源|数据来源|来源|说明|备注)(\d|[:：.、,，(]|$)")
 _UNIT_IN_TEXT = re.compile(r"\(([^()]+)\)")
 _UNIT_TITLE = re.compile(r"单位[:：]\s*([^\s;；,，)）]+)")
+_ASCII_SPACE = "".join(c for c in WHITESPACE if ord(c) < 128)
 _YEAR_HEADER = re.compile(r"((?:19|20)\d{2})(?:年)?(?:\.0)?")
 REASON_CODES = (("conflict", "conflict"), ("not a number", "not_a_number"), ("no unit label", "no_label"),
                 ("is not a year", "bad_year"), ("ambiguous", "ambiguous_unit"), ("is not valid in", "unit_not_valid"),
@@ -182,11 +208,82 @@ def _row_kind(label: str, first: str, m: Mapping, extra_totals: set[str]) -> str
     return "data"
 
 
-def to_cells(path: Path, tables: list[tuple[str, int | None, Table]], m: Mapping) -> tuple[pd.DataFrame, dict]:
-    """One row per mapped value cell: sheet, row, unit label, parent, year text, variable spec key, text,
-    and the row's kind (data | blank | footnote | total). Also the header units found per variable."""
+class _Scratch:
+    """Names of the temporary tables one plan makes on the connection, dropped together at the end."""
+
+    _count = itertools.count()
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.prefix = f"_ingest_{os.getpid()}_{next(self._count)}"
+        self.names: list[str] = []
+
+    def name(self, what: str) -> str:
+        name = f"{self.prefix}_{what}"
+        self.names.append(name)
+        return name
+
+    def frame(self, what: str, frame: pa.Table | pd.DataFrame) -> str:
+        """A small Python-side table (a map of distinct values, the targets) as a temporary table."""
+        name = self.name(what)
+        self.con.register(f"{name}_src", frame)
+        try:
+            self.con.execute(f"create or replace temp table {name} as select * from {name}_src")
+        finally:
+            self.con.unregister(f"{name}_src")
+        return name
+
+    def drop(self) -> None:
+        for name in reversed(self.names):
+            for kind in ("view", "table"):
+                with suppress(duckdb.Error):
+                    self.con.execute(f"drop {kind} if exists temp.{name}")
+        self.names.clear()
+
+
+def _q(text: object) -> str:
+    """A SQL string literal."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _norm_column(s: _Scratch, column_sql: str, source: str, fn: Callable[[str], str], what: str,
+                 every: bool = False) -> str:
+    """A temporary table (raw, norm) of `fn` applied to the distinct non-ASCII values of a column: NFKC and
+    the marks only change non-ASCII text, so ASCII values (codes, plain numbers) are normalised in SQL and
+    Python sees a few thousand labels instead of a million cells."""
+    values = [r[0] for r in s.con.execute(
+        f"select distinct v from (select {column_sql} as v from {source}) "
+        f"where v is not null {'' if every else 'and strlen(v) <> length(v)'}").fetchall()]
+    return s.frame(what, pa.table({"raw": pa.array(values, pa.string()),
+                                   "norm": pa.array([fn(v) for v in values], pa.string())}))
+
+
+def _ascii_sql(expr: str, drop: str) -> str:
+    """`expr` without the characters of the class `drop` (ASCII whitespace as str.split sees it, plus more)."""
+    return f"regexp_replace({expr}, {_q('[' + drop + _ASCII_SPACE + ']')}, '', 'g')"
+
+
+def _strip_sql(column: str) -> str:
+    """str.strip() in SQL; DuckDB's trim(x, characters) is slow, so only cells that need it are stripped."""
+    space = "[" + WHITESPACE + "]"
+    return (f"case when regexp_matches({column}, {_q('^' + space + '|' + space + '$')}) "
+            f"then regexp_replace({column}, {_q('^' + space + '+|' + space + '+$')}, '', 'g') "
+            f"else coalesce({column}, '') end")
+
+
+def _number_norm(text: str) -> str:
+    return re.sub(r"[\s,]", "", unicodedata.normalize("NFKC", text))
+
+
+def to_cells(s: _Scratch, path: Path, tables: list[tuple[str, int | None, Table]], m: Mapping
+             ) -> tuple[str, dict]:
+    """A temporary table of one row per mapped value cell: _cell (its order), _sheet, _row, unit_label,
+    parent_label, year_text, _key_*, source_value (the cell stripped), _var, and the row's _kind (data |
+    blank | footnote | total). Also the header units found per variable."""
+    con = s.con
     parts, header_units = [], {}
     extra_totals = {norm_label(t) for t in m.totals}
+    part_no = 0
     for sheet, sheet_year, table in tables:
         where = f"{path}" + (f" sheet '{sheet}'" if sheet else "")
         unit_col = _find(table, m.unit_code or m.unit_name, "the unit column", where, m)
@@ -195,60 +292,102 @@ def to_cells(path: Path, tables: list[tuple[str, int | None, Table]], m: Mapping
         key_cols = {k: _find(table, col, f"the {k} key column", where, m) for k, col in m.keys.items()}
         fixed = _fixed_year(path, m, sheet, sheet_year, table, where)
         columns, indicator_col = _columns(table, m, where)
-        body = pd.DataFrame(table.rows, dtype=object) if table.rows else pd.DataFrame(columns=range(len(table.header)))
-        if body.empty:
+        if table.body_rows == 0:
             continue
-        cells_text = np.char.strip(body.fillna("").to_numpy(dtype=str))
-        filled = cells_text != ""
-        blank = pd.Series(~filled.any(axis=1), index=body.index)
-        first = pd.Series(cells_text[np.arange(len(body)), filled.argmax(axis=1)], index=body.index)
-        labels = _normalised(body[unit_col], norm_label)
-        firsts = _normalised(first, norm_label)
-        kinds = pd.Series([_row_kind(a, b, m, extra_totals) for a, b in zip(labels, firsts, strict=True)],
-                          index=body.index)
+        width = table.grid.width
+        # the body, cells stripped; the first filled cell of each row (footnotes are recognised by it)
+        body = s.name(f"body{part_no}")
+        cells = ", ".join(f"{_strip_sql(f'c{j}')} as t{j}" for j in range(width))
+        first = "coalesce(" + ", ".join(f"nullif(t{j}, '')" for j in range(width)) + ", '')"
+        con.execute(f"create temp table {body} as select *, {first} as _first_raw from (select rowid + 1 as _row, "
+                    f"{cells} from {table.grid.name} where rowid >= {table.first_body})")
+        # labels: distinct values through norm_label; row kinds from distinct (label, first) pairs
+        label_cols = {"unit_label": unit_col, **({"parent_label": parent_col} if parent_col is not None else {}),
+                      **{f"_key_{k}": j for k, j in key_cols.items()}}
+        label_maps = {c: _norm_column(s, f"t{j}", body, norm_label, f"lab{part_no}_{c}") for c, j in
+                      label_cols.items()}
+        first_map = _norm_column(s, "_first_raw", body, norm_label, f"first{part_no}")
+
+        def label_sql(col: str, j: int, maps: dict[str, str] = label_maps) -> str:
+            return f"coalesce({maps[col]}_j.norm, {_ascii_sql(f'b.t{j}', '*#')})"
+
+        joins = " ".join(f"left join {label_maps[c]} as {label_maps[c]}_j on {label_maps[c]}_j.raw = b.t{j}"
+                         for c, j in label_cols.items())
+        rows = s.name(f"rows{part_no}")
+        con.execute(f"""create temp table {rows} as
+            select b.*, {', '.join(f'{label_sql(c, j)} as {c}' for c, j in label_cols.items())},
+                   coalesce(f.norm, {_ascii_sql('b._first_raw', '*#')}) as _first,
+                   {' and '.join(f"t{j} = ''" for j in range(width))} as _blank
+            from {body} as b {joins} left join {first_map} as f on f.raw = b._first_raw""")
+        # row kinds: footnote and total marks of the distinct labels, footnote marks of the distinct non-ASCII
+        # first cells (every footnote mark starts with a Chinese character)
+        labels = [r[0] for r in con.execute(f"select distinct unit_label from {rows}").fetchall()]
+        firsts = [r[0] for r in con.execute(
+            f"select distinct _first from {rows} where strlen(_first) <> length(_first)").fetchall()]
+        label_kinds = s.frame(f"lkind{part_no}", pa.table({
+            "label": pa.array(labels, pa.string()),
+            "foot": pa.array([bool(_FOOTNOTE.match(v)) for v in labels], pa.bool_()),
+            "total": pa.array([_row_kind(v, "", m, extra_totals) == "total" for v in labels], pa.bool_())}))
+        first_kinds = s.frame(f"fkind{part_no}", pa.table({
+            "first": pa.array(firsts, pa.string()),
+            "foot": pa.array([bool(_FOOTNOTE.match(v)) for v in firsts], pa.bool_())}))
         # everything after the first footnote row is the footnote's continuation
-        after = (kinds == "footnote").cummax()
-        kinds[after] = "footnote"
-        kinds[blank & ~after] = "blank"
-        base = pd.DataFrame({
-            "_sheet": sheet, "_row": table.row_numbers, "unit_label": labels, "_kind": kinds,
-            "parent_label": _normalised(body[parent_col], norm_label) if parent_col is not None else "",
-            "year_text": body[year_col].astype(str) if year_col is not None else (str(fixed) if fixed else ""),
-            **{f"_key_{k}": _normalised(body[j], norm_label) for k, j in key_cols.items()},
-        })
+        kinded = s.name(f"kinded{part_no}")
+        con.execute(f"""create temp table {kinded} as
+            with k as (select r.*, case when coalesce(fk.foot, false) or lk.foot then 'footnote'
+                                        when lk.total then 'total' else 'data' end as kind
+                       from {rows} as r
+                       left join {label_kinds} as lk on lk.label = r.unit_label
+                       left join {first_kinds} as fk on fk.first = r._first),
+                 f as (select min(_row) as at from k where kind = 'footnote')
+            select k.* exclude (kind, _first, _blank, _first_raw),
+                   case when k._row >= coalesce(f.at, 2147483647) then 'footnote'
+                        when _blank then 'blank' else kind end as _kind
+            from k, f""")
+        year_text = (f"t{year_col}" if year_col is not None else _q(str(fixed) if fixed else ""))
+        keys = "".join(f", _key_{k}" for k in key_cols)
+        parent = "parent_label" if parent_col is not None else "''"
         if indicator_col is not None:
             specs = {norm_header(k): v for k, v in m.variables.items()}
-            ind = body[indicator_col].map(norm_header)
-            missing = [k for k in specs if not (ind == k).any()]
+            ind_map = _norm_column(s, f"t{indicator_col}", kinded, norm_header, f"ind{part_no}", every=True)
+            ind = "coalesce(i.norm, '')"
+            present = {r[0] for r in con.execute(
+                f"select distinct {ind} from {kinded} as k left join {ind_map} as i on i.raw = k.t{indicator_col}"
+            ).fetchall()}
+            missing = [k for k in specs if k not in present]
             if missing:
                 raise IngestError(f"{where}: the mapping {m.source} names indicator '{missing[0]}' but column "
                                   f"'{m.indicator}' has no such label; nearest: "
-                                  f"{_nearest(missing[0], sorted(set(ind)))}")
+                                  f"{_nearest(missing[0], sorted(present - {None}))}")
             for key, spec in specs.items():
                 header_units.setdefault(spec.name, _header_unit(key))
+            var = "case " + " ".join(f"when {ind} = {_q(k)} then {_q(v.name)}" for k, v in specs.items()) + " end"
             for col in columns:
-                part = base.assign(year_text=str(col.year), source_value=body[col.index].astype(str).to_numpy(),
-                                   _var=ind.map({k: v.name for k, v in specs.items()}).to_numpy())
                 # rows of other indicators are not mapped cells; blank rows and total/footnote rows stay
-                keep = part["_var"].notna() | part["_kind"].isin(["footnote", "blank"])
-                parts.append(part[keep].assign(_var=part["_var"].fillna("")))
+                parts.append(f"""select {part_no} as _part, k._row, {_q(sheet)} as _sheet, k.unit_label,
+                                        {parent.replace('parent_label', 'k.parent_label')} as parent_label,
+                                        {_q(str(col.year))} as year_text{keys.replace(', _key', ', k._key')},
+                                        k.t{col.index} as source_value, coalesce({var}, '') as _var, k._kind
+                                 from {kinded} as k left join {ind_map} as i on i.raw = k.t{indicator_col}
+                                 where {var} is not null or k._kind in ('footnote', 'blank')""")
+                part_no += 1
         else:
             for col in columns:
                 header = table.header[col.index]
                 header_units.setdefault(col.spec.name, _header_unit(header) or _title_unit(table, m))
-                year_text = str(col.year) if col.year is not None else base["year_text"]
-                parts.append(base.assign(year_text=year_text, source_value=body[col.index].astype(str).to_numpy(),
-                                         _var=col.spec.name))
+                yt = _q(str(col.year)) if col.year is not None else year_text
+                parts.append(f"""select {part_no} as _part, _row, {_q(sheet)} as _sheet, unit_label,
+                                        {parent} as parent_label, {yt} as year_text{keys},
+                                        t{col.index} as source_value, {_q(col.spec.name)} as _var, _kind
+                                 from {kinded}""")
+                part_no += 1
+        part_no += 1
     if not parts:
         raise IngestError(f"{path}: no rows under the header; check skip_rows, header_rows and the sheet")
-    return pd.concat(parts, ignore_index=True), header_units
-
-
-def _normalised(column: pd.Series, norm) -> pd.Series:
-    """`norm` applied once per distinct value (a county file repeats each label 24 times)."""
-    text = column.fillna("").astype(str)
-    uniques = text.unique()
-    return text.map(dict(zip(uniques, (norm(u) for u in uniques), strict=True)))
+    out = s.name("cells")
+    con.execute(f"create temp view {out} as select cast(_part as bigint) * 4294967296 + _row as _cell, * "
+                f"exclude (_part) from ({' union all '.join(parts)})")
+    return out, header_units
 
 
 def _title_unit(table: Table, m: Mapping) -> str | None:
@@ -273,6 +412,28 @@ class _Target:
     target: str | None
     factor: float
     new: bool
+    plausible: tuple[float | None, float | None] = (None, None)  # in the registered unit
+    plausible_source: str = ""
+
+
+def _number(value: object) -> float | None:
+    """A bound from the seed (text, '' for none) or meta.variables (a number, NaN or None)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def _plausible(reg: dict | None, spec: VariableSpec, m: Mapping) -> tuple[tuple[float | None, float | None], str]:
+    """The variable's plausible range: the registry's, else the one its mapping gives for a new variable."""
+    if reg is not None:
+        bounds = (_number(reg.get("plausible_min")), _number(reg.get("plausible_max")))
+        if bounds != (None, None):
+            source = reg.get("plausible_source")
+            return bounds, (source if isinstance(source, str) and source else f"registry: {reg.get('origin')}")
+    if spec.plausible_min is not None or spec.plausible_max is not None:
+        return (spec.plausible_min, spec.plausible_max), f"mapping {m.source}"
+    return (None, None), ""
 
 
 def variable_targets(con: duckdb.DuckDBPyConnection, m: Mapping, header_units: dict) -> dict[str, _Target]:
@@ -288,7 +449,7 @@ def variable_targets(con: duckdb.DuckDBPyConnection, m: Mapping, header_units: d
             if reg and reg.get("unit") and norm_unit(reg["unit"]) != norm_unit(unit or ""):
                 raise IngestError(f"{where}: registered at {m.level} level in {reg['unit']}; as_is would store "
                                   f"{unit}: convert it (remove as_is) or map it to another variable name")
-            out[spec.name] = _Target(spec, None, unit, 1.0, spec.name not in known)
+            out[spec.name] = _Target(spec, None, unit, 1.0, spec.name not in known, *_plausible(reg, spec, m))
             continue
         if spec.unit is None and printed is None:
             raise IngestError(f"{where}: no unit given and none printed in the header; add unit: (亿元, 万人, % …) "
@@ -308,7 +469,8 @@ def variable_targets(con: duckdb.DuckDBPyConnection, m: Mapping, header_units: d
                 raise IngestError(f"{where}: registered at {m.level} level in {target.name} ({target.dimension}) by "
                                   f"{reg.get('origin')}; the file gives {source.name} ({source.dimension}) — map "
                                   "the column to another variable (e.g. gdp_per_capita)")
-        out[spec.name] = _Target(spec, source, target.name, conversion(source, target, where), new)
+        out[spec.name] = _Target(spec, source, target.name, conversion(source, target, where), new,
+                                 *_plausible(reg, spec, m))
     return out
 
 
@@ -318,38 +480,130 @@ def _same_unit(a: str, b: str, where: str) -> bool:
     return ua.dimension == ub.dimension and ua.factor == ub.factor
 
 
-def parse_values(cells: pd.DataFrame, targets: dict[str, _Target]) -> pd.DataFrame:
-    """Add year, value (in the registered unit), unit, source unit and a reject reason."""
-    text = cells["source_value"].fillna("").astype(str).str.strip()
-    normal = text.str.normalize("NFKC").str.replace(r"[\s,]", "", regex=True)
-    percent = cells["_var"].map(lambda v: v in targets and targets[v].source is not None
-                                and targets[v].source.name == "%")
-    normal = normal.where(~(percent & normal.str.endswith("%")), normal.str.rstrip("%"))
-    empty = normal.str.lower().isin(MISSING_MARKS)
-    number = pd.to_numeric(normal.where(~empty), errors="coerce")
-    factor = cells["_var"].map(lambda v: targets[v].factor if v in targets else float("nan"))
-    out = cells.assign(source_value=text, _empty=empty)
-    out["value"] = number * factor
-    out["unit"] = cells["_var"].map(lambda v: targets[v].target if v in targets else None)
-    out["source_unit"] = cells["_var"].map(
-        lambda v: (targets[v].spec.unit or (targets[v].source.name if targets[v].source else None))
-        if v in targets else None)
-    year_norm = out["year_text"].astype(str).str.normalize("NFKC").str.replace(r"[\s年]|\.0$", "", regex=True)
-    year = pd.to_numeric(year_norm, errors="coerce")
-    out["year"] = year.astype("Float64").round().astype("Int64").where(year % 1 == 0)
-    reason = pd.Series(pd.NA, index=out.index, dtype="string")
-    data = out["_kind"] == "data"
-    bad_year = data & ~empty & (year.isna() | (year < FIRST_YEAR) | (year > LAST_YEAR) | (year % 1 != 0))
-    reason[bad_year] = "year " + out["year_text"].astype(str) + f" is not a year in {FIRST_YEAR}–{LAST_YEAR}"
-    no_label = data & ~empty & (out["unit_label"] == "")
-    reason[no_label & ~bad_year] = "no unit label in a row with values"
-    for key in [c for c in cells.columns if c.startswith("_key_")]:
-        no_key = data & ~empty & (out[key] == "") & reason.isna()
-        reason[no_key] = f"no {key[5:]} in a row with values"
-    not_number = data & number.isna() & ~empty & ~bad_year & ~no_label & reason.isna()
-    reason[not_number] = "not a number: " + text[not_number]
-    out["reason"] = reason
+def _targets_table(s: _Scratch, targets: dict[str, _Target]) -> str:
+    """The mapped variables as a table: factor to the registered unit, units, % handling, plausible range."""
+    rows = [{"_var": name, "factor": t.factor, "unit": t.target,
+             "source_unit": t.spec.unit or (t.source.name if t.source else None),
+             "pct": t.source is not None and t.source.name == "%",
+             "plausible_min": t.plausible[0], "plausible_max": t.plausible[1]} for name, t in targets.items()]
+    return s.frame("targets", pa.Table.from_pylist(rows, schema=pa.schema([
+        ("_var", pa.string()), ("factor", pa.float64()), ("unit", pa.string()), ("source_unit", pa.string()),
+        ("pct", pa.bool_()), ("plausible_min", pa.float64()), ("plausible_max", pa.float64())])))
+
+
+def _year_of(text: str) -> float | None:
+    """'2009年', '２００９', '2009.0' -> 2009.0; None when not a number (the year check is in SQL)."""
+    value = re.sub(r"[\s年]|\.0$", "", unicodedata.normalize("NFKC", text))
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    return None if pd.isna(number) else float(number)
+
+
+def parse_values(s: _Scratch, cells: str, targets: dict[str, _Target]) -> str:
+    """Add year, _empty, value (in the registered unit), unit, source unit and a reject reason: number
+    text normalised in SQL (ASCII) or once per distinct non-ASCII text (full-width digits), the unit
+    factor by a join on the targets."""
+    con = s.con
+    numbers = _norm_column(s, "source_value", cells, _number_norm, "numbers")
+    year_texts = [r[0] for r in con.execute(f"select distinct year_text from {cells}").fetchall()]
+    years = s.frame("years", pa.table({"year_text": pa.array(year_texts, pa.string()),
+                                       "year_num": pa.array([_year_of(v or "") for v in year_texts],
+                                                            pa.float64())}))
+    tt = _targets_table(s, targets)
+    marks = ", ".join(_q(v) for v in sorted(MISSING_MARKS))
+    keys = [d[0] for d in con.execute(f"select * from {cells} limit 0").description if d[0].startswith("_key_")]
+    no_key = " ".join(f"when _kind = 'data' and not _empty and {k} = '' then 'no {k[5:]} in a row with values'"
+                      for k in keys)
+    out = s.name("parsed")
+    con.execute(f"""create temp table {out} as
+        with n as (
+            select c.*, t.factor, t.unit, t.source_unit, t.pct,
+                   coalesce(nm.norm, {_ascii_sql('c.source_value', ',')}) as _normal, y.year_num
+            from {cells} as c
+            left join {tt} as t on t._var = c._var
+            left join {numbers} as nm on nm.raw = c.source_value
+            left join {years} as y on y.year_text is not distinct from c.year_text
+        ),
+        p as (
+            select * exclude (_normal),
+                   case when coalesce(pct, false) and ends_with(_normal, '%') then rtrim(_normal, '%')
+                        else _normal end as _normal
+            from n
+        ),
+        e as (
+            select *, lower(_normal) in ({marks}) as _empty from p
+        ),
+        v as (
+            select *,
+                   case when _empty or contains(_normal, '_') then null
+                        else nullif(try_cast(_normal as double), 'nan'::double) end as _number,
+                   year_num is null or year_num < {FIRST_YEAR} or year_num > {LAST_YEAR}
+                       or year_num % 1 <> 0 as _year_bad
+            from e
+        )
+        select * exclude (factor, pct, _normal, year_num, _number, _year_bad),
+               _number * factor as value,
+               case when year_num % 1 = 0 then cast(round(year_num) as bigint) end as year,
+               case when _kind = 'data' and not _empty and _year_bad
+                        then 'year ' || coalesce(year_text, '') || ' is not a year in {FIRST_YEAR}–{LAST_YEAR}'
+                    when _kind = 'data' and not _empty and unit_label = '' then 'no unit label in a row with values'
+                    {no_key}
+                    when _kind = 'data' and not _empty and _number is null then 'not a number: ' || source_value
+               end as reason
+        from v""")
     return out
+
+
+ABSURD = 100  # a value this many times beyond its variable's plausible range is an error, not a warning
+
+
+def absurd_limits(low: float | None, high: float | None) -> tuple[float | None, float | None]:
+    """The values beyond which a figure is absurd for a plausible range [low, high]: two orders of magnitude
+    outside it (high × 100; low / 100 for a positive low, else low − 100 × the range's width)."""
+    def ok(x: float | None) -> bool:
+        return x is not None and not math.isnan(x)
+
+    width = (high - low) if ok(low) and ok(high) else abs(high) if ok(high) else abs(low) if ok(low) else 0.0
+    top = None if not ok(high) else (high * ABSURD if high > 0 else high + ABSURD * max(width, 1.0))
+    bottom = None if not ok(low) else (low / ABSURD if low > 0 else low - ABSURD * max(width, 1.0))
+    return bottom, top
+
+
+def _refuse_absurd(s: _Scratch, path: Path, cells: str, targets: dict[str, _Target]) -> None:
+    """Refuse the file when a value of a data row is orders of magnitude outside its variable's plausible
+    range — almost always a unit mistake (a file in 元 mapped as 亿元) that would otherwise load."""
+    checks = []
+    for name, t in targets.items():
+        bottom, top = absurd_limits(*t.plausible)
+        if bottom is None and top is None:
+            continue
+        cond = " or ".join(([f"value > {top!r}"] if top is not None else [])
+                           + ([f"value < {bottom!r}"] if bottom is not None else []))
+        checks.append(f"(variable = {_q(name)} and ({cond}))")
+    if not checks:
+        return
+    bad = s.con.execute(f"""select _sheet, _row, unit_label, unit_code, year, variable, source_value, value, unit,
+                                   count(*) over () as n
+                            from {cells} where _kind = 'data' and not _empty and value is not null
+                              and ({' or '.join(checks)})
+                            order by _cell limit 1""").fetchone()
+    if bad is None:
+        return
+    sheet, row, label, code, year, name, text, value, unit, n = bad
+    t = targets[name]
+    low, high = t.plausible
+    span = f"{'…' if low is None else _fmt(low)}–{'…' if high is None else _fmt(high)} {unit}"
+    source_unit = t.spec.unit or (t.source.name if t.source else unit)
+    where = f"{path}" + (f" sheet '{sheet}'" if sheet else "") + f" row {row}"
+    others = f" (and {n - 1} more)" if n > 1 else ""
+    raise IngestError(
+        f"{where}: {name} of {label}{f' ({code})' if code else ''} {year} is {text} {source_unit} = "
+        f"{_fmt(value)} {unit}, orders of magnitude outside its plausible range {span} ({t.plausible_source})"
+        f"{others}; check the unit — is the file in another unit than {source_unit}? Fix unit: in the mapping; "
+        "nothing was loaded")
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.6g}" if abs(x) < 1e6 else f"{x:.3g}"
 
 
 def reason_code(reason: str) -> str:
@@ -357,40 +611,65 @@ def reason_code(reason: str) -> str:
     return next((code for key, code in REASON_CODES if key in reason), "other")
 
 
+def _reason_code_sql(column: str) -> str:
+    """`reason_code` in SQL."""
+    return ("case " + " ".join(f"when contains({column}, {_q(key)}) then {_q(code)}" for key, code in REASON_CODES)
+            + " else 'other' end")
+
+
 # ---------------------------------------------------------------- duplicates and revisions
 
 
-def _same(a: pd.Series, b: pd.Series, tolerance: float) -> pd.Series:
-    return (a - b).abs() <= tolerance * b.abs().clip(lower=1e-12) + 1e-12
+def _same_sql(a: str, b: str, tolerance: float) -> str:
+    return f"(abs({a} - {b}) <= {tolerance!r} * greatest(abs({b}), 1e-12) + 1e-12)"
 
 
-def flag_duplicates(con: duckdb.DuckDBPyConnection, long: pd.DataFrame, m: Mapping, tolerance: float,
-                    prefer: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def flag_duplicates(s: _Scratch, cells: str, m: Mapping, tolerance: float, prefer: str | None) -> tuple[str, str]:
     """Within the file: equal values (within tolerance) load once, different ones are rejected. Against
     every raw table of the level: equal is a duplicate; different is a conflict, or with `prefer` a revision
     (new: the new value supersedes the old one; old: the new value is not loaded). Returns the cells with
-    `_duplicate` and reasons set, and the revisions to record."""
-    long = long.copy()
-    long["_duplicate"] = False
+    `_duplicate` and reasons set, and the revisions to record (temporary tables), all in SQL."""
+    con = s.con
     keys = [f"_key_{k}" for k in m.keys]
     key = ["unit_code", "year", "variable", *keys]
-    ok = long["reason"].isna() & (long["_kind"] == "data") & ~long["_empty"]
-    grouped = long[ok].groupby(key)["value"]
-    lo, hi = grouped.transform("min"), grouped.transform("max")
-    clash = ~_same(hi, lo, tolerance)
-    for idx in clash[clash].index:
-        row = long.loc[idx]
-        same_key = long[ok & (long["unit_code"] == row["unit_code"]) & (long["year"] == row["year"])
-                        & (long["variable"] == row["variable"])]
-        long.loc[idx, "reason"] = (f"conflicting duplicate: {row['unit_code']} {row['year']} {row['variable']} has "
-                                   f"values {', '.join(map(str, same_key['value'].tolist()))} in this file (rows "
-                                   f"{', '.join(map(str, same_key['_row'].tolist()))})")
-    ok = long["reason"].isna() & (long["_kind"] == "data") & ~long["_empty"]
-    long.loc[ok & long.duplicated(key, keep="first") & ok, "_duplicate"] = True
-    revisions = pd.DataFrame()
+    by = ", ".join(key)
+    ok = "reason is null and _kind = 'data' and not _empty"
+    # a key with values beyond the tolerance of each other in this file: every such cell is rejected, with
+    # the values and rows of its unit, year and variable
+    within = s.name("within")
+    con.execute(f"""create temp table {within} as
+        with okc as (select _cell, value, _row, {by} from {cells} where {ok}),
+        g as (
+            select {by} from okc group by all having not {_same_sql('max(value)', 'min(value)', tolerance)}
+        ),
+        listed as (
+            select unit_code, year, variable, string_agg(cast(value as varchar), ', ' order by _cell) as vals,
+                   string_agg(cast(_row as varchar), ', ' order by _cell) as rws
+            from okc semi join (select distinct unit_code, year, variable from g) using (unit_code, year, variable)
+            group by all
+        ),
+        clash as (
+            select o._cell, 'conflicting duplicate: ' || o.unit_code || ' ' || o.year || ' ' || o.variable
+                   || ' has values ' || l.vals || ' in this file (rows ' || l.rws || ')' as why
+            from okc as o semi join g using ({by})
+            join listed as l using (unit_code, year, variable)
+        ),
+        firsts as (
+            select min(_cell) as _cell from okc anti join clash using (_cell) group by {by}
+        )
+        select c.* exclude (reason), coalesce(c.reason, clash.why) as reason,
+               c.reason is null and clash.why is null and c._kind = 'data' and not c._empty
+               and f._cell is null as _duplicate
+        from {cells} as c left join clash using (_cell) left join firsts as f using (_cell)""")
+    revisions = s.name("revisions")
     tables = level_tables(con, m.level, grain_of(m))
+    out = s.name("flagged")
     if not tables:
-        return long, revisions
+        con.execute(f"create temp view {out} as select * from {within}")
+        con.execute(f"create temp table {revisions} (table_name varchar, level varchar, unit_code varchar, "
+                    "year bigint, variable varchar, old_value double, old_hash varchar, new_value double, "
+                    "kind varchar)")
+        return out, revisions
     key_select = "".join(f", {k} as _key_{k}" for k in m.keys)
     union = " union all ".join(
         f"select '{t}' as table_name, unit_code, year, variable, value, _source_file, _row, _content_hash"
@@ -398,42 +677,42 @@ def flag_duplicates(con: duckdb.DuckDBPyConnection, long: pd.DataFrame, m: Mappi
     superseded = ("and not exists (select 1 from raw.revisions r where r.kind = 'prefer_new' and r.old_hash = "
                   "e._content_hash and r.unit_code = e.unit_code and r.year = e.year and r.variable = e.variable)"
                   if table_exists(con, "raw.revisions") else "")
-    fresh = long[ok & ~long["_duplicate"]][key].drop_duplicates()
-    con.register("ingest_keys", fresh.astype({"year": "int64"}))
+    fresh = f"{ok} and not _duplicate"
     on = " and ".join(f"e.{c} = k.{c}" for c in key)
-    try:
-        existing = con.execute(
-            f"""select e.* from ({union}) as e inner join ingest_keys k on {on} where true {superseded}""").df()
-    finally:
-        con.unregister("ingest_keys")
-    if existing.empty:
-        return long, revisions
-    existing = existing.drop_duplicates(key).astype({"year": "Int64"}).rename(columns={
-        "value": "value_old", "_source_file": "_source_file_old", "_row": "_row_old", "_content_hash": "hash_old"})
-    cand = long[ok & ~long["_duplicate"]].reset_index().merge(existing, on=key)
-    same = _same(cand["value"], cand["value_old"], tolerance)
-    exact = (cand["value"] - cand["value_old"]).abs() <= 1e-9 * cand["value_old"].abs().clip(lower=1)
-    long.loc[cand.loc[same, "index"], "_duplicate"] = True
-    differ = cand[~same]
-    within = cand[same & ~exact]
-    described = (differ["value_old"].astype(str) + " already loaded for " + differ["unit_code"] + " "
-                 + differ["year"].astype(str) + " " + differ["variable"] + " from " + differ["_source_file_old"]
-                 + " row " + differ["_row_old"].astype(str))
-    if prefer is None:
-        long.loc[differ["index"], "reason"] = (
-            "conflicts with " + described + f" (beyond the {tolerance:g} relative tolerance; "
-            "--prefer new or --prefer old decides)").to_numpy()
-    elif prefer == "old":
-        long.loc[differ["index"], "_duplicate"] = True
-    kinds = [("within_tolerance", within)] + ([(f"prefer_{prefer}", differ)] if prefer else [])
-    revisions = pd.concat([frame.assign(kind=kind) for kind, frame in kinds], ignore_index=True)
-    if not revisions.empty:
-        revisions = pd.DataFrame({
-            "table_name": revisions["table_name"], "level": m.level, "unit_code": revisions["unit_code"],
-            "year": revisions["year"].astype("int64"), "variable": revisions["variable"],
-            "old_value": revisions["value_old"], "old_hash": revisions["hash_old"],
-            "new_value": revisions["value"], "kind": revisions["kind"]})
-    return long, revisions
+    cand = s.name("cand")
+    con.execute(f"""create temp table {cand} as
+        with k as (select distinct {by} from {within} where {fresh}),
+        e as (
+            select e.* from ({union}) as e semi join k on {on} where true {superseded}
+            qualify row_number() over (partition by {', '.join('e.' + c for c in key)}
+                                       order by e.table_name, e._source_file, e._row) = 1
+        )
+        select w._cell, w.value, e.table_name, e.value as value_old, e._source_file as _source_file_old,
+               e._row as _row_old, e._content_hash as hash_old, {', '.join('w.' + c for c in key)},
+               {_same_sql('w.value', 'e.value', tolerance)} as same,
+               abs(w.value - e.value) <= 1e-9 * greatest(abs(e.value), 1) as exact
+        from {within} as w join e using ({by})
+        where {fresh.replace('reason', 'w.reason').replace('_kind', 'w._kind').replace('_empty', 'w._empty')
+               .replace('_duplicate', 'w._duplicate')}""")
+    conflict = ("'conflicts with ' || cast(x.value_old as varchar) || ' already loaded for ' || x.unit_code || ' ' "
+                "|| x.year || ' ' || x.variable || ' from ' || x._source_file_old || ' row ' || x._row_old || "
+                f"' (beyond the {tolerance:g} relative tolerance; --prefer new or --prefer old decides)'")
+    con.execute(f"""create temp table {out} as
+        select w.* exclude (reason, _duplicate),
+               case when x.same is null or x.same or {_q(prefer or '')} <> '' then w.reason
+                    else {conflict} end as reason,
+               w._duplicate or coalesce(x.same, false) or (x.same is not null and not x.same
+                                                           and {_q(prefer or '')} = 'old') as _duplicate
+        from {within} as w left join {cand} as x using (_cell)""")
+    kinds = ["select *, 'within_tolerance' as kind from x where same and not exact"]
+    if prefer:
+        kinds.append(f"select *, 'prefer_{prefer}' from x where not same")
+    con.execute(f"""create temp table {revisions} as
+        with x as (select * from {cand})
+        select table_name, {_q(m.level)} as level, unit_code, cast(year as bigint) as year, variable,
+               value_old as old_value, hash_old as old_hash, value as new_value, kind
+        from ({' union all '.join(kinds)})""")
+    return out, revisions
 
 
 # ---------------------------------------------------------------- plan and write
@@ -478,12 +757,37 @@ def _guard_demo(con: duckdb.DuckDBPyConnection, m: Mapping) -> None:
                           "into a warehouse of their own (geopanel demo --db demo.duckdb)")
 
 
+
+@dataclass
+class _Plan:
+    """A planned load, held in temporary tables of the connection until written or dropped."""
+
+    cells: str
+    revisions: str
+    targets: dict[str, _Target]
+    result: IngestResult
+
+
 def plan_ingest(con: duckdb.DuckDBPyConnection, path: str | Path, mapping: Mapping,
                 years: tuple[int, int] | None = None, tolerance: float = DEFAULT_TOLERANCE,
                 prefer: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict, IngestResult]:
     """Read, check, resolve and compare a file without writing: (cells, revisions, targets, summary)."""
-    path = Path(path)
-    m = mapping
+    s = _Scratch(con)
+    try:
+        plan = _plan(s, Path(path), mapping, years, tolerance, prefer)
+        long = con.execute(f"select * exclude (_cell) from {plan.cells} order by _cell").df()
+        for col in ("reason", "unit_code", "_unit_status", "_unit_reason", "_exclude_reason"):
+            long[col] = long[col].astype("string")
+        long["year"] = long["year"].astype("Int64")
+        revisions = con.execute(f"select * from {plan.revisions}").df()
+        return long, revisions, plan.targets, plan.result
+    finally:
+        s.drop()
+
+
+def _plan(s: _Scratch, path: Path, m: Mapping, years: tuple[int, int] | None, tolerance: float,
+          prefer: str | None) -> _Plan:
+    con = s.con
     if prefer not in (None, *PREFER):
         raise IngestError(f"--prefer {prefer!r}: use new or old")
     if not 0 <= tolerance < 1:
@@ -496,67 +800,95 @@ def plan_ingest(con: duckdb.DuckDBPyConnection, path: str | Path, mapping: Mappi
         raise IngestError(f"{m.source}: raw.{m.table} is keyed by {known[1] or 'unit and year only'}; this mapping "
                           f"has keys {grain_of(m) or 'none'}: load it into a table of its own")
     _guard_demo(con, m)
-    grids, encoding = read_grids(path, m.encoding)
-    tables = [(sheet, year, make_table(sheet, grid, m.skip_rows, m.header_rows, m.skip_after_header,
+    grids, encoding = load_grids(con, path, m.encoding, s.name("grid"))
+    s.names.extend(g.name for _, g in grids)
+    tables = [(sheet, year, make_table(con, sheet, grid, m.skip_rows, m.header_rows, m.skip_after_header,
                                        f"{path}" + (f" sheet '{sheet}'" if sheet else "")))
               for sheet, year, grid in _sheets(path, grids, m)]
-    cells, header_units = to_cells(path, tables, m)
+    cells, header_units = to_cells(s, path, tables, m)
     targets = variable_targets(con, m, header_units)
-    cells = parse_values(cells, targets)
+    cells = parse_values(s, cells, targets)
     if years is not None:
-        in_range = cells["year"].between(*years).fillna(False).astype(bool) | (cells["_kind"] != "data")
-        if not in_range[cells["_kind"] == "data"].any():
-            have = cells.loc[cells["_kind"] == "data", "year"].dropna()
-            span = f"{have.min()}–{have.max()}" if len(have) else "none"
+        inside = f"coalesce(year between {int(years[0])} and {int(years[1])}, false)"
+        lo, hi, n = con.execute(f"select min(year), max(year), count(*) filter ({inside}) from {cells} "
+                                "where _kind = 'data'").fetchone()
+        if not n:
+            span = f"{lo}–{hi}" if lo is not None else "none"
             raise IngestError(f"{path}: no rows in years {years[0]}–{years[1]} (the file has {span}); fix --years")
-        cells = cells[in_range]
+        con.execute(f"delete from {cells} where _kind = 'data' and not {inside}")
+    filled = {r[0] for r in con.execute(f"select distinct _var from {cells} where _kind = 'data' and not _empty"
+                                        ).fetchall()}
     for name in targets:
-        filled = cells[(cells["_var"] == name) & (cells["_kind"] == "data") & ~cells["_empty"]]
-        if filled.empty:
+        if name not in filled:
             raise IngestError(f"{path}: variable {name} ({m.source}) has no value in any data row; check skip_rows, "
                               "header_rows and the column it names")
-    cells = cells.rename(columns={"_var": "variable"})
     # every labelled data row is resolved, so that a subtotal row without values is still a total row
-    data = cells[(cells["_kind"] == "data") & (cells["unit_label"] != "") & cells["year"].notna()]
-    labels = data[["unit_label", "parent_label", "year"]].drop_duplicates()
-    labels = labels.assign(parent_label=labels["parent_label"].replace("", pd.NA).astype("string"))
+    labels = con.execute(f"""select distinct unit_label, nullif(parent_label, '') as parent_label, year
+                             from {cells} where _kind = 'data' and unit_label <> '' and year is not null""").df()
+    labels = labels.assign(parent_label=labels["parent_label"].astype("string"),
+                           year=labels["year"].astype("Int64"))
     resolved = resolve_units(con, labels, m.level) if len(labels) else labels.assign(
-        unit_code=pd.NA, status=pd.NA, reason=pd.NA)
+        unit_code=pd.NA, status=pd.NA, reason=pd.NA, matched_level=pd.NA)
     if len(resolved):
         check_level(resolved, m.level, str(path))
-    keys = ["unit_label", "parent_label", "year"]
-    cells = cells.assign(parent_label=cells["parent_label"].replace("", pd.NA).astype("string"))
-    merged = cells.merge(resolved[keys + ["unit_code", "status", "reason"]].rename(
-        columns={"reason": "_unit_reason", "status": "_unit_status"}), on=keys, how="left")
-    is_total = merged["_unit_status"] == "total"
-    merged.loc[is_total, "_kind"] = "total"
-    merged.loc[is_total, "_exclude_reason"] = merged.loc[is_total, "_unit_reason"]
-    rejected_unit = (merged["_unit_status"] == "reject") & ~merged["_empty"]
-    merged["reason"] = merged["reason"].where(~rejected_unit | merged["reason"].notna(), merged["_unit_reason"])
-    long, revisions = flag_duplicates(con, merged, m, tolerance, prefer)
-    summary = _summarise(path, m, encoding, long, revisions, targets)
-    return long, revisions, targets, summary
+    units = s.frame("units", pa.Table.from_pandas(pd.DataFrame({
+        "unit_label": resolved["unit_label"].astype("string"),
+        "parent_label": resolved["parent_label"].astype("string"),
+        "year": resolved["year"].astype("Int64"), "unit_code": resolved["unit_code"].astype("string"),
+        "status": resolved["status"].astype("string"), "reason": resolved["reason"].astype("string")}),
+        preserve_index=False))
+    merged = s.name("merged")
+    con.execute(f"""create temp table {merged} as
+        select c.* exclude (_kind, reason, _var), c._var as variable, u.unit_code,
+               u.status as _unit_status, u.reason as _unit_reason,
+               case when u.status = 'total' then 'total' else c._kind end as _kind,
+               case when u.status = 'total' then u.reason end as _exclude_reason,
+               case when c.reason is null and u.status = 'reject' and not c._empty then u.reason
+                    else c.reason end as reason
+        from {cells} as c left join {units} as u
+          on u.unit_label = c.unit_label and u.parent_label is not distinct from nullif(c.parent_label, '')
+         and u.year = c.year""")
+    _refuse_absurd(s, path, merged, targets)
+    flagged, revisions = flag_duplicates(s, merged, m, tolerance, prefer)
+    return _Plan(flagged, revisions, targets, _summarise(s, path, m, encoding, flagged, revisions, targets))
 
 
-def _summarise(path: Path, m: Mapping, encoding: str, long: pd.DataFrame, revisions: pd.DataFrame,
+GOOD = "_kind = 'data' and reason is null and not _empty and not _duplicate"
+BAD = "_kind = 'data' and reason is not null"
+
+
+def _excluded_sql(cells: str) -> str:
+    """Total and footnote rows, once per row (a row has a cell per mapped column)."""
+    return f"""select * from {cells} where _kind in ('total', 'footnote')
+               qualify row_number() over (partition by _sheet, _row order by _cell) = 1"""
+
+
+def _summarise(s: _Scratch, path: Path, m: Mapping, encoding: str, cells: str, revisions: str,
                targets: dict[str, _Target]) -> IngestResult:
-    data = long["_kind"] == "data"
-    good = data & long["reason"].isna() & ~long["_empty"] & ~long["_duplicate"]
-    bad = data & long["reason"].notna()
-    excluded = long[long["_kind"].isin(["total", "footnote"])].drop_duplicates(["_sheet", "_row"])
+    con = s.con
+    loaded, duplicate, rejected, empty = con.execute(f"""
+        select count(*) filter ({GOOD}), count(*) filter (_kind = 'data' and _duplicate),
+               count(*) filter ({BAD}), count(*) filter (_empty and _kind in ('data', 'blank'))
+        from {cells}""").fetchone()
+    excluded = dict(con.execute(f"select _kind, count(*) from ({_excluded_sql(cells)}) group by _kind "
+                                "order by count(*) desc, min(_cell)").fetchall())
+    reasons = dict(con.execute(f"select {_reason_code_sql('reason')} as code, count(*) from {cells} where {BAD} "
+                               "group by code order by count(*) desc, min(_cell)").fetchall())
+    examples = con.execute(f"""select _sheet, _row, unit_label, year, variable, reason from {cells}
+                               where {BAD} order by _cell limit 5""").df()
+    examples["year"] = examples["year"].astype("Int64")
+    preview = con.execute(f"""select variable, unit_label, unit_code, year, source_value, value, unit
+                              from {cells} where {GOOD}
+                              qualify row_number() over (partition by variable order by _cell) <= 3
+                              order by _cell""").df()
+    revised = con.execute(f"select count(*) from {revisions} where kind = 'prefer_new'").fetchone()[0]
     conversions = [f"{t.spec.name}: {t.source.name if t.source else 'as is'} → {t.target} (× {t.factor:g})"
                    for t in targets.values()]
-    preview = (long[good].groupby("variable", sort=False).head(3)
-               [["variable", "unit_label", "unit_code", "year", "source_value", "value", "unit"]])
-    reasons = long.loc[bad, "reason"].astype(str).map(reason_code).value_counts().to_dict()
     return IngestResult(
-        file=str(path), table=m.table, status="planned", encoding=encoding, rows_loaded=int(good.sum()),
-        rows_duplicate=int((data & long["_duplicate"]).sum()), rows_rejected=int(bad.sum()),
-        cells_empty=int((long["_empty"] & (long["_kind"].isin(["data", "blank"]))).sum()),
-        rows_excluded=len(excluded), rows_revised=int((revisions.get("kind", pd.Series()) == "prefer_new").sum()),
-        reject_examples=long[bad].head(5)[["_sheet", "_row", "unit_label", "year", "variable", "reason"]]
-        .to_dict("records"),
-        rejects_by_reason=reasons, excluded_by_kind=excluded["_kind"].value_counts().to_dict(),
+        file=str(path), table=m.table, status="planned", encoding=encoding, rows_loaded=int(loaded),
+        rows_duplicate=int(duplicate), rows_rejected=int(rejected), cells_empty=int(empty),
+        rows_excluded=int(sum(excluded.values())), rows_revised=int(revised),
+        reject_examples=examples.to_dict("records"), rejects_by_reason=reasons, excluded_by_kind=excluded,
         conversions=conversions, new_variables=[t.spec.name for t in targets.values() if t.new], preview=preview)
 
 
@@ -584,46 +916,56 @@ def ingest_file(
         when = previous["_loaded_at"].max()
         raise IngestError(f"{path}: already loaded into raw.{previous['table_name'].iloc[0]} at {when} "
                           "(with another mapping or content); load it again with --replace, or geopanel unload it")
-    long, revisions, targets, result = plan_ingest(con, path, m, years, tolerance, prefer)
-    if dry_run:
-        result.status = "dry-run"
-        return result
-    if result.rows_loaded == 0 and result.rows_duplicate == 0:
-        top = ", ".join(f"{k} ×{v}" for k, v in result.rejects_by_reason.items()) or "no data rows"
-        first = result.reject_examples[0]["reason"] if result.reject_examples else ""
-        raise IngestError(f"{path}: no value could be loaded ({top}){'; first: ' + first if first else ''} — "
-                          "nothing was written; see geopanel ingest --dry-run")
+    s = _Scratch(con)
+    try:
+        plan = _plan(s, path, m, years, tolerance, prefer)
+        result = plan.result
+        if dry_run:
+            result.status = "dry-run"
+            return result
+        if result.rows_loaded == 0 and result.rows_duplicate == 0:
+            top = ", ".join(f"{k} ×{v}" for k, v in result.rejects_by_reason.items()) or "no data rows"
+            first = result.reject_examples[0]["reason"] if result.reject_examples else ""
+            raise IngestError(f"{path}: no value could be loaded ({top}){'; first: ' + first if first else ''} — "
+                              "nothing was written; see geopanel ingest --dry-run")
+        replaced = _write(con, path, m, plan, digest, previous if replace else None)
+    finally:
+        s.drop()
+    result.status = "loaded"
+    result.replaced = replaced
+    return result
+
+
+def _write(con: duckdb.DuckDBPyConnection, path: Path, m: Mapping, plan: _Plan, digest: str,
+           previous: pd.DataFrame | None) -> int:
+    """The planned load in one transaction, inserted from the plan's tables by SQL."""
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
-    data = long["_kind"] == "data"
-    good = long[data & long["reason"].isna() & ~long["_empty"] & ~long["_duplicate"]]
-    bad = long[data & long["reason"].notna()]
-    excluded = long[long["_kind"].isin(["total", "footnote"])].drop_duplicates(["_sheet", "_row"])
+    result, cells = plan.result, plan.cells
+    common = [str(path), loaded_at, digest]
     with _write_errors(path), transaction(con):
         ensure_tables(con)
-        replaced = _unload(con, previous["_content_hash"].unique().tolist(), loaded_at) if replace else 0
+        replaced = _unload(con, previous["_content_hash"].unique().tolist(), loaded_at) if previous is not None else 0
         key_ddl = "".join(f", {k} varchar" for k in m.keys)
         con.execute(f"create table if not exists raw.{m.table} ({RAW_COLUMNS}{key_ddl})")
         register_table(con, m.table, m.level, grain_of(m))
-        _register_variables(con, m, targets, digest, path, loaded_at)
-        rows = good.assign(_source_file=str(path), _loaded_at=loaded_at, _content_hash=digest,
-                           _synthetic=m.synthetic)[
-            ["unit_label", "unit_code", "year", "variable", "value", "unit", "source_value", "source_unit",
-             "_source_file", "_sheet", "_row", "_loaded_at", "_content_hash", "_synthetic",
-             *[f"_key_{k}" for k in m.keys]]].rename(columns={f"_key_{k}": k for k in m.keys})
-        _insert(con, f"raw.{m.table}", rows)
-        rejects = bad.assign(table_name=m.table, level=m.level, _source_file=str(path), _loaded_at=loaded_at,
-                             _content_hash=digest, reason_code=bad["reason"].astype(str).map(reason_code))[
-            ["table_name", "level", "unit_label", "year", "variable", "source_value", "reason", "_source_file",
-             "_sheet", "_row", "_loaded_at", "_content_hash", "reason_code"]]
-        _insert(con, "raw.rejects", rejects)
-        kind_reason = excluded.get("_exclude_reason", pd.Series(pd.NA, index=excluded.index))
-        _insert(con, "raw.excluded_rows", pd.DataFrame({
-            "table_name": m.table, "unit_label": excluded["unit_label"], "kind": excluded["_kind"],
-            "reason": kind_reason.fillna(excluded["_kind"] + " row").astype(str), "_source_file": str(path),
-            "_sheet": excluded["_sheet"], "_row": excluded["_row"], "_content_hash": digest}))
-        if not revisions.empty:
-            _insert(con, "raw.revisions", revisions.assign(new_hash=digest, _source_file=str(path),
-                                                           recorded_at=loaded_at))
+        _register_variables(con, m, plan.targets, digest, path, loaded_at)
+        keys = "".join(f", _key_{k} as {k}" for k in m.keys)
+        con.execute(f"""insert into raw.{m.table} by name
+            select unit_label, unit_code, year, variable, value, unit, source_value, source_unit,
+                   ? as _source_file, _sheet, _row, ? as _loaded_at, ? as _content_hash, ? as _synthetic{keys}
+            from {cells} where {GOOD} order by _cell""", [*common, m.synthetic])
+        con.execute(f"""insert into raw.rejects by name
+            select ? as table_name, ? as level, unit_label, year, variable, source_value, reason,
+                   ? as _source_file, _sheet, _row, ? as _loaded_at, ? as _content_hash,
+                   {_reason_code_sql('reason')} as reason_code
+            from {cells} where {BAD} order by _cell""", [m.table, m.level, *common])
+        con.execute(f"""insert into raw.excluded_rows by name
+            select ? as table_name, unit_label, _kind as kind, coalesce(_exclude_reason, _kind || ' row') as reason,
+                   ? as _source_file, _sheet, _row, ? as _content_hash
+            from ({_excluded_sql(cells)}) order by _cell""", [m.table, str(path), digest])
+        con.execute(f"""insert into raw.revisions by name
+            select *, ? as new_hash, ? as _source_file, ? as recorded_at from {plan.revisions}""",
+                    [digest, str(path), loaded_at])
         con.execute(
             """insert into raw.ingest_log (table_name, level, _source_file, _content_hash, encoding, rows_loaded,
                    rows_duplicate, rows_rejected, cells_empty, _loaded_at, _synthetic, mapping, status, source_path,
@@ -632,9 +974,7 @@ def ingest_file(
             [m.table, m.level, str(path), digest, result.encoding, result.rows_loaded, result.rows_duplicate,
              result.rows_rejected, result.cells_empty, loaded_at, m.synthetic, m.source, str(path.resolve()),
              m.text, result.rows_excluded, result.rows_revised])
-    result.status = "loaded"
-    result.replaced = replaced
-    return result
+    return replaced
 
 
 @contextmanager
@@ -647,16 +987,6 @@ def _write_errors(path: Path) -> Iterator[None]:
                           "loaded — check the free space (df -h) and permissions, then run again") from exc
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    if frame.empty:
-        return
-    con.register("ingest_frame", frame)
-    try:
-        con.execute(f"insert into {table} by name select * from ingest_frame")
-    finally:
-        con.unregister("ingest_frame")
-
-
 def _register_variables(con: duckdb.DuckDBPyConnection, m: Mapping, targets: dict[str, _Target], digest: str,
                         path: Path, at: datetime) -> None:
     for t in targets.values():
@@ -667,10 +997,12 @@ def _register_variables(con: duckdb.DuckDBPyConnection, m: Mapping, targets: dic
                                              or spec.name)
         dimension = t.source.dimension if t.source else None
         con.execute("""insert into meta.variables (level, name, unit, dimension, label_zh, label_en, description,
-                           source, registered_by, registered_from, registered_at, grain)
-                       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                           source, registered_by, registered_from, registered_at, grain, plausible_min,
+                           plausible_max, plausible_source)
+                       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     [m.level, spec.name, t.target, dimension, label, spec.label_en, spec.description,
-                     spec.source or m.citation, digest, str(path), at, grain_of(m)])
+                     spec.source or m.citation, digest, str(path), at, grain_of(m), t.plausible[0], t.plausible[1],
+                     t.plausible_source or None])
 
 
 def _without_units(header: str) -> str:

@@ -27,7 +27,8 @@ TOP_KEYS = ("table", "level", "shape", "encoding", "sheet", "skip_rows", "header
 RESERVED = ("unit_label", "unit_code", "year", "variable", "value", "unit", "source_value", "source_unit",
             "province_code", "city_code", "county_code", "name_zh", "is_current", "is_synthetic", "source_files")
 UNIT_KEYS = ("name", "code", "parent")
-VARIABLE_KEYS = ("name", "unit", "as_is", "label", "label_en", "description", "source")
+VARIABLE_KEYS = ("name", "unit", "as_is", "label", "label_en", "description", "source", "plausible_min",
+                 "plausible_max")
 YEAR_KEYS = ("from", "pattern")
 _SNAKE = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -43,6 +44,8 @@ class VariableSpec:
     label_en: str | None = None
     description: str | None = None
     source: str | None = None
+    plausible_min: float | None = None  # in the registered unit; a value 100× beyond the range is refused
+    plausible_max: float | None = None
 
 
 @dataclass(frozen=True)
@@ -230,9 +233,23 @@ def _variable_spec(value: object, source: str, key: str) -> VariableSpec:
         raise IngestError(f"{source}: variable name {name!r} ({key}) must be snake_case (gdp, pop_resident)")
     as_is = _bool(value, "as_is", f"{source}: {key}")
     unit = value.get("unit")
+    bounds = {k: _bound(value, k, source, key) for k in ("plausible_min", "plausible_max")}
+    if None not in bounds.values() and bounds["plausible_min"] > bounds["plausible_max"]:
+        raise IngestError(f"{source}: {key}: plausible_min {bounds['plausible_min']} is above plausible_max "
+                          f"{bounds['plausible_max']}")
     return VariableSpec(name=name, unit=None if unit is None else str(unit), as_is=as_is,
                         label=value.get("label"), label_en=value.get("label_en"),
-                        description=value.get("description"), source=value.get("source"))
+                        description=value.get("description"), source=value.get("source"), **bounds)
+
+
+def _bound(value: dict, bound: str, source: str, key: str) -> float | None:
+    """A plausible bound: a number in the variable's registered unit, or absent."""
+    number = value.get(bound)
+    if number is None:
+        return None
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        raise IngestError(f"{source}: {key}.{bound} must be a number in the variable's unit, not {number!r}")
+    return float(number)
 
 
 def _check_shape(m: Mapping, source: str) -> None:

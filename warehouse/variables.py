@@ -49,7 +49,8 @@ BOOKKEEPING = {
 ADDED_COLUMNS = {
     "raw.rejects": {"reason_code": "varchar"},
     "meta.raw_tables": {"keys": "varchar default ''"},
-    "meta.variables": {"grain": "varchar default ''"},
+    "meta.variables": {"grain": "varchar default ''", "plausible_min": "double", "plausible_max": "double",
+                       "plausible_source": "varchar"},
     "raw.ingest_log": {"status": "varchar default 'loaded'", "source_path": "varchar", "mapping_text": "varchar",
                        "rows_excluded": "integer", "rows_revised": "integer", "unloaded_at": "timestamp"},
 }
