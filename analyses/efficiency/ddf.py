@@ -17,7 +17,8 @@ once; β* = 0 on the frontier. The direction:
 
 A zero direction where the technology allows unlimited improvement gives an unbounded LP: such DMUs (and any
 infeasible ones) get NaN and the status, never a silent score. `efficiency` = 1/(1 + β*) is reported beside β*
-(the conversion the green-growth literature uses; it equals the output efficiency when g = (0, y, b)).
+(the conversion the Malmquist–Luenberger literature uses; without bads and with g = (0, y) it is the Farrell
+output efficiency 1/φ*, φ* = 1 + β*).
 """
 
 from __future__ import annotations

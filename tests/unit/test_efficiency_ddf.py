@@ -147,3 +147,15 @@ def test_cli_model_ddf_with_a_direction(tmp_path):
     r = CliRunner().invoke(app, ["dea", "--data", str(path), "--unit", "city", "--inputs", "k,l", "--outputs", "gdp",
                                  "--model", "bcc", "--direction", "output"])
     assert r.exit_code != 0 and "--direction" in r.output
+
+
+@pytest.mark.parametrize("rts", ["crs", "vrs"])
+def test_output_direction_without_bads_is_the_farrell_output_efficiency(rts):
+    """g = (0, y): φ* = 1 + β*, so 1/(1 + β*) is the output-oriented CCR/BCC score (checked against DEAP's
+    examples in test_efficiency_dea)."""
+    from analyses.efficiency import dea
+
+    d = cities(9)
+    got = ddf(d, "k,l", "gdp", unit="city", rts=rts, direction="output")
+    radial = dea(d, "k,l", "gdp", unit="city", rts=rts, orientation="output")
+    assert np.allclose(got.efficiency.to_numpy(), radial.efficiency.to_numpy(), atol=1e-9)
