@@ -108,8 +108,8 @@ def fit_lag(y: np.ndarray, wy: np.ndarray, x: np.ndarray, spec: Spectrum, conv: 
             maxiter: int = 500, variance: bool = True) -> MLFit:
     """SAR / SDM: concentrate β and σ² out, maximise over ρ (Elhorst 2014 §3.3.1; Anselin 1988).
     variance=False (an LR test's restricted fit) skips the information matrix (vcov NaN)."""
-    b0, *_ = np.linalg.lstsq(x, y, rcond=None)
-    b1, *_ = np.linalg.lstsq(x, wy, rcond=None)
+    coef, *_ = np.linalg.lstsq(x, np.column_stack([y, wy]), rcond=None)  # one factorisation, two right-hand sides
+    b0, b1 = coef[:, 0], coef[:, 1]
     e0, e1 = y - x @ b0, wy - x @ b1
     q00, q01, q11 = e0 @ e0, e0 @ e1, e1 @ e1
 

@@ -29,7 +29,16 @@ from analyses.spatial_panel.estimate import (
     loglik_full,
     numerical_vcov,
 )
-from analyses.spatial_panel.panel import EFFECTS, Panel, SpatialPanelError, build_panel, check_rank, demean, lag
+from analyses.spatial_panel.panel import (
+    EFFECTS,
+    Panel,
+    SpatialPanelError,
+    build_panel,
+    check_rank,
+    demean,
+    factorize_units,
+    lag,
+)
 from analyses.spatial_panel.result import SpatialPanelResult
 from analyses.spatial_panel.robust import (
     VCE,
@@ -112,8 +121,9 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
     frame, data_desc, from_wh = read.frame, read.source, read.from_warehouse
     quality = quality_status(con, read.tables, w, allow_failing_checks)
     unit, time = infer_index(frame, unit, time)
-    w_pair, w_desc = load_w(w, frame[unit].astype(str).unique().tolist(), con, w_transform, w_order=w_order)
-    panel = build_panel(formula, frame, w_pair, unit, time, intercept=effects in ("pooled", "random"))
+    units = factorize_units(frame[unit])
+    w_pair, w_desc = load_w(w, units[1].unique().tolist(), con, w_transform, w_order=w_order)
+    panel = build_panel(formula, frame, w_pair, unit, time, intercept=effects in ("pooled", "random"), units=units)
     spec = _spectrum(panel.w, logdet, seed)
     if dynamic:
         result = dynamic_panel(formula, panel, spec, model, effects, durbin, bias_correction, vcov, draws, seed,
@@ -128,8 +138,8 @@ def spatial_panel(formula: str, data, w, unit: str | None = None, time: str | No
     eff = _effects(model, spec, panel, fit, names, lagged, draws, seed)
     # the LM tests use the model's own regressors (with the constant when pooled); the LR tests of fixed
     # effects and the Hausman test's fixed-effects fit use them without the constant
-    fe_panel = build_panel(formula, frame, w_pair, unit, time, intercept=False) if "Intercept" in panel.x_names \
-        else panel
+    fe_panel = build_panel(formula, frame, w_pair, unit, time, intercept=False, units=units) \
+        if "Intercept" in panel.x_names else panel
     tests = [dg.lm_tests(panel, "pooled" if effects == "random" else effects), dg.fe_lr_tests(fe_panel)]
     if model in ("sdm", "sdem"):
         tests.append(_durbin_tests(panel, spec, model, effects, lee_yu, fit, names, lagged, lr_tests, maxiter))

@@ -84,8 +84,16 @@ def w_matrix(w) -> tuple[sp.csr_matrix, list]:
     return sp.csr_matrix(w.sparse, dtype=float), list(w.id_order)
 
 
-def build_panel(formula: str, data: pd.DataFrame, w, unit: str, time: str, intercept: bool) -> Panel:
-    """Parse the formula, check the panel is balanced and its units are W's units, and align to W's order."""
+def factorize_units(values) -> tuple[np.ndarray, pd.Index]:
+    """(codes, distinct ids as text) of a unit column: the text conversion is done once per distinct id."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return codes, pd.Index(uniques).astype(str)
+
+
+def build_panel(formula: str, data: pd.DataFrame, w, unit: str, time: str, intercept: bool,
+                units: tuple[np.ndarray, pd.Index] | None = None) -> Panel:
+    """Parse the formula, check the panel is balanced and its units are W's units, and align to W's order.
+    `units`: `factorize_units(data[unit])` when the caller has it already."""
     if "~" not in formula:
         raise SpatialPanelError(f"formula {formula!r}: write it as 'y ~ x1 + x2'")
     for col in (unit, time):
@@ -104,8 +112,7 @@ def build_panel(formula: str, data: pd.DataFrame, w, unit: str, time: str, inter
     if not [c for c in x_names if c != "Intercept"]:
         raise SpatialPanelError(f"formula {formula!r}: no regressors")
     # units compared as text, converted once per distinct value (not per row)
-    ucodes, uvalues = pd.factorize(frame[unit], use_na_sentinel=False)
-    utext = pd.Index(uvalues).astype(str)
+    ucodes, utext = units if units is not None else factorize_units(frame[unit])
     tcodes, periods_arr = pd.factorize(frame[time], sort=True, use_na_sentinel=False)
     values = np.column_stack([y_frame.to_numpy(float), x_frame.to_numpy(float)])
     bad = ~np.isfinite(values).all(axis=1)
@@ -119,8 +126,8 @@ def build_panel(formula: str, data: pd.DataFrame, w, unit: str, time: str, inter
     text_codes, texts = pd.factorize(utext)  # distinct unit texts
     ti = tcodes.astype(np.int64)
     key = text_codes[ucodes].astype(np.int64) * len(periods_arr) + ti
-    first = np.unique(key, return_index=True)[1]
-    if len(first) < len(key):
+    if np.bincount(key).max(initial=0) > 1:
+        first = np.unique(key, return_index=True)[1]
         r = int(np.setdiff1d(np.arange(len(key)), first)[0])
         raise SpatialPanelError(f"unit {utext[ucodes[r]]} appears more than once in period {periods_arr[ti[r]]}; the "
                                 "panel needs one row per unit and period")
@@ -141,7 +148,7 @@ def build_panel(formula: str, data: pd.DataFrame, w, unit: str, time: str, inter
             f"unbalanced panel: {len(short)} units lack some of the {len(periods)} periods, e.g. {examples}; "
             "estimate on a balanced subset (drop those units or restrict the periods)")
     pos_unit = {u: i for i, u in enumerate(w_ids)}
-    ui = np.array([pos_unit[u] for u in utext], dtype=np.int64)[ucodes]
+    ui = np.array([pos_unit[u] for u in utext.tolist()], dtype=np.int64)[ucodes]
     cube = np.empty((len(periods), len(w_ids), values.shape[1]))
     cube[ti, ui, :] = values
     return Panel(y=cube[:, :, 0], x=cube[:, :, 1:], y_name=str(y_frame.columns[0]), x_names=x_names,
@@ -152,7 +159,9 @@ def check_rank(x: np.ndarray, names: list[str]) -> None:
     """Refuse perfectly collinear regressors (after demeaning), naming the ones involved."""
     if x.shape[1] == 0:
         return
-    _, s, vt = np.linalg.svd(x / np.maximum(np.linalg.norm(x, axis=0), 1e-300), full_matrices=False)
+    xn = x / np.maximum(np.linalg.norm(x, axis=0), 1e-300)
+    # the singular values and right vectors of xn are those of R in xn = QR (no tall U is formed)
+    _, s, vt = np.linalg.svd(np.linalg.qr(xn, mode="r") if xn.shape[0] > xn.shape[1] else xn, full_matrices=False)
     tol = s.max() * max(x.shape) * np.finfo(float).eps * 10
     if (s <= tol).any() or np.linalg.norm(x, axis=0).min() == 0:
         null = vt[np.argmin(s)]

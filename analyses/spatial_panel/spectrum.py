@@ -210,8 +210,9 @@ class Spectrum:
                     ).reshape(rho.shape)
         if self._sums is None:
             # 1'B_j(W)1 / N, exact
-            self._sums = np.array([v.sum() / self.n for v in self.op.basis(np.ones((self.n, 1)), self.basis,
-                                                                            self.order, self.radius)])
+            ones = np.ones((self.n, 1))
+            self._sums = np.array([d[0] / self.n for _, d in self.op.basis(ones, self.basis, self.order,
+                                                                            self.radius, probe=ones)])
         return (self._coef(kind, rho.reshape(-1)) @ self._sums).reshape(rho.shape)
 
     # -- moments ---------------------------------------------------------------------------------
@@ -264,9 +265,8 @@ class Spectrum:
         rng = np.random.default_rng(seed)
         z = rng.choice([-1.0, 1.0], size=(self.n, self.probes))
         out = np.empty((self.probes, self.order + 1))
-        for j, v in enumerate(self.op.basis(z, self.basis, self.order, self.radius)):
-            if j > self.exact_order:
-                out[:, j] = np.einsum("ij,ij->j", z, v)
+        for j, (_, dots) in enumerate(self.op.basis(z, self.basis, self.order, self.radius, probe=z)):
+            out[:, j] = dots
         out[:, : self.exact_order + 1] = self._exact_traces()
         return out
 
@@ -328,10 +328,12 @@ class _Operator:
         self.inv[self.perm] = np.arange(self.n)
         self.wp = _sorted(w[self.perm][:, self.perm])
         self._wpt: sp.csr_matrix | None = None
+        a = abs(w)
+        self.norm = {False: float(a.sum(axis=1).max()), True: float(a.sum(axis=0).max())}  # ‖W‖∞, ‖W'‖∞
 
     def matmul(self, x: np.ndarray, alpha: float = 1.0, y: np.ndarray | None = None, beta: float = 0.0,
-               transpose: bool = False) -> np.ndarray:
-        """alpha·W_p x + beta·y (permuted coordinates) for an N × p block x."""
+               transpose: bool = False, probe: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """(alpha·W_p x + beta·y, the column dot products with `probe` if given), permuted coordinates."""
         m = self.wp
         if transpose:
             if self._wpt is None:
@@ -340,54 +342,73 @@ class _Operator:
         x = np.ascontiguousarray(x)
         if numba is None:
             out = alpha * (m @ x)
-            return out + beta * y if y is not None else out
+            if y is not None:
+                out += beta * y
+            return out, None if probe is None else np.einsum("ij,ij->j", probe, out)
         out = np.empty_like(x)
+        dots = np.zeros((64, x.shape[1]))
         _spmm(m.indptr, m.indices, m.data, x, float(alpha), x if y is None else np.ascontiguousarray(y),
-              float(beta) if y is not None else 0.0, out)
-        return out
+              float(beta) if y is not None else 0.0, out, x[:0] if probe is None else probe, dots)
+        return out, None if probe is None else dots.sum(axis=0)
 
-    def basis(self, x: np.ndarray, kind: str, order: int, radius: float = 1.0):
-        """B_j(W)x for j = 0..order (W^j, or T_j(W/r) by T_{j+1} = 2(W/r)T_j − T_{j−1}); x in any order."""
+    def basis(self, x: np.ndarray, kind: str, order: int, radius: float = 1.0, probe: np.ndarray | None = None):
+        """(B_j(W)x, probe'B_j(W)x per column) for j = 0..order (W^j, or T_j(W/r) by the recurrence
+        T_{j+1} = 2(W/r)T_j − T_{j−1}); x in any order."""
         prev, cur = None, x
-        yield cur
+        yield cur, None if probe is None else np.einsum("ij,ij->j", probe, cur)
         for _ in range(order):
             if kind == "power":
-                nxt = self.matmul(cur, 1.0)
+                nxt, dots = self.matmul(cur, 1.0, probe=probe)
             elif prev is None:
-                nxt = self.matmul(cur, 1.0 / radius)
+                nxt, dots = self.matmul(cur, 1.0 / radius, probe=probe)
             else:
-                nxt = self.matmul(cur, 2.0 / radius, prev, -1.0)
+                nxt, dots = self.matmul(cur, 2.0 / radius, prev, -1.0, probe=probe)
             prev, cur = cur, nxt
-            yield cur
+            yield cur, dots
 
     def neumann(self, rho: float, b: np.ndarray, transpose: bool = False, max_iter: int = 100_000) -> np.ndarray:
-        """(I − ρW)^{-1} b (or (I − ρW')^{-1} b) = Σ_j (ρW)^j b, until a term is below 1e-12 of the sum."""
+        """(I − ρW)^{-1} b (or (I − ρW')^{-1} b) = Σ_j (ρW)^j b, to 1e-12·‖b‖∞/(1 − |ρ|‖W‖∞): with
+        q = |ρ|·‖W‖∞ < 1 the tail after k terms is at most q^{k+1}‖b‖∞/(1 − q), so k is known in advance;
+        otherwise terms are added until one is below that tolerance."""
         vec = b.ndim == 1
         bp = np.ascontiguousarray((b[:, None] if vec else b)[self.perm])
         total, term = bp.copy(), bp
-        scale = max(float(np.abs(bp).max()), 1e-300)
-        for _ in range(max_iter):
-            term = self.matmul(term, rho, transpose=transpose)
+        q = abs(rho) * self.norm[transpose]
+        known = int(np.ceil(np.log(NEUMANN_TOL * (1 - q)) / np.log(q))) if 0 < q < 1 else None
+        tol = NEUMANN_TOL * max(float(np.abs(bp).max()), 1e-300)
+        for k in range(known if known is not None else max_iter):
+            term = self.matmul(term, rho, transpose=transpose)[0]
             total += term
-            if float(np.abs(term).max()) <= NEUMANN_TOL * max(scale, float(np.abs(total).max())) * (1 - abs(rho)):
+            if known is None and k % 5 == 4 and float(np.abs(term).max()) <= tol:
                 break
         else:
-            raise SpatialPanelError(f"the Neumann series for (I - {rho:.4f}W)^-1 did not converge")
+            if known is None:
+                raise SpatialPanelError(f"the Neumann series for (I - {rho:.4f}W)^-1 did not converge")
         out = total[self.inv]
         return out[:, 0] if vec else out
 
 
 if numba is not None:
     @numba.njit(parallel=True, cache=True)
-    def _spmm(indptr, indices, data, x, alpha, y, beta, out):  # pragma: no cover - compiled
-        for i in numba.prange(out.shape[0]):
-            for c in range(out.shape[1]):
-                out[i, c] = beta * y[i, c]
-            for jj in range(indptr[i], indptr[i + 1]):
-                a = alpha * data[jj]
-                j = indices[jj]
-                for c in range(out.shape[1]):
-                    out[i, c] += a * x[j, c]
+    def _spmm(indptr, indices, data, x, alpha, y, beta, out, probe, dots):  # pragma: no cover - compiled
+        """out = alpha·W x + beta·y (CSR W); dots[chunk, c] += probe[i, c]·out[i, c] when probe has N rows.
+        Rows are split into dots.shape[0] chunks, run in parallel."""
+        n, p = out.shape
+        chunks = dots.shape[0]
+        step = (n + chunks - 1) // chunks
+        with_probe = probe.shape[0] == n
+        for ch in numba.prange(chunks):
+            for i in range(ch * step, min(n, (ch + 1) * step)):
+                for c in range(p):
+                    out[i, c] = beta * y[i, c]
+                for jj in range(indptr[i], indptr[i + 1]):
+                    a = alpha * data[jj]
+                    j = indices[jj]
+                    for c in range(p):
+                        out[i, c] += a * x[j, c]
+                if with_probe:
+                    for c in range(p):
+                        dots[ch, c] += probe[i, c] * out[i, c]
 
 
 def _sorted(m) -> sp.csr_matrix:
