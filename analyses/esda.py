@@ -44,10 +44,10 @@ from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 from scipy import sparse, stats
@@ -358,54 +358,166 @@ def _in(year) -> str:
 
 
 # ============================================================================ engines
-# n × permutations ids kept for reuse across the indicator-years of one unit set (2,852 counties × 999 draws is
-# 2.8M); past this the draws are streamed in chunks and never held whole (1,000,000 cells × 999 would be 8 GB)
-_PERMUTATION_CACHE_MAX = 8_000_000
-_CHUNK_ELEMENTS = 4_000_000  # ids per streamed chunk (32 MB), so a chunk is max(1, 4M // n) permutations
+# esda draws its permutations from NumPy's legacy MT19937 stream: global Moran `np.random.permutation(z)` k times
+# after `np.random.seed(seed)`, local Moran `np.random.choice(n - 1, max_card, replace=False)` k times (esda's
+# numba `vec_permutations`, which reproduces the legacy stream). Both are the legacy Fisher–Yates shuffle: for
+# i = m − 1 down to 1, j = random_interval(i) (the low bits of one 32-bit output under the smallest covering mask,
+# redrawn while above i) and swap items i and j; `choice` keeps the first max_card items of a shuffled
+# arange(n − 1). The kernels below run that same generator (MT19937 from RandomState(seed)'s state) and the same
+# rejection rule, so the draws and the generator state after them are NumPy's to the bit (tests/unit/
+# test_esda_streams.py checks permutations, choices and the final state against NumPy and esda), but:
+# - the rejection loop is branch-free over a tempered block of 624 outputs, ~10× faster than NumPy's per-step
+#   calls through the bit generator;
+# - a choice needs only the first max_card items, so instead of moving n ids around it replays the swaps
+#   backwards for those max_card slots alone (an n-sized slot table, no shuffled array);
+# - the kernels release the GIL, so drawing overlaps the sparse products (global) and the two statistics can run
+#   on the two cores at once (`moran_global_and_local`).
+# numba comes with esda (its crand engine) and shap, both pinned dependencies.
+_CHUNK_ELEMENTS = 4_000_000  # values per streamed block (32 MB), so a block is max(1, 4M // (n · V)) permutations
+_OVERLAP_MIN = 8_000_000  # n × permutations from which global draws are made in a producer thread
 
 
-@lru_cache(maxsize=16)
-def _global_permutations(seed: int, n: int, k: int) -> np.ndarray:
-    """The index permutations esda's `Moran` draws after `np.random.seed(seed)`, one per row (k × n)."""
-    rs = np.random.RandomState(seed)
-    out = np.empty((k, n), dtype=np.int64)
-    for r in range(k):
-        out[r] = rs.permutation(n)
-    out.setflags(write=False)
-    return out
+@numba.njit(nogil=True, cache=True)
+def _mt_refill(mt: np.ndarray, tb: np.ndarray) -> None:  # pragma: no cover - compiled
+    """MT19937's twist of the 624 state words `mt`, then their tempered outputs into `tb` (NumPy's mt19937_gen)."""
+    upper, lower, matrix = np.uint32(0x80000000), np.uint32(0x7FFFFFFF), np.uint32(0x9908B0DF)
+    one, zero = np.uint32(1), np.uint32(0)
+    for i in range(227):
+        y = (mt[i] & upper) | (mt[i + 1] & lower)
+        mt[i] = mt[i + 397] ^ (y >> one) ^ ((zero - (y & one)) & matrix)
+    for i in range(227, 623):
+        y = (mt[i] & upper) | (mt[i + 1] & lower)
+        mt[i] = mt[i - 227] ^ (y >> one) ^ ((zero - (y & one)) & matrix)
+    y = (mt[623] & upper) | (mt[0] & lower)
+    mt[623] = mt[396] ^ (y >> one) ^ ((zero - (y & one)) & matrix)
+    for i in range(624):
+        y = mt[i]
+        y ^= y >> np.uint32(11)
+        y ^= (y << np.uint32(7)) & np.uint32(0x9D2C5680)
+        y ^= (y << np.uint32(15)) & np.uint32(0xEFC60000)
+        y ^= y >> np.uint32(18)
+        tb[i] = y
+
+
+@numba.njit(nogil=True, cache=True)
+def _mt_swaps(mt: np.ndarray, tb: np.ndarray, st: np.ndarray, m: int, J: np.ndarray) -> None:  # pragma: no cover
+    """J[i] = NumPy's legacy random_interval(i) for i = m − 1 down to 1: the swap partners of one shuffle of m
+    items. st[0] is the position in the tempered block `tb` (624: used up). Branch-free: every 32-bit output is
+    written to J[i] and i only moves on when it is accepted (≤ i under the mask), as NumPy's redraw loop does."""
+    pos = st[0]
+    i = m - 1
+    while i >= 1:
+        mask = np.uint32(i)
+        mask |= mask >> np.uint32(1)
+        mask |= mask >> np.uint32(2)
+        mask |= mask >> np.uint32(4)
+        mask |= mask >> np.uint32(8)
+        mask |= mask >> np.uint32(16)
+        lo = np.int64(mask >> np.uint32(1)) + 1  # the smallest i under this mask
+        while i >= lo:
+            if pos == 624:
+                _mt_refill(mt, tb)
+                pos = 0
+            while pos < 624 and i >= lo:
+                v = tb[pos] & mask
+                pos += 1
+                J[i] = v
+                i -= np.int64(v <= np.uint32(i))
+    st[0] = pos
+
+
+@numba.njit(nogil=True, cache=True)
+def _shuffled_copies(mt, tb, st, J, Z, out) -> None:  # pragma: no cover - compiled
+    """out[b, v] = legacy `permutation(Z[v])` for permutation b of the block: one shuffle per b, the same swaps
+    for every row v (the variables over one unit set share the draws)."""
+    m = Z.shape[1]
+    for b in range(out.shape[0]):
+        _mt_swaps(mt, tb, st, m, J)
+        for v in range(Z.shape[0]):
+            a = out[b, v]
+            a[:] = Z[v]
+            for i in range(m - 1, 0, -1):
+                j = J[i]
+                t = a[i]
+                a[i] = a[j]
+                a[j] = t
+
+
+@numba.njit(nogil=True, cache=True)
+def _choice_heads(mt, tb, st, m: int, J, out) -> None:  # pragma: no cover - compiled
+    """out[r] = legacy `choice(m, size=c, replace=False)` = the first c items of `permutation(m)`, r = 0..k−1.
+
+    The swaps are drawn forward (J) and undone backward for the c final slots only: undoing swap (i, J[i])
+    moves a tracked slot at i to J[i] and one at J[i] to i; after all are undone, the slot holds its item's
+    original position, which is the item. `slot[p]` is the tracker at position p (−1: none), so each swap costs
+    two look-ups whatever c."""
+    c = out.shape[1]
+    slot = np.full(m, -1, dtype=np.int32)
+    where = np.empty(c, dtype=np.int64)
+    for r in range(out.shape[0]):
+        _mt_swaps(mt, tb, st, m, J)
+        for t in range(c):
+            slot[t] = t
+            where[t] = t
+        for i in range(1, m):
+            j = J[i]
+            a, b = slot[i], slot[j]
+            if a >= 0 or b >= 0:
+                slot[i], slot[j] = b, a
+                if a >= 0:
+                    where[a] = j
+                if b >= 0:
+                    where[b] = i
+        for t in range(c):
+            out[r, t] = where[t]
+            slot[where[t]] = -1
+
+
+class LegacyStream:
+    """NumPy's legacy `RandomState(seed)` stream, drawn by the kernels above; `permuted` and `choices` continue
+    it exactly as `RandomState.permutation` and `RandomState.choice(replace=False)` would, call after call."""
+
+    def __init__(self, seed: int):
+        _, key, pos, *_ = np.random.RandomState(seed).get_state(legacy=True)
+        self.mt = np.array(key, dtype=np.uint32)
+        self.tb = np.empty(624, dtype=np.uint32)
+        if pos < 624:  # outputs of the current block not used yet: temper them (a fresh seed starts at 624)
+            y = self.mt.astype(np.uint64)
+            y ^= y >> 11
+            y ^= (y << 7) & 0x9D2C5680
+            y ^= (y << 15) & 0xEFC60000
+            y ^= y >> 18
+            self.tb[:] = y.astype(np.uint32)
+        self.st = np.array([pos], dtype=np.int64)
+
+    def state(self) -> tuple[np.ndarray, int]:
+        """(key, pos) as `RandomState.get_state()` reports them after the same draws."""
+        return self.mt.copy(), int(self.st[0])
+
+    def permuted(self, Z: np.ndarray, count: int, out: np.ndarray | None = None) -> np.ndarray:
+        """(count, V, n): the next `count` legacy permutations, each applied to every row of Z (V × n)."""
+        Z = np.ascontiguousarray(np.atleast_2d(Z))
+        if Z.shape[1] >= 2**32:
+            raise EsdaError("more than 2^32 units: NumPy draws those with 64-bit outputs, which is not replicated")
+        out = np.empty((count, *Z.shape), dtype=Z.dtype) if out is None else out[:count]
+        _shuffled_copies(self.mt, self.tb, self.st, np.empty(max(Z.shape[1], 1), dtype=np.int64), Z, out)
+        return out
+
+    def choices(self, m: int, size: int, count: int) -> np.ndarray:
+        """(count, size): the next `count` legacy `choice(m, size, replace=False)` draws (esda's crand ids)."""
+        if size > m:
+            raise EsdaError(f"cannot draw {size} of {m} without replacement")
+        out = np.empty((count, size), dtype=np.int64)
+        _choice_heads(self.mt, self.tb, self.st, m, np.empty(max(m, 1), dtype=np.int64), out)
+        return out
 
 
 def _global_permutation_chunks(seed: int, n: int, k: int, chunk: int | None = None):
-    """Yield esda's k permutations of range(n) in order, as (c × n) blocks of at most `chunk` rows.
-
-    The draws are the same whatever the chunk: one RandomState(seed), `permutation(n)` k times, as esda's
-    `Moran` draws them after `np.random.seed(seed)`. Small n × k come from a cache shared by every
-    indicator-year over the same units; large ones are drawn chunk by chunk, holding c × n ids at a time.
-    """
-    if chunk is None:
-        chunk = max(1, _CHUNK_ELEMENTS // max(n, 1))
-    if n * k <= _PERMUTATION_CACHE_MAX:
-        perms = _global_permutations(int(seed), n, int(k))
-        for start in range(0, k, chunk):
-            yield perms[start:start + chunk]
-        return
-    rs = np.random.RandomState(seed)
+    """Yield esda's k index permutations of range(n) in order, as (c × n) blocks of at most `chunk` rows."""
+    chunk = chunk or max(1, _CHUNK_ELEMENTS // max(n, 1))
+    stream, ids = LegacyStream(seed), np.arange(n, dtype=np.int64)[None, :]
     for start in range(0, k, chunk):
-        block = np.empty((min(chunk, k - start), n), dtype=np.int64)
-        for r in range(len(block)):
-            block[r] = rs.permutation(n)
-        yield block
-
-
-@lru_cache(maxsize=16)
-def _local_permutations(seed: int, n: int, max_card: int, k: int) -> np.ndarray:
-    """The ids esda's conditional randomisation draws (`vec_permutations`, k × max_card from n − 1)."""
-    rs = np.random.RandomState(seed)
-    out = np.empty((k, max_card), dtype=np.int64)
-    for r in range(k):
-        out[r] = rs.choice(n - 1, size=max_card, replace=False)
-    out.setflags(write=False)
-    return out
+        yield stream.permuted(ids, min(chunk, k - start))[:, 0]
 
 
 def moran_global_arrays(w: SpatialWeights, y: np.ndarray, permutations: int = 999, seed: int = DEFAULT_SEED,
@@ -415,49 +527,112 @@ def moran_global_arrays(w: SpatialWeights, y: np.ndarray, permutations: int = 99
     I = n / S0 · z'Wz / z'z; E[I] = −1/(n−1); Var[I] under normality and randomisation (Cliff & Ord 1981);
     permutation pseudo p = (larger + 1)/(permutations + 1), folded like esda.
     """
-    y = np.asarray(y, dtype=float)
+    return moran_global_many(w, np.asarray(y, dtype=float)[:, None], permutations, seed, two_tailed)[0]
+
+
+def moran_global_many(w: SpatialWeights, Y: np.ndarray, permutations: int = 999, seed: int = DEFAULT_SEED,
+                      two_tailed: bool = True, overlap: bool = True) -> list[dict[str, float]]:
+    """`moran_global_arrays` for each column of Y (n × V, one unit set): one pass over the permutations, each
+    shuffle drawn once and applied to every column, as esda would draw it for each column with the same seed.
+    overlap: draw in a producer thread while this one computes (off when the other core is busy)."""
+    Y = np.asarray(Y, dtype=float)
+    Y = Y[:, None] if Y.ndim == 1 else Y
     m = w.matrix
-    n = len(y)
-    z = y - y.mean()
-    z2ss = (z * z).sum()
+    n = Y.shape[0]
     s0, s1, s2 = w.s0, w.s1, w.s2
     if s0 == 0:
         raise EsdaError("the weight matrix has no links among these units")
-    out: dict[str, float] = {"n": n}
-    out["I"] = float(n / s0 * (z * (m @ z)).sum() / z2ss)
-    ei = -1.0 / (n - 1)
-    n2, s02 = n * n, s0 * s0
-    vi_norm = (n2 * s1 - n * s2 + 3 * s02) / ((n - 1) * (n + 1) * s02) - (1.0 / (n - 1)) ** 2
-    k = ((z ** 4).sum() / n) / (((z ** 2).sum() / n) ** 2)
-    a = n * ((n2 - 3 * n + 3) * s1 - n * s2 + 3 * s02)
-    b = k * ((n2 - n) * s1 - 2 * n * s2 + 6 * s02)
-    vi_rand = (a - b) / ((n - 1) * (n - 2) * (n - 3) * s02) - ei * ei
-    out.update(EI=ei, VI_norm=vi_norm, VI_rand=vi_rand)
-    for kind, v in (("norm", vi_norm), ("rand", vi_rand)):
-        zz = (out["I"] - ei) / np.sqrt(v)
-        p = stats.norm.sf(zz) if zz > 0 else stats.norm.cdf(zz)
-        out[f"z_{kind}"], out[f"p_{kind}"] = float(zz), float(p * (2.0 if two_tailed else 1.0))
+    Z = np.ascontiguousarray((Y - Y.mean(axis=0)).T)  # (V, n); each row as esda's `y - y.mean()`
+    outs = []
+    for z in Z:
+        z2ss = (z * z).sum()
+        out: dict[str, float] = {"n": n, "I": float(n / s0 * (z * (m @ z)).sum() / z2ss)}
+        ei = -1.0 / (n - 1)
+        n2, s02 = n * n, s0 * s0
+        vi_norm = (n2 * s1 - n * s2 + 3 * s02) / ((n - 1) * (n + 1) * s02) - (1.0 / (n - 1)) ** 2
+        k = ((z ** 4).sum() / n) / (((z ** 2).sum() / n) ** 2)
+        a = n * ((n2 - 3 * n + 3) * s1 - n * s2 + 3 * s02)
+        b = k * ((n2 - n) * s1 - 2 * n * s2 + 6 * s02)
+        vi_rand = (a - b) / ((n - 1) * (n - 2) * (n - 3) * s02) - ei * ei
+        out.update(EI=ei, VI_norm=vi_norm, VI_rand=vi_rand)
+        for kind, v in (("norm", vi_norm), ("rand", vi_rand)):
+            zz = (out["I"] - ei) / np.sqrt(v)
+            p = stats.norm.sf(zz) if zz > 0 else stats.norm.cdf(zz)
+            out[f"z_{kind}"], out[f"p_{kind}"] = float(zz), float(p * (2.0 if two_tailed else 1.0))
+        outs.append(out)
     if permutations:
-        sim = _moran_global_sim(m, z, s0, z2ss, permutations, seed)
-        out.update(_global_sim_summary(out["I"], sim, permutations))
-    return out
+        sims = _moran_global_sims(m, Z, s0, permutations, seed, overlap=overlap)
+        for out, sim in zip(outs, sims, strict=True):
+            out.update(_global_sim_summary(out["I"], sim, permutations))
+    return outs
 
 
 def _moran_global_sim(m: sparse.csr_matrix, z: np.ndarray, s0: float, z2ss: float, permutations: int,
                       seed: int, chunk: int | None = None) -> np.ndarray:
-    """The permutation distribution of I: row r of the permuted values is esda's r-th `permutation(z)`.
+    """The permutation distribution of I for one centred variable (esda's `Moran.sim`)."""
+    return _moran_global_sims(m, z[None, :], s0, permutations, seed, chunk, z2ss=np.array([z2ss]))[0]
 
-    Each simulated I is computed with esda's own arithmetic, one permutation at a time (the lag by a
-    sparse matrix-vector product, then a 1-D sum; faster than one product over a chunk, which needs
-    transposed copies), so the values do not depend on `chunk`; memory is the chunk's ids and values.
+
+def _moran_global_sims(m: sparse.csr_matrix, Z: np.ndarray, s0: float, permutations: int, seed: int,
+                       chunk: int | None = None, overlap: bool = True, z2ss: np.ndarray | None = None) -> np.ndarray:
+    """(V, permutations) simulated I: row r of the permuted values is esda's r-th `permutation(z)`.
+
+    Each simulated I is computed with esda's own arithmetic (scipy's sparse product, then NumPy's 1-D sum), one
+    permutation at a time, so the values are esda's bit for bit whatever `chunk`. Blocks of shuffled copies
+    (≈32 MB) come from `LegacyStream`; with `overlap` and n × permutations ≥ _OVERLAP_MIN a producer thread
+    draws the next block while this thread computes (both release the GIL), holding at most three blocks.
     """
-    n = len(z)
-    sim = np.empty(permutations)
-    r = 0
-    for perms in _global_permutation_chunks(int(seed), n, int(permutations), chunk):
-        for zp in z[perms]:  # (c, n), C-contiguous: each row is one permutation of z
-            sim[r] = n / s0 * (zp * (m @ zp)).sum() / z2ss
-            r += 1
+    v, n = Z.shape
+    z2ss = (Z * Z).sum(axis=1) if z2ss is None else z2ss
+    chunk = chunk or max(1, _CHUNK_ELEMENTS // max(n * v, 1))
+    stream = LegacyStream(int(seed))
+    sizes = [min(chunk, permutations - s) for s in range(0, permutations, chunk)]
+    sim = np.empty((v, permutations))
+
+    def use(block: np.ndarray, start: int) -> None:
+        for b in range(len(block)):
+            for j in range(v):
+                zp = block[b, j]
+                sim[j, start + b] = n / s0 * (zp * (m @ zp)).sum() / z2ss[j]
+
+    if not (overlap and n * permutations >= _OVERLAP_MIN and len(sizes) > 1):
+        start = 0
+        for size in sizes:
+            use(stream.permuted(Z, size), start)
+            start += size
+        return sim
+    import queue
+    import threading
+
+    blocks: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for size in sizes:
+                if stop.is_set():
+                    return
+                blocks.put(stream.permuted(Z, size))
+        except BaseException as exc:  # handed to the consumer
+            blocks.put(exc)
+
+    producer = threading.Thread(target=produce, name="esda-draws", daemon=True)
+    producer.start()
+    try:
+        start = 0
+        for _ in sizes:
+            block = blocks.get()
+            if isinstance(block, BaseException):
+                raise block
+            use(block, start)
+            start += len(block)
+    finally:
+        stop.set()
+        while producer.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                blocks.get_nowait()
+            except queue.Empty:
+                producer.join(0.05)
     return sim
 
 
@@ -472,16 +647,58 @@ def _global_sim_summary(stat: float, sim: np.ndarray, permutations: int) -> dict
             "p_z_sim": float(stats.norm.sf(z) if z > 0 else stats.norm.cdf(z))}
 
 
+@numba.njit(nogil=True, cache=True)
+def _lisa_sims(indptr, data, zj, units, P, obs, scaling, tol, larger, mean, sd, near) -> None:  # pragma: no cover
+    """For each unit u: its k simulated I_u = z_u · Σ_c w_uc z[P[r, c] shifted past u] · scaling (esda's crand:
+    the draws index the other n − 1 units), folded count of draws ≥ I_u, mean, s.d., and whether a draw lies
+    within `tol` of I_u (recomputed by the caller in esda's floating-point order). The lag is summed in the
+    row's column order, as esda's `zrand @ weights` does up to rounding."""
+    k = P.shape[0]
+    buf = np.empty(k)
+    for idx in range(units.shape[0]):
+        u = units[idx]
+        lo = indptr[u]
+        c = indptr[u + 1] - lo
+        zi = zj[u]
+        for r in range(k):
+            lag = 0.0
+            for col in range(c):
+                p = P[r, col]
+                if p >= u:
+                    p += 1
+                lag += data[lo + col] * zj[p]
+            buf[r] = zi * lag * scaling
+        o, t = obs[u], tol[u]
+        cnt = 0
+        s = 0.0
+        flag = False
+        for r in range(k):
+            x = buf[r]
+            cnt += x >= o
+            flag |= abs(x - o) <= t
+            s += x
+        mu = s / k
+        ss = 0.0
+        for r in range(k):
+            d = buf[r] - mu
+            ss += d * d
+        larger[u] = min(cnt, k - cnt)
+        mean[u] = mu
+        sd[u] = np.sqrt(ss / k)
+        near[u] = flag
+
+
 def moran_local_arrays(w: SpatialWeights, Y: np.ndarray, permutations: int = 999, seed: int = DEFAULT_SEED,
-                       budget: int = 4_000_000) -> dict[str, np.ndarray]:
+                       workers: int = 2) -> dict[str, np.ndarray]:
     """Local Moran I_i for each column of Y (n × V) on `w` as used, with esda's conditional randomisation.
 
     I_i = (n − 1) z_i Σ_j w_ij z_j / Σ z²  with z standardised (population s.d.); quadrants 1 HH, 2 LH,
     3 LL, 4 HL; simulated I_i redraw unit i's neighbours from the other n − 1 units, the same draws for
     every unit (esda's `crand`), so one draw of permutation ids serves every indicator-year over the same
-    unit set, and the simulated lags of all units with the same number of neighbours are computed
-    together. Returns n × V arrays; pseudo p-values equal esda's exactly (near-ties are recomputed in
-    esda's own floating-point order), means and s.d. of the simulations to about 1e-15.
+    unit set. The draws are `LegacyStream.choices` (esda's ids, only max_card × permutations held); the
+    simulations run in a compiled kernel over `workers` threads (units split between them). Returns n × V
+    arrays; pseudo p-values equal esda's exactly (near-ties are recomputed in esda's own floating-point
+    order), means and s.d. of the simulations to about 1e-15.
     """
     Y = np.asarray(Y, dtype=float)
     if Y.ndim == 1:
@@ -514,41 +731,39 @@ def moran_local_arrays(w: SpatialWeights, Y: np.ndarray, permutations: int = 999
     if max_card == 0:
         return {**out, "p_sim": p_sim, "EI_sim": ei_sim, "seI_sim": se_sim,
                 "z_sim": p_sim.copy(), "p_z_sim": p_sim.copy()}
-    perms = _local_permutations(int(seed), n, max_card, int(permutations))
     k = permutations
-    zt = np.ascontiguousarray(z.T)  # (v, n)
-    zmax = np.abs(zt).max(axis=1)
-    for c in np.unique(card[card > 0]):
-        units = np.flatnonzero(card == c)
-        pc = perms[:, :c]  # (k, c): the draws every unit with c neighbours uses
-        pct = np.ascontiguousarray(pc.T)  # (c, k)
-        wts = np.stack([m.data[m.indptr[i]:m.indptr[i + 1]] for i in units])  # (g, c), column order
-        step = max(1, budget // (k * c))
-        for s in range(0, len(units), step):
-            u, w = units[s:s + step], wts[s:s + step]
-            # unit i draws from the other n − 1 units: drawn id p is unit p if p < i, else unit p + 1
-            shifted = pct[:, None, :] >= u[None, :, None]  # (c, g, k)
-            wsum = np.abs(w).sum(axis=1)
-            for j in range(v):
-                zj = zt[j]
-                below, above = zj[pct], zj[pct + 1]  # (c, k)
-                lag_sim = np.zeros((len(u), k))
-                for col in range(c):
-                    lag_sim += w[:, col, None] * np.where(shifted[col], above[col], below[col])
-                sim = zj[u][:, None] * lag_sim * scaling[j]  # (g, k)
-                obs = Is[u, j][:, None]
-                # a draw within rounding of I_i: recompute that unit with esda's own arithmetic (the BLAS
-                # product `zrand @ weights`), so ties are broken exactly as esda breaks them
-                tol = 1e-9 * np.abs(zj[u]) * scaling[j] * zmax[j] * wsum
-                for r in np.flatnonzero((np.abs(sim - obs) <= tol[:, None]).any(axis=1)):
-                    i = u[r]
-                    zrand = zj[pc + (pc >= i)]  # (k, c), C-contiguous like esda's
-                    sim[r] = zj[i] * (zrand @ w[r]) * scaling[j]
-                larger = (sim >= obs).sum(axis=1)
-                larger = np.where((k - larger) < larger, k - larger, larger)
-                p_sim[u, j] = (larger + 1.0) / (k + 1.0)
-                ei_sim[u, j] = sim.mean(axis=1)
-                se_sim[u, j] = sim.std(axis=1)
+    perms = LegacyStream(int(seed)).choices(n - 1, max_card, k)  # (k, max_card), esda's vec_permutations
+    units = np.flatnonzero(card > 0)
+    indptr = m.indptr.astype(np.int64)
+    data = np.ascontiguousarray(m.data, dtype=float)
+    wsum = np.bincount(np.repeat(np.arange(n), card), np.abs(data), minlength=n)  # Σ_j |w_ij|
+    parts = np.array_split(units, max(1, min(workers, len(units) // 1000 or 1)))
+    for j in range(v):
+        zj = np.ascontiguousarray(z[:, j])
+        # a draw within rounding of I_i is recomputed with esda's own arithmetic (the BLAS product)
+        tol = 1e-9 * np.abs(zj) * scaling[j] * np.abs(zj).max() * wsum
+        larger, mean, sd = np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n)
+        near = np.zeros(n, dtype=np.bool_)
+        args = (indptr, data, zj)
+        rest = (perms, np.ascontiguousarray(Is[:, j]), float(scaling[j]), tol, larger, mean, sd, near)
+        if len(parts) == 1:
+            _lisa_sims(*args, parts[0], *rest)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(len(parts)) as pool:
+                for done in [pool.submit(_lisa_sims, *args, part, *rest) for part in parts]:
+                    done.result()
+        for i in np.flatnonzero(near):
+            lo, hi = indptr[i], indptr[i + 1]
+            pc = perms[:, :hi - lo]
+            zrand = zj[pc + (pc >= i)]  # (k, c), C-contiguous like esda's
+            sim = zj[i] * (zrand @ data[lo:hi]) * scaling[j]
+            cnt = int((sim >= Is[i, j]).sum())
+            larger[i], mean[i], sd[i] = min(cnt, k - cnt), sim.mean(), sim.std()
+        p_sim[units, j] = (larger[units] + 1.0) / (k + 1.0)
+        ei_sim[units, j] = mean[units]
+        se_sim[units, j] = sd[units]
     with np.errstate(divide="ignore", invalid="ignore"):
         z_sim = (Is - ei_sim) / se_sim
     return {**out, "p_sim": p_sim, "EI_sim": ei_sim, "seI_sim": se_sim, "z_sim": z_sim,

@@ -151,21 +151,20 @@ def test_global_permutation_distribution_is_esdas_bit_for_bit(columbus, kind):
     np.testing.assert_array_equal(_moran_global_sim(sw.matrix, z, sw.s0, (z * z).sum(), 999, SEED), ref.sim)
 
 
-def test_streamed_permutations_are_esdas_draws_in_any_chunk(monkeypatch):
-    # large n × permutations are drawn chunk by chunk instead of kept whole; the draws must not change
+def test_streamed_permutations_are_esdas_draws_in_any_chunk():
+    # the permutations are drawn block by block instead of kept whole; the draws must not change
     n, k = 23, 50
     np.random.seed(SEED)
     esda_draws = np.array([np.random.permutation(n) for _ in range(k)])  # how esda's Moran draws
-    monkeypatch.setattr(esda_module, "_PERMUTATION_CACHE_MAX", 0)  # force streaming
     for chunk in (1, 7, 50, 64):
         blocks = list(_global_permutation_chunks(SEED, n, k, chunk))
         assert max(len(b) for b in blocks) == min(chunk, k)
         np.testing.assert_array_equal(np.concatenate(blocks), esda_draws)
 
 
-def test_chunked_global_moran_equals_unchunked_exactly(monkeypatch):
-    # a 10 × 12 lattice (lat2W, row-standardised) and a skewed variable; streamed in chunks of 1, 7 and 999
-    # against the whole cached array: the simulated I and every result are equal to the last bit
+def test_chunked_and_overlapped_global_moran_equals_unchunked_exactly(monkeypatch):
+    # a 10 × 12 lattice (lat2W, row-standardised) and a skewed variable; in blocks of 1, 7 and 999 permutations,
+    # drawn in a producer thread or inline: the simulated I and every result are equal to the last bit
     pw = libpysal.weights.lat2W(10, 12)
     pw.transform = "r"
     sw = SpatialWeights.from_libpysal(pw)
@@ -173,9 +172,12 @@ def test_chunked_global_moran_equals_unchunked_exactly(monkeypatch):
     z = y - y.mean()
     whole = _moran_global_sim(sw.matrix, z, sw.s0, (z * z).sum(), 999, SEED)
     whole_result = moran_global_arrays(sw, y, permutations=999, seed=SEED)
-    monkeypatch.setattr(esda_module, "_PERMUTATION_CACHE_MAX", 0)
+    np.random.seed(SEED)
+    np.testing.assert_array_equal(esda.Moran(y, pw, permutations=999).sim, whole)
+    monkeypatch.setattr(esda_module, "_OVERLAP_MIN", 0)  # the producer thread from the first block
     for chunk in (1, 7, 999):
         np.testing.assert_array_equal(_moran_global_sim(sw.matrix, z, sw.s0, (z * z).sum(), 999, SEED, chunk), whole)
+    monkeypatch.setattr(esda_module, "_CHUNK_ELEMENTS", 1000)  # blocks of 8 permutations, overlapped
     assert moran_global_arrays(sw, y, permutations=999, seed=SEED) == whole_result
 
 
