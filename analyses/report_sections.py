@@ -452,14 +452,38 @@ def maps_section(con: duckdb.DuckDBPyConnection, lang: str, labels: pd.DataFrame
             part = con.execute("select code, cluster from analysis.lisa where run_id = ? and indicator = ? and "
                                "year is not distinct from ?", [run_id, indicator, year]).df()
             gdf = load_geometries(level, con=con)[["code", "geometry"]].merge(part, on="code", how="left")
-            title = (f"{year} 年{indicator} 的 LISA 聚类（W = {w_name}）" if zh else
-                     f"LISA clusters of {indicator}, {year} (W = {w_name})")
+            name = plots.variable_label(indicator, lang, labels if len(labels) else None, level, unit=False)
+            title = (f"{year} 年{name}的 LISA 聚类（W = {w_name}）" if zh else
+                     f"LISA clusters of {name}, {year} (W = {w_name})")
             figs.append(figure(plots.lisa_cluster_map(gdf, title=title, lang=lang), title, alt="LISA cluster map"))
+            figs.append(_moran_scatter(con, run_id, indicator, level, w_name, year, lang, labels))
     note = ("地图未经审图；公开出版的地图须取得审图号。" if zh else
             "These maps have not been through map review; a published map needs its own review number.")
     body = (f'<div class="figs">{"".join(figs)}</div><p class="note">{e(note)}</p>' if figs else
             f"<p>{word('none', lang)}</p>")
     return Section("maps", word("maps", lang), body)
+
+
+def _moran_scatter(con: duckdb.DuckDBPyConnection, run_id: str, indicator: str, level: str, w_name: str,
+                   year: object, lang: str, labels: pd.DataFrame) -> str:
+    """The Moran scatter plot of a stored LISA run's year, when its matrix is stored in the warehouse."""
+    from analyses import plots
+    from warehouse.weights import load_weights
+
+    stored = table_exists(con, "weights.w_catalog") and con.execute(
+        "select count(*) from weights.w_catalog where w_name = ?", [w_name]).fetchone()[0]
+    rows = con.execute("select code, name, value from analysis.lisa where run_id = ? and indicator = ? and year is "
+                       "not distinct from ? and value is not null order by code", [run_id, indicator, year]).df()
+    if not stored or len(rows) < 3:
+        return ""
+    w, _ = load_weights(con, w_name, ids=rows["code"].astype(str).tolist())
+    name = plots.variable_label(indicator, lang, labels if len(labels) else None, level, unit=False)
+    title = (f"{year} 年{name}的 Moran 散点图（W = {w_name}）" if lang == "zh" else
+             f"Moran scatter plot of {name}, {year} (W = {w_name})")
+    fig = plots.moran_scatter(rows["value"].to_numpy(), w, labels=[plots.short_name(str(n)) for n in rows["name"]],
+                              title=title, lang=lang, variable=indicator,
+                              registry=labels[labels["level"] == level] if len(labels) else None)
+    return figure(fig, title, alt="Moran scatter plot")
 
 
 # ----------------------------------------------------------------------------- model runs

@@ -124,8 +124,12 @@ def test_report_is_one_offline_page_with_every_section(warehouse):
     assert set(re.findall(r'href="#([^"]+)"', text)) <= ids  # every table-of-contents entry has its target
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//|url\(\s*["']?(https?:)?//|@import|<script""", text)
     sources = re.findall(r'<img src="([^"]{0,30})', text)
-    assert len(sources) >= 6 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert len(sources) >= 7 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert text.count('<section class="run"') == 2 and text.count("gp-head") >= 5  # runs and their 三线表
+    # every plot type: two choropleths, the LISA map, the Moran scatter, Moran by year, event study, coefficients
+    for alt in ("map of gdp", "LISA cluster map", "Moran scatter plot", "Moran I by year", "event study",
+                "coefficient plot"):
+        assert f'alt="{alt}' in text, alt
     assert "事件研究" in text and "直接效应" in text and "queen_province" in text
 
 
@@ -147,7 +151,7 @@ def test_no_numpy_reprs_or_scientific_notation(probe):
 
 
 def test_every_image_loads(probe):
-    assert probe["images"] >= 6
+    assert probe["images"] >= 7
     assert probe["broken"] == []
 
 
