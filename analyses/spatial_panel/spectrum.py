@@ -48,8 +48,10 @@ except ImportError:  # pragma: no cover
 EIGEN_MAX_N = 1000  # W similar to a symmetric matrix: eigvalsh is fast
 EIGEN_MAX_N_GENERAL = 400
 LU_MAX_N = 20000  # above: no factorisation (Chebyshev or Monte Carlo series)
-SERIES_ORDER = 120  # power series ('lu', 'mc'); LeSage & Pace (2009 §4.4) use about 100
-CHEBYSHEV_ORDER = 60  # Chebyshev coefficients of log(1 − ρx) decay like (ρ/(1 + √(1 − ρ²)))^j
+START_ORDER, STEP = 20, 10  # moments are extended STEP orders at a time while a ρ needs more (`_ensure`)
+MAX_ORDER = {"power": 240, "chebyshev": 120}  # Chebyshev coefficients decay like (ρ/(1 + √(1 − ρ²)))^j
+TAIL_TOL = 1e-9  # extend until the bound on the tail of tr(A) = Σ ρ^j tr(W^j) is below TAIL_TOL·N
+CHEB_NODES = 4 * MAX_ORDER["chebyshev"] + 1  # interpolation points for the Chebyshev coefficients
 PROBES = 60  # Rademacher probes ('lu' and N ≤ LU_MAX_N); fewer for larger N, see `probes_for`
 MIN_PROBES = 16
 EXACT_NNZ = 3_000_000  # tr(W³), tr(W⁴) from W² when nnz(W) is at most this
@@ -122,11 +124,14 @@ class Spectrum:
         # LeSage & Pace (2009 §4.3): (−1, 1)/ω_max when the smallest eigenvalue is unknown
         self.bounds = (-1.0 / self.radius, 1.0 / self.radius)
         self.basis = "chebyshev" if method == "chebyshev" else "power"
-        self.order = CHEBYSHEV_ORDER if method == "chebyshev" else SERIES_ORDER
         self.probes = probes_for(self.n, method)
         self.exact_order = 4 if self.w.nnz <= EXACT_NNZ else 2
-        self._samples = self._trace_samples(seed)
-        self._moments = self._samples.mean(axis=0)
+        self._exact = self._exact_traces()
+        z = np.random.default_rng(seed).choice([-1.0, 1.0], size=(self.n, self.probes))
+        self._stream = self.op.basis(z, self.basis, MAX_ORDER[self.basis], self.radius, probe=z)
+        self.order = -1
+        self._samples = np.empty((self.probes, 0))
+        self._extend(START_ORDER)
 
     # -- the operator in bandwidth-reducing order ------------------------------------------------
     @property
@@ -149,6 +154,7 @@ class Spectrum:
         probes) + the truncation bound (module docstring)."""
         if self.method in ("eigen", "lu"):
             return 0.0
+        self._ensure(rho)
         c = self._coef("log", np.atleast_1d(float(rho)))[0]
         stochastic = self._samples[:, self.exact_order + 1:] @ c[self.exact_order + 1:]
         se = float(stochastic.std(ddof=1) / np.sqrt(len(stochastic)))
@@ -197,6 +203,7 @@ class Spectrum:
     def _trace(self, kind: str, rho) -> np.ndarray:
         """tr f(W) = Σ_j c_j(ρ) tr B_j(W) for the moments' basis (module docstring)."""
         rho = np.asarray(rho, dtype=float)
+        self._ensure(rho)
         return (self._coef(kind, rho.reshape(-1)) @ self._moments).reshape(rho.shape)
 
     def _total(self, rho, kind: str) -> np.ndarray:
@@ -209,19 +216,21 @@ class Spectrum:
             return (np.sum(num[None, :] / (1.0 - rho.reshape(-1, 1) * om[None, :]), axis=1).real / self.n
                     ).reshape(rho.shape)
         if self._sums is None:
-            # 1'B_j(W)1 / N, exact
+            # 1'B_j(W)1 / N, exact, to the largest order
             ones = np.ones((self.n, 1))
-            self._sums = np.array([d[0] / self.n for _, d in self.op.basis(ones, self.basis, self.order,
+            self._sums = np.array([d[0] / self.n for _, d in self.op.basis(ones, self.basis, MAX_ORDER[self.basis],
                                                                             self.radius, probe=ones)])
-        return (self._coef(kind, rho.reshape(-1)) @ self._sums).reshape(rho.shape)
+        self._ensure(rho)
+        return (self._coef(kind, rho.reshape(-1)) @ self._sums[: self.order + 1]).reshape(rho.shape)
 
     # -- moments ---------------------------------------------------------------------------------
     def _coef(self, kind: str, rho: np.ndarray, order: int | None = None) -> np.ndarray:
         """c_j(ρ), j = 0..order, with f(W) ≈ Σ_j c_j B_j(W): (len(ρ), order + 1).
 
         Power basis (B_j = W^j): log(1 − ρω) = −Σ ρ^jω^j/j; 1/(1 − ρω) = Σ ρ^jω^j; ω/(1 − ρω) = Σ ρ^{j−1}ω^j;
-        ω²/(1 − ρω)² = Σ (j − 1)ρ^{j−2}ω^j. Chebyshev basis (B_j = T_j(W/r)): interpolation at the m + 1
-        Chebyshev points x_k = cos(π(k + ½)/(m + 1)): c_j = 2/(m + 1)·Σ_k f(r·x_k)T_j(x_k), c_0 halved.
+        ω²/(1 − ρω)² = Σ (j − 1)ρ^{j−2}ω^j. Chebyshev basis (B_j = T_j(W/r)): the Chebyshev coefficients of
+        f(r·x) on [−1, 1], from the interpolant at K = CHEB_NODES points x_k = cos(π(k + ½)/K):
+        c_j = 2/K·Σ_k f(r·x_k)T_j(x_k), c_0 halved (ATAP ch. 3; K ≫ order, so c_j are the series' coefficients).
         """
         m = self.order if order is None else order
         rho = np.asarray(rho, dtype=float).reshape(-1, 1)
@@ -237,38 +246,50 @@ class Spectrum:
                 else:
                     c = np.where(j >= 2, (j - 1) * rho ** np.maximum(j - 2, 0), 0.0)
             return c
-        theta = np.pi * (j + 0.5) / (m + 1)
+        theta = np.pi * (np.arange(CHEB_NODES) + 0.5) / CHEB_NODES
         om = self.radius * np.cos(theta)[None, :]  # eigenvalue at each node
         d = 1.0 - rho * om
         f = {"log": np.log(d), "a": 1.0 / d, "aw": om / d, "aw2": om**2 / d**2}[kind]
-        c = (2.0 / (m + 1)) * f @ np.cos(np.outer(theta, j))
+        c = (2.0 / CHEB_NODES) * f @ np.cos(np.outer(theta, j))
         c[:, 0] /= 2
         return c
 
-    def _truncation(self, rho: float) -> float:
-        """Bound on |log|I − ρW| − its order-m series| (module docstring)."""
-        m = self.order
+    def _tail(self, kind: str, rho: float, m: int) -> float:
+        """Bound on |tr f(W) − its order-m series| for f = log(1 − ρω) ('log') or 1/(1 − ρω) ('a')."""
         if self.basis == "chebyshev":
-            a = self._coef("log", np.array([rho]), order=4 * m)[0]
-            return float(self.n * 2 * np.sum(np.abs(a[m + 1:])))
+            a = self._coef(kind, np.array([rho]), order=CHEB_NODES - 1)[0]
+            return float(self.n * np.sum(np.abs(a[m + 1:])))  # |f − Σ_{j≤m} a_jT_j| ≤ Σ_{j>m}|a_j| on [−1, 1]
         q = abs(rho) * self.radius
-        tail = q ** (m + 1) / ((m + 1) * (1 - q))
-        if self.real_spectrum:
+        if q >= 1:
+            return np.inf
+        tail = q ** (m + 1) / ((1 - q) * ((m + 1) if kind == "log" else 1))
+        if self.real_spectrum and m >= 2:
             e = m - m % 2
             top = self._moments[e] + stats.norm.ppf(0.5 + LEVEL / 2) * self._samples[:, e].std(ddof=1) / np.sqrt(
                 self.probes)
             return float(min(self.n, max(top, 0.0) / self.radius**e) * tail)
         return float(self.n * tail)
 
-    def _trace_samples(self, seed: int) -> np.ndarray:
-        """z_i'B_j(W)z_i, probes × (order + 1), with the exact traces (j ≤ exact_order) in every row."""
-        rng = np.random.default_rng(seed)
-        z = rng.choice([-1.0, 1.0], size=(self.n, self.probes))
-        out = np.empty((self.probes, self.order + 1))
-        for j, (_, dots) in enumerate(self.op.basis(z, self.basis, self.order, self.radius, probe=z)):
-            out[:, j] = dots
-        out[:, : self.exact_order + 1] = self._exact_traces()
-        return out
+    def _truncation(self, rho: float) -> float:
+        """Bound on |log|I − ρW| − its order-m series| (module docstring)."""
+        return self._tail("log", rho, self.order)
+
+    def _ensure(self, rho) -> None:
+        """Extend the moments until the tail of tr(A) at the largest |ρ| asked for is below TAIL_TOL·N."""
+        q = float(np.max(np.abs(rho))) if np.size(rho) else 0.0
+        while self.order < MAX_ORDER[self.basis] and q * self.radius < 1 and \
+                self._tail("a", q, self.order) > TAIL_TOL * self.n:
+            self._extend(min(self.order + STEP, MAX_ORDER[self.basis]))
+
+    def _extend(self, order: int) -> None:
+        """z_i'B_j(W)z_i for j up to `order` (probes × (order + 1)), the exact traces (j ≤ exact_order) in
+        every row, and their means, the moments."""
+        new = [dots for _, (_, dots) in zip(range(order - self.order), self._stream, strict=False)]
+        self._samples = np.column_stack([self._samples, *new]) if new else self._samples
+        self.order = self._samples.shape[1] - 1
+        k = min(self.exact_order, self.order) + 1
+        self._samples[:, :k] = self._exact[:k]
+        self._moments = self._samples.mean(axis=0)
 
     def _exact_traces(self) -> np.ndarray:
         """tr B_j(W) for j ≤ exact_order from tr(W^j) by sparse products (T_0..T_4 expanded in powers)."""
