@@ -17,6 +17,7 @@ from geopanel.commands import check as check_commands
 from geopanel.commands import did as did_commands
 from geopanel.commands import efficiency as efficiency_commands
 from geopanel.commands import esda as esda_commands
+from geopanel.commands import grid as grid_commands
 from geopanel.commands import qca as qca_commands
 from geopanel.commands import reg as reg_commands
 from geopanel.commands import report as report_commands
@@ -434,6 +435,7 @@ def demo(
 
 app.command(name="did")(did_commands.did)
 app.add_typer(spatial_panel_commands.app, name="spatial-panel")
+app.add_typer(grid_commands.app, name="grid")
 app.command("check")(check_commands.check)
 
 
