@@ -45,7 +45,8 @@ overflow-wrap:anywhere}
 table.gp-plain{border-collapse:collapse;margin:.4em 0 1em;font-size:13px;font-variant-numeric:tabular-nums}
 table.gp-plain th,table.gp-plain td{border:1px solid #b8b8b8;padding:3px 9px;text-align:left;vertical-align:top}
 table.gp-plain th{background:#eef2f7}table.gp-plain td.num{text-align:right;white-space:nowrap}
-table.wrap td{max-width:42em;overflow-wrap:anywhere}
+table.wrap td{white-space:nowrap}table.wrap td:last-child{white-space:normal;min-width:20em;max-width:44em;
+overflow-wrap:anywhere}
 .figs{display:flex;flex-wrap:wrap;gap:1.2em;align-items:flex-start}.figs figure{flex:1 1 460px;max-width:760px}
 .pair{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}.pair>*{flex:0 1 auto;max-width:100%}
 .pair figure{flex:1 1 440px}

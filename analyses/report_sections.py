@@ -360,7 +360,10 @@ def weights_section(con: duckdb.DuckDBPyConnection, lang: str) -> Section:
         ("层级" if zh else "level"): w["level"], ("单元" if zh else "units"): w["n"].map(num),
         ("连接" if zh else "links"): w["n_links"].map(num),
         ("平均邻居" if zh else "mean neighbours"): w["mean_neighbors"].map(lambda v: num(v, 2)),
-        ("孤岛" if zh else "islands"): w["islands"].map(num),
+        ("孤岛（已连接）" if zh else "islands (linked)"): [
+            f"{num(a)} ({num(b)})" if pd.notna(b) else num(a)
+            for a, b in zip(w["islands"], w["islands_linked"] if "islands_linked" in w else [None] * len(w),
+                            strict=True)],
         ("连通分量" if zh else "components"): w["components"].map(num),
         ("变换" if zh else "transform"): w["transform"], ("构建时间" if zh else "built"): w["built_at"].map(_ts),
     })
