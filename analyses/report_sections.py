@@ -657,4 +657,21 @@ def runs_section(con: duckdb.DuckDBPyConnection, lang: str, run_ids: tuple[str, 
     for i, run in runs.iterrows():
         blocks.append(run_block(con, run, i + 1, lang))
         toc.append((f"run-{i + 1}", f"{i + 1}. {run.get('kind') or ''} · {run.get('dependent') or ''}"))
+    if not run_ids:
+        blocks.append(_analysis_tables(con, lang))
     return Section("runs", word("runs", lang), "".join(blocks), toc)
+
+
+def _analysis_tables(con: duckdb.DuckDBPyConnection, lang: str) -> str:
+    """Every analysis.* table with its rows, so that results shown elsewhere (or not at all) can be found."""
+    names = [r[0] for r in con.execute("select table_name from information_schema.tables where table_schema = "
+                                       "'analysis' order by table_name").fetchall()]
+    if not names:
+        return ""
+    counts = [con.execute(f'select count(*) from analysis."{n}"').fetchone()[0] for n in names]
+    zh = lang == "zh"
+    frame = pd.DataFrame({("表" if zh else "table"): [f"analysis.{n}" for n in names],
+                          ("行数" if zh else "rows"): [num(c) for c in counts]})
+    title = "仓库中的全部分析结果表" if zh else "Every analysis table in the warehouse"
+    return f'<h3 id="analysis-tables">{title}</h3>' + plain_table(frame, numeric=(frame.columns[1],),
+                                                                  cls="analysis-tables")
