@@ -23,6 +23,9 @@ ParquetOpt = Annotated[Path, typer.Option("--parquet", help="Grid directory writ
 SchedulerOpt = Annotated[str, typer.Option("--scheduler", help="'local' (a LocalCluster on this machine) or the "
                                            "address of a running scheduler, e.g. tcp://10.0.0.5:8786.")]
 WorkersOpt = Annotated[int, typer.Option("--workers", help="Workers of the local cluster.")]
+ProcessesOpt = Annotated[bool, typer.Option("--processes/--threads", help="Local cluster workers as processes "
+                                            "(each imports geopanel: slower to start) or threads in this process "
+                                            "(NumPy, pyarrow and DuckDB release the GIL).")]
 RuleOpt = Annotated[str, typer.Option("--rule", help="queen (8 neighbouring cells) or rook (4).")]
 TransformOpt = Annotated[str, typer.Option("--transform", help="R (row-standardised) or B (binary).")]
 
@@ -51,11 +54,11 @@ def build(
 
 @app.command("zonal")
 def zonal(parquet: ParquetOpt, by: Annotated[str, typer.Option(help="province or city")] = "province",
-          scheduler: SchedulerOpt = "local", workers: WorkersOpt = 2,
+          scheduler: SchedulerOpt = "local", workers: WorkersOpt = 2, processes: ProcessesOpt = False,
           csv: Annotated[Path | None, typer.Option(help="Write the table to this CSV.")] = None) -> None:
     """count, sum, mean, min, max of the cell values by province or city."""
     try:
-        with G.dask_client(scheduler, n_workers=workers):
+        with G.dask_client(scheduler, n_workers=workers, processes=processes):
             table = G.zonal_stats(parquet, by)
     except G.GridError as exc:
         _fail(exc)
@@ -66,11 +69,11 @@ def zonal(parquet: ParquetOpt, by: Annotated[str, typer.Option(help="province or
 
 @app.command("lag")
 def lag(parquet: ParquetOpt, out: Annotated[Path, typer.Option("--out", help="Parquet directory for the lags.")],
-        scheduler: SchedulerOpt = "local", workers: WorkersOpt = 2, rule: RuleOpt = "queen",
-        transform: TransformOpt = "R") -> None:
+        scheduler: SchedulerOpt = "local", workers: WorkersOpt = 2, processes: ProcessesOpt = False,
+        rule: RuleOpt = "queen", transform: TransformOpt = "R") -> None:
     """W·y of every cell (cell_id, province_code, n_neighbors, lag), written by the workers as Parquet."""
     try:
-        with G.dask_client(scheduler, n_workers=workers):
+        with G.dask_client(scheduler, n_workers=workers, processes=processes):
             G.spatial_lag(parquet, rule, transform).to_parquet(out, write_index=False)
     except G.GridError as exc:
         _fail(exc)
@@ -78,12 +81,12 @@ def lag(parquet: ParquetOpt, out: Annotated[Path, typer.Option("--out", help="Pa
 
 
 @app.command("moran")
-def moran(parquet: ParquetOpt, scheduler: SchedulerOpt = "local", workers: WorkersOpt = 2, rule: RuleOpt = "queen",
-          transform: TransformOpt = "R",
+def moran(parquet: ParquetOpt, scheduler: SchedulerOpt = "local", workers: WorkersOpt = 2,
+          processes: ProcessesOpt = False, rule: RuleOpt = "queen", transform: TransformOpt = "R",
           as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False) -> None:
     """Global Moran's I with E[I], Var[I] (normality, randomisation), z and p from partition sums."""
     try:
-        with G.dask_client(scheduler, n_workers=workers):
+        with G.dask_client(scheduler, n_workers=workers, processes=processes):
             res = G.moran(parquet, rule, transform)
     except G.GridError as exc:
         _fail(exc)

@@ -188,3 +188,19 @@ def test_errors(tmp_path, grid30):
         G.read_info(tmp_path)
     with pytest.raises(G.GridError, match="province or city"):
         G.zonal_stats_duckdb(grid30, "county")
+
+
+def test_cli_moran_on_a_scheduler_address(grid30, cells30, client):
+    """`geopanel grid moran --scheduler ADDRESS` connects to a running cluster (here the fixture's) and
+    prints the same I as the single machine."""
+    from typer.testing import CliRunner
+
+    from geopanel.cli import app
+
+    address = client.scheduler.address
+    res = CliRunner().invoke(app, ["grid", "moran", "--parquet", str(grid30), "--scheduler", address, "--json"])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.output)
+    assert abs(got["I"] - G.moran_numpy(cells30, "queen", "R")["I"]) <= 1e-10
+    res = CliRunner().invoke(app, ["grid", "zonal", "--parquet", str(grid30), "--scheduler", address, "--by", "county"])
+    assert res.exit_code == 1 and "province or city" in res.output
