@@ -240,3 +240,26 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
             [schema or "main", name],
         ).fetchone()[0]
     )
+
+
+VOLATILE_TYPES = ("TIMESTAMP", "DATE", "TIME", "INTERVAL")
+
+
+def table_digests(con: duckdb.DuckDBPyConnection, skip_columns: frozenset[str] = frozenset(),
+                  skip_types: tuple[str, ...] = VOLATILE_TYPES) -> dict[str, tuple[int, str]]:
+    """What every table of the warehouse holds, for comparing two states of it: schema.table -> (rows, an
+    order-independent hash of the rows). Columns of `skip_types` (when a row was written) and the names in
+    `skip_columns` (run ids made from the clock) are left out of the hash."""
+    digests: dict[str, tuple[int, str]] = {}
+    tables = con.execute("select schema_name, table_name from duckdb_tables() where database_name = "
+                         "current_database() and not temporary order by 1, 2").fetchall()
+    for schema, table in tables:
+        columns = con.execute("select column_name, data_type from duckdb_columns() where database_name = "
+                              "current_database() and schema_name = ? and table_name = ? order by column_index",
+                              [schema, table]).fetchall()
+        keep = ['"' + c.replace('"', '""') + '"' for c, kind in columns
+                if c not in skip_columns and not kind.upper().startswith(skip_types)]
+        row_hash = f"hash({', '.join(keep)})::hugeint" if keep else "0"
+        rows, total = con.execute(f'select count(*), coalesce(sum({row_hash}), 0) from "{schema}"."{table}"').fetchone()
+        digests[f"{schema}.{table}"] = (int(rows), str(total))
+    return digests
