@@ -13,7 +13,7 @@ times, on the same Parquet:
 
 Checks the results are equal (zonal to 1e-12 relative, lag to 1e-12, Moran to 1e-10), prints each time
 (median of --reps alternating runs), the ratio Dask / single machine, the load average before and after each
-step, and the peak resident memory of this process plus its children (the Dask worker processes), sampled
+step, and the peak resident memory of this process and (separately) of its children, the Dask worker processes, sampled
 every 0.1 s. Files go under --out (default: a temporary directory, removed afterwards).
 
     .venv/bin/python tests/benchmarks/bench_grid_dask.py [--all] [--cell-m 1000] [--reps 2] [--workers 2]
@@ -43,28 +43,36 @@ KEYS = ("I", "EI", "VI_norm", "VI_rand", "z_norm", "z_rand")
 
 
 class Peak:
-    """Peak RSS of this process and its children, sampled in a thread."""
+    """Peak RSS of this process and, separately, of its children (the Dask worker processes), sampled in a
+    thread every 0.1 s."""
 
     def __init__(self) -> None:
         self.proc = psutil.Process()
-        self.peak = 0
+        self.peak = self.peak_self = self.peak_children = 0
         self._stop = threading.Event()
 
-    def _rss(self) -> int:
-        total = self.proc.memory_info().rss
+    def _rss(self) -> tuple[int, int]:
+        children = 0
         for c in self.proc.children(recursive=True):
             with suppress(psutil.Error):
-                total += c.memory_info().rss
-        return total
+                children += c.memory_info().rss
+        return self.proc.memory_info().rss, children
+
+    def _sample(self) -> None:
+        own, children = self._rss()
+        self.peak_self = max(self.peak_self, own)
+        self.peak_children = max(self.peak_children, children)
+        self.peak = max(self.peak, own + children)
 
     @contextmanager
     def measure(self):
-        self.peak = self._rss()
+        self.peak = self.peak_self = self.peak_children = 0
+        self._sample()
         self._stop.clear()
 
         def run() -> None:
             while not self._stop.wait(0.1):
-                self.peak = max(self.peak, self._rss())
+                self._sample()
 
         t = threading.Thread(target=run, daemon=True)
         t.start()
@@ -73,7 +81,7 @@ class Peak:
         finally:
             self._stop.set()
             t.join()
-            self.peak = max(self.peak, self._rss())
+            self._sample()
 
 
 def load() -> str:
@@ -85,7 +93,7 @@ def timed(fn, peak: Peak):
         t = time.perf_counter()
         out = fn()
         dt = time.perf_counter() - t
-    return out, dt, peak.peak / 2**30
+    return out, dt, (peak.peak_self / 2**30, peak.peak_children / 2**30)
 
 
 def main() -> None:
@@ -106,18 +114,19 @@ def main() -> None:
         provinces = None if args.all else EAST_CENTRAL
         info, t_build, m_build = timed(lambda: G.build_grid(out, cell_m=args.cell_m, provinces=provinces), peak)
         print(f"grid: {info.n_cells:,} cells of {args.cell_m:g} m in {len(info.provinces)} province partitions; "
-              f"built in {t_build:.1f} s (peak {m_build:.2f} GB); load {load()}")
+              f"built in {t_build:.1f} s (peak {m_build[0]:.2f} GB); load {load()}")
 
         cells, t_read, _ = timed(lambda: G.read_cells(out), peak)
         print(f"read the whole grid into pandas: {t_read:.1f} s")
         times: dict[str, list[float]] = {}
-        mems: dict[str, float] = {}
+        mems: dict[str, tuple[float, float]] = {}
         results: dict[str, object] = {}
 
         def record(name, fn):
             res, dt, mem = timed(fn, peak)
             times.setdefault(name, []).append(dt)
-            mems[name] = max(mems.get(name, 0.0), mem)
+            old = mems.get(name, (0.0, 0.0))
+            mems[name] = (max(old[0], mem[0]), max(old[1], mem[1]))
             results[name] = res
 
         with G.dask_client("local", n_workers=args.workers, processes=True, memory_limit=args.memory_limit) as client:
@@ -162,15 +171,17 @@ def main() -> None:
             ref, t_e, m_e = timed(lambda: moran_global_arrays(w, cells["value"].to_numpy(), permutations=0), peak)
             esda_err = max(abs(md[k] - ref[k]) for k in KEYS)
             print(f"esda-equal Moran on the sparse lattice matrix: W built in {t_w:.1f} s, Moran {t_e:.1f} s "
-                  f"(peak {max(m_w, m_e):.2f} GB); max |diff| to Dask {esda_err:.1e}")
+                  f"(peak {max(m_w[0], m_e[0]):.2f} GB); max |diff| to Dask {esda_err:.1e}")
             assert esda_err <= 1e-10
             times["esda moran (W + I)"] = [t_w + t_e]
-            mems["esda moran (W + I)"] = max(m_w, m_e)
+            mems["esda moran (W + I)"] = (max(m_w[0], m_e[0]), 0.0)
 
         med = {k: statistics.median(v) for k, v in times.items()}
-        print(f"\n{'step':<22}{'median s':>10}{'peak GB':>9}   (peak = this process + Dask workers)")
+        print(f"\n{'step':<22}{'median s':>10}{'peak GB client':>16}{'peak GB workers':>17}")
         for k in med:
-            print(f"{k:<22}{med[k]:>10.2f}{mems[k]:>9.2f}")
+            print(f"{k:<22}{med[k]:>10.2f}{mems[k][0]:>16.2f}{mems[k][1]:>17.2f}")
+        print("(peak resident memory during the step: this process, which holds the whole grid for the NumPy "
+              "paths, and the sum of the Dask worker processes, which stay up between steps)")
         print("\nratio Dask / single machine (> 1: Dask slower on this 2-core machine):")
         for what, peers in (("zonal", ["duckdb zonal"]), ("lag", ["duckdb lag", "numpy lag"]),
                             ("moran", ["numpy moran"] + (["esda moran (W + I)"] if "esda moran (W + I)" in med
