@@ -479,15 +479,9 @@ class LegacyStream:
 
     def __init__(self, seed: int):
         _, key, pos, *_ = np.random.RandomState(seed).get_state(legacy=True)
+        assert pos == 624, "a freshly seeded RandomState starts at a new block"
         self.mt = np.array(key, dtype=np.uint32)
-        self.tb = np.empty(624, dtype=np.uint32)
-        if pos < 624:  # outputs of the current block not used yet: temper them (a fresh seed starts at 624)
-            y = self.mt.astype(np.uint64)
-            y ^= y >> 11
-            y ^= (y << 7) & 0x9D2C5680
-            y ^= (y << 15) & 0xEFC60000
-            y ^= y >> 18
-            self.tb[:] = y.astype(np.uint32)
+        self.tb = np.empty(624, dtype=np.uint32)  # tempered outputs of the current block (none yet)
         self.st = np.array([pos], dtype=np.int64)
 
     def state(self) -> tuple[np.ndarray, int]:
@@ -542,7 +536,8 @@ def moran_global_many(w: SpatialWeights, Y: np.ndarray, permutations: int = 999,
     s0, s1, s2 = w.s0, w.s1, w.s2
     if s0 == 0:
         raise EsdaError("the weight matrix has no links among these units")
-    Z = np.ascontiguousarray((Y - Y.mean(axis=0)).T)  # (V, n); each row as esda's `y - y.mean()`
+    cols = [np.ascontiguousarray(Y[:, j]) for j in range(Y.shape[1])]
+    Z = np.stack([y - y.mean() for y in cols])  # (V, n); each row esda's `y - y.mean()` (a 1-D pairwise mean)
     outs = []
     for z in Z:
         z2ss = (z * z).sum()
@@ -688,6 +683,19 @@ def _lisa_sims(indptr, data, zj, units, P, obs, scaling, tol, larger, mean, sd, 
         near[u] = flag
 
 
+def _esda_local_sims(i: int, z: np.ndarray, perms: np.ndarray, weights: np.ndarray, scaling: float) -> np.ndarray:
+    """Unit i's simulated I_i computed by esda's own compiled `_moran_local_crand` (its fastmath BLAS product
+    and rounding), on the few values its draws touch: z reduced to z_i followed by the drawn units' values, the
+    draws renumbered into them, so the cost is k × card, not n."""
+    from esda.moran import _moran_local_crand
+
+    pc = perms[:, :len(weights)]
+    used, inv = np.unique(pc, return_inverse=True)
+    small = np.concatenate(([z[i]], z[used + (used >= i)]))  # without element 0 it is esda's z_no_i[used]
+    return _moran_local_crand(0, small, np.ascontiguousarray(inv.reshape(pc.shape), dtype=np.int64),
+                              np.concatenate(([0.0], weights)), scaling)
+
+
 def moran_local_arrays(w: SpatialWeights, Y: np.ndarray, permutations: int = 999, seed: int = DEFAULT_SEED,
                        workers: int = 2) -> dict[str, np.ndarray]:
     """Local Moran I_i for each column of Y (n × V) on `w` as used, with esda's conditional randomisation.
@@ -740,7 +748,7 @@ def moran_local_arrays(w: SpatialWeights, Y: np.ndarray, permutations: int = 999
     parts = np.array_split(units, max(1, min(workers, len(units) // 1000 or 1)))
     for j in range(v):
         zj = np.ascontiguousarray(z[:, j])
-        # a draw within rounding of I_i is recomputed with esda's own arithmetic (the BLAS product)
+        # a unit with a draw within rounding of I_i is recomputed by esda's own kernel (`_esda_local_sims`)
         tol = 1e-9 * np.abs(zj) * scaling[j] * np.abs(zj).max() * wsum
         larger, mean, sd = np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n)
         near = np.zeros(n, dtype=np.bool_)
@@ -755,10 +763,7 @@ def moran_local_arrays(w: SpatialWeights, Y: np.ndarray, permutations: int = 999
                 for done in [pool.submit(_lisa_sims, *args, part, *rest) for part in parts]:
                     done.result()
         for i in np.flatnonzero(near):
-            lo, hi = indptr[i], indptr[i + 1]
-            pc = perms[:, :hi - lo]
-            zrand = zj[pc + (pc >= i)]  # (k, c), C-contiguous like esda's
-            sim = zj[i] * (zrand @ data[lo:hi]) * scaling[j]
+            sim = _esda_local_sims(i, zj, perms, data[indptr[i]:indptr[i + 1]], float(scaling[j]))
             cnt = int((sim >= Is[i, j]).sum())
             larger[i], mean[i], sd[i] = min(cnt, k - cnt), sim.mean(), sim.std()
         p_sim[units, j] = (larger[units] + 1.0) / (k + 1.0)
