@@ -511,12 +511,12 @@ def zonal_stats(path: str | Path, by: str = "province") -> pd.DataFrame:
     return out.astype({"count": np.int64}).sort_index()
 
 
-def _halo_graph(path: str | Path, h: int, rule: str, transform: str, centre, want: str) -> list:
+def _halo_graph(path: str | Path, h: int, rule: str, transform: str, centre, want: str, parts=None) -> list:
     """One delayed result per province: `_box_terms` on its cells and the halo from the others' border rings."""
     import dask
 
     info = read_info(path)
-    parts = grid_frame(path).to_delayed()
+    parts = parts if parts is not None else grid_frame(path).to_delayed()
     grown, near = _grown_boxes(info.provinces, h)
     rings = [dask.delayed(_ring)(part, h) for part in parts]
     out = []
@@ -537,14 +537,22 @@ def spatial_lag(path: str | Path, rule: str = "queen", transform: str = "R"):
     return dd.from_delayed(_halo_graph(path, 1, rule, transform, 0.0, "lag"), meta=meta, verify_meta=False)
 
 
+def _sum_count(frame: pd.DataFrame) -> tuple[float, int]:
+    return float(frame["value"].sum()), len(frame)
+
+
+def _mean(parts: Sequence[tuple[float, int]]) -> float:
+    return math.fsum(p[0] for p in parts) / sum(p[1] for p in parts)
+
+
 def moran(path: str | Path, rule: str = "queen", transform: str = "R", two_tailed: bool = True) -> dict[str, float]:
-    """Global Moran's I of value with Dask: ȳ from a first reduction, then every partition's sums
-    (n, Σz², Σz⁴, Σz·Wz, S0, S1, S2; see `moran_from_sums`) with a two-cell halo, added on the client."""
+    """Global Moran's I of value with Dask, in one graph that reads each partition once: ȳ from the partitions'
+    sums and counts, then every partition's sums (n, Σz², Σz⁴, Σz·Wz, S0, S1, S2; see `moran_from_sums`) with
+    a two-cell halo, added on the client. The partitions stay in the workers' memory between the two steps."""
     import dask
 
     _check_rule(rule, transform)
-    ddf = grid_frame(path)
-    total, count = dask.compute(ddf["value"].sum(), ddf["value"].count())
-    ybar = float(total) / float(count)
-    terms = dask.compute(*_halo_graph(path, 2, rule, transform, ybar, "moran"))
+    parts = grid_frame(path).to_delayed()
+    ybar = dask.delayed(_mean)([dask.delayed(_sum_count)(part) for part in parts])
+    terms = dask.compute(*_halo_graph(path, 2, rule, transform, ybar, "moran", parts=parts))
     return moran_from_sums(_add(terms), two_tailed=two_tailed)
