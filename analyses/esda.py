@@ -775,6 +775,20 @@ def moran_local_arrays(w: SpatialWeights, Y: np.ndarray, permutations: int = 999
             "p_z_sim": stats.norm.sf(np.abs(z_sim))}
 
 
+def moran_global_and_local(w: SpatialWeights, Y: np.ndarray, permutations: int = 999, seed: int = DEFAULT_SEED,
+                           two_tailed: bool = True) -> tuple[list[dict[str, float]], dict[str, np.ndarray]]:
+    """Global Moran (`moran_global_many`) and local Moran (`moran_local_arrays`) of the columns of Y at once, one
+    on each core: local Moran in a worker thread, global Moran in this one (its draws inline, not in a producer
+    thread). Both kernels and the sparse products release the GIL, so the two run side by side; results are
+    those of the two functions called one after the other (the same draws, each from its own seeded stream)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="esda-local") as pool:
+        local = pool.submit(moran_local_arrays, w, Y, permutations, seed, 1)
+        glob = moran_global_many(w, Y, permutations, seed, two_tailed=two_tailed, overlap=False)
+        return glob, local.result()
+
+
 def adjust_pvalues(p: np.ndarray, method: str | None) -> np.ndarray:
     """Bonferroni (p·m, capped at 1) or Benjamini–Hochberg FDR adjusted p-values; NaNs are left out."""
     p = np.asarray(p, dtype=float)
@@ -1077,9 +1091,15 @@ def global_stats(data, columns: str | Sequence[str], w, *, years=None, statistic
                            seed=seed,
                            unmatched=unmatched, column2=column2, two_tailed=two_tailed))
         rows = []
-        for s in prepared.slices:
+        morans: dict[int, dict[str, float]] = {}
+        if "moran" in statistics:  # one pass over the permutations per unit set, shared by its indicator-years
+            for members in _unit_groups(prepared.slices):
+                Y = np.column_stack([prepared.slices[i].y for i in members])
+                morans.update(zip(members, moran_global_many(prepared.slices[members[0]].w, Y, permutations, seed,
+                                                             two_tailed=two_tailed), strict=True))
+        for i, s in enumerate(prepared.slices):
             if "moran" in statistics:
-                r = moran_global_arrays(s.w, s.y, permutations, seed, two_tailed=two_tailed)
+                r = morans[i]
                 rows.append({**_base_row(run, prepared, s, "moran"), "value": r["I"], "expected": r["EI"],
                              "var_norm": r["VI_norm"], "z_norm": r["z_norm"], "p_norm": r["p_norm"],
                              "var_rand": r["VI_rand"], "z_rand": r["z_rand"], "p_rand": r["p_rand"],
@@ -1126,6 +1146,15 @@ def moran_bv(data, x: str, y: str, w, *, years=None, permutations: int = 999, se
     """Bivariate Moran's I of x with the spatial lag of y, by year (esda.Moran_BV)."""
     return global_stats(data, x, w, years=years, statistics=("moran_bv",), permutations=permutations, seed=seed,
                         column2=y, **kw)
+
+
+def _unit_groups(slices: list[YearSlice]) -> list[list[int]]:
+    """Indices of the slices over the same units, in order: one engine call per unit set, so every
+    indicator-year over those units shares one pass over the permutation draws."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, s in enumerate(slices):
+        groups.setdefault(tuple(s.ids), []).append(i)
+    return list(groups.values())
 
 
 def _sim_cols(r: dict, permutations: int, seed: int) -> dict[str, Any]:
@@ -1205,12 +1234,8 @@ def lisa(data, columns: str | Sequence[str], w, *, years=None, permutations: int
                            correction=correction or "none",
                            alpha=alpha, gi_star=gi_star, unmatched=unmatched))
         frames = []
-        # one engine call per unit set: every indicator-year over the same units shares the draws
-        groups: dict[tuple[str, ...], list[int]] = {}
-        for i, s in enumerate(prepared.slices):
-            groups.setdefault(tuple(s.ids), []).append(i)
         results: dict[int, dict[str, np.ndarray]] = {}
-        for members in groups.values():
+        for members in _unit_groups(prepared.slices):
             ws = prepared.slices[members[0]].w
             Y = np.column_stack([prepared.slices[i].y for i in members])
             arr = moran_local_arrays(ws, Y, permutations, seed)
