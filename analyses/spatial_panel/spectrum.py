@@ -50,7 +50,8 @@ EIGEN_MAX_N_GENERAL = 400
 LU_MAX_N = 20000  # above: no factorisation (Chebyshev or Monte Carlo series)
 START_ORDER, STEP = 20, 10  # moments are extended STEP orders at a time while a ρ needs more (`_ensure`)
 MAX_ORDER = {"power": 240, "chebyshev": 120}  # Chebyshev coefficients decay like (ρ/(1 + √(1 − ρ²)))^j
-TAIL_TOL = 1e-9  # extend until the bound on the tail of tr(A) = Σ ρ^j tr(W^j) is below TAIL_TOL·N
+TAIL_TOL = 1e-9  # extend until the tail bound of tr(A) = Σ ρ^j tr(W^j) is below TAIL_TOL·N or 1/10 of its
+# Monte Carlo standard error (where the probes' error dominates, more orders would not make it more accurate)
 CHEB_NODES = 4 * MAX_ORDER["chebyshev"] + 1  # interpolation points for the Chebyshev coefficients
 PROBES = 60  # Rademacher probes ('lu' and N ≤ LU_MAX_N); fewer for larger N, see `probes_for`
 MIN_PROBES = 16
@@ -275,11 +276,18 @@ class Spectrum:
         return self._tail("log", rho, self.order)
 
     def _ensure(self, rho) -> None:
-        """Extend the moments until the tail of tr(A) at the largest |ρ| asked for is below TAIL_TOL·N."""
-        q = float(np.max(np.abs(rho))) if np.size(rho) else 0.0
-        while self.order < MAX_ORDER[self.basis] and q * self.radius < 1 and \
-                self._tail("a", q, self.order) > TAIL_TOL * self.n:
-            self._extend(min(self.order + STEP, MAX_ORDER[self.basis]))
+        """Extend the moments until the tail of tr(A) at the largest |ρ| asked for is below TAIL_TOL·N or a
+        tenth of tr(A)'s standard error across the probes (at the smallest and largest ρ asked for)."""
+        rho = np.atleast_1d(np.asarray(rho, dtype=float))
+        if not rho.size:
+            return
+        for r in {float(rho.min()), float(rho.max())}:
+            while self.order < MAX_ORDER[self.basis] and abs(r) * self.radius < 1:
+                c = self._coef("a", np.array([r]))[0][self.exact_order + 1:]
+                se = float((self._samples[:, self.exact_order + 1:] @ c).std(ddof=1)) / np.sqrt(self.probes)
+                if self._tail("a", r, self.order) <= max(TAIL_TOL * self.n, 0.1 * se):
+                    break
+                self._extend(min(self.order + STEP, MAX_ORDER[self.basis]))
 
     def _extend(self, order: int) -> None:
         """z_i'B_j(W)z_i for j up to `order` (probes × (order + 1)), the exact traces (j ≤ exact_order) in
