@@ -191,3 +191,45 @@ def test_partial_report_never_replaces_the_full_one(warehouse):
     assert "Latest data-quality check" in text and 'lang="en"' in text
     result = CliRunner().invoke(app, ["report", "--db", str(warehouse["db"]), "--select", "nonsense"])
     assert result.exit_code == 1 and "use one of sources" in result.output
+
+
+# ----------------------------------------------------------------------------- pieces of the page (no warehouse)
+def test_numbers_in_the_report_never_print_an_exponent():
+    from analyses.report_sections import coef, num, pval
+
+    assert coef(0.0002224) == "0.0002224" and coef(0.00001632) == "0.00001632"  # σ² keeps 4 digits
+    assert coef(1036.61349) == "1,036.613" and coef(-0.588004) == "−0.588" and coef(0.0) == "0.000"
+    assert num(45_800_000.0) == "45,800,000" and num(None) == "" and num(float("nan")) == ""
+    assert pval(9.5e-199) == "<0.001" and pval(0.3116) == "0.312" and pval(None) == ""
+
+
+def test_estimates_are_laid_out_as_in_the_papers():
+    import pandas as pd
+
+    from analyses.report_sections import estimates_grid, tests_grid
+
+    est = pd.DataFrame({"term": ["x", "rho"], "estimate": [0.193731, 0.071361], "std_error": [0.030216, 0.070524],
+                        "z": [6.41, 1.01], "p_value": [1.4e-10, None]})
+    grid = estimates_grid(est, "sdm")
+    assert grid.index.tolist() == ["x", "x ", "rho", "rho "]  # the SE row's label prints empty
+    assert grid["sdm"].tolist() == ["0.194***", "(0.030)", "0.071", "(0.071)"]  # p from z when not stored
+    tests = pd.DataFrame({"test": ["LM lag"], "statistic": [0.716991], "df": [1], "p_value": [0.397],
+                          "note": ["np.float64(1.0) on 4.58e+07 rows"]})
+    row = tests_grid(tests, "en").iloc[0].tolist()
+    assert row == ["0.717", "1", "0.397", "1 on 45,800,000 rows"]
+
+
+def test_select_names_sections_or_runs_and_each_run_gets_its_own_folder(tmp_path):
+    from datetime import UTC, datetime
+
+    from analyses.report import parse_select, report_folder
+
+    assert parse_select(["quality, run:a4f5", "maps"]) == (("quality", "runs", "maps"), ("a4f5",))
+    assert parse_select(None) == ((), ())
+    with pytest.raises(ValueError, match="use one of sources"):
+        parse_select(["quality,charts"])
+    when = datetime(2026, 12, 8, 1, 2, 3, tzinfo=UTC)
+    first, second = report_folder(tmp_path, False, when), report_folder(tmp_path, False, when)
+    partial = report_folder(tmp_path, True, when)
+    assert [p.name for p in (first, second, partial)] == ["report_20261208T010203Z", "report_20261208T010203Z-2",
+                                                          "report_20261208T010203Z_partial"]
