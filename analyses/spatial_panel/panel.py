@@ -16,6 +16,8 @@ import pandas as pd
 import scipy.sparse as sp
 from formulaic import Formula
 
+from analyses.spatial_panel.sparse import matmul
+
 EFFECTS = ("pooled", "individual", "time", "twoways")
 
 
@@ -57,7 +59,7 @@ def lag(w: sp.csr_matrix, a: np.ndarray) -> np.ndarray:
     t, n = a.shape[:2]
     rest = a.shape[2:]
     flat = np.moveaxis(a, 1, 0).reshape(n, -1)
-    return np.moveaxis((w @ flat).reshape((n, t, *rest)), 0, 1)
+    return np.moveaxis(matmul(sp.csr_matrix(w), flat)[0].reshape((n, t, *rest)), 0, 1)
 
 
 def demean(a: np.ndarray, effects: str) -> np.ndarray:
@@ -147,8 +149,12 @@ def build_panel(formula: str, data: pd.DataFrame, w, unit: str, time: str, inter
         raise SpatialPanelError(
             f"unbalanced panel: {len(short)} units lack some of the {len(periods)} periods, e.g. {examples}; "
             "estimate on a balanced subset (drop those units or restrict the periods)")
-    pos_unit = {u: i for i, u in enumerate(w_ids)}
-    ui = np.array([pos_unit[u] for u in utext.tolist()], dtype=np.int64)[ucodes]
+    w_index = pd.Index(w_ids)
+    if w_index.is_unique:
+        ui = w_index.get_indexer(utext)[ucodes]
+    else:
+        pos_unit = {u: i for i, u in enumerate(w_ids)}  # the last position of a repeated id
+        ui = np.array([pos_unit[u] for u in utext.tolist()], dtype=np.int64)[ucodes]
     cube = np.empty((len(periods), len(w_ids), values.shape[1]))
     cube[ti, ui, :] = values
     return Panel(y=cube[:, :, 0], x=cube[:, :, 1:], y_name=str(y_frame.columns[0]), x_names=x_names,
@@ -159,11 +165,15 @@ def check_rank(x: np.ndarray, names: list[str]) -> None:
     """Refuse perfectly collinear regressors (after demeaning), naming the ones involved."""
     if x.shape[1] == 0:
         return
-    xn = x / np.maximum(np.linalg.norm(x, axis=0), 1e-300)
+    norms = np.linalg.norm(x, axis=0)
+    xn = x / np.maximum(norms, 1e-300)
+    gram = np.linalg.eigvalsh(xn.T @ xn)
+    if norms.min() > 0 and gram.min() > 1e-8 * gram.max():
+        return  # singular values ≥ 1e-4·max: far above the tolerance below (Gram eigenvalues are accurate to ~1e-15)
     # the singular values and right vectors of xn are those of R in xn = QR (no tall U is formed)
     _, s, vt = np.linalg.svd(np.linalg.qr(xn, mode="r") if xn.shape[0] > xn.shape[1] else xn, full_matrices=False)
     tol = s.max() * max(x.shape) * np.finfo(float).eps * 10
-    if (s <= tol).any() or np.linalg.norm(x, axis=0).min() == 0:
+    if (s <= tol).any() or norms.min() == 0:
         null = vt[np.argmin(s)]
         involved = [names[i] for i in np.flatnonzero(np.abs(null) > 1e-6)]
         raise SpatialPanelError(

@@ -23,8 +23,8 @@ N·|ρr|^{m+1}/((m+1)(1 − |ρr|)) (Barry & Pace 1999 eq. 12), or for a real sp
 tr(W^e)·|ρ|^{m+1}/((m+1)(1 − |ρ|)) with e the largest even order ≤ m (tr(W^{2k}) = Σω^{2k} is non-increasing
 and bounds |tr(W^j)| for j ≥ 2k).
 Products W·(N × p blocks) use W in reverse Cuthill–McKee order (traces and determinants are invariant under a
-symmetric permutation; locality makes the products several times faster) and a row-parallel numba kernel when
-numba is installed (both cores), scipy otherwise. Solves for large N are Neumann series Σ(ρW)^j b.
+symmetric permutation; locality makes the products several times faster) and `sparse.matmul` (a row-parallel
+numba kernel, both cores). Solves for large N are Neumann series Σ(ρW)^j b.
 """
 
 from __future__ import annotations
@@ -39,11 +39,7 @@ from scipy.sparse.csgraph import reverse_cuthill_mckee
 from scipy.sparse.linalg import splu
 
 from analyses.spatial_panel.panel import SpatialPanelError
-
-try:  # numba comes with shap/esda here; without it the products fall back to scipy (one core)
-    import numba
-except ImportError:  # pragma: no cover
-    numba = None
+from analyses.spatial_panel.sparse import matmul
 
 EIGEN_MAX_N = 1000  # W similar to a symmetric matrix: eigvalsh is fast
 EIGEN_MAX_N_GENERAL = 400
@@ -78,8 +74,9 @@ class Spectrum:
         self.n = self.w.shape[0]
         rowsums = np.asarray(self.w.sum(axis=1)).ravel()
         self.row_standardised = bool(np.allclose(rowsums, 1.0))
-        self.symmetric = _is_symmetric(self.w)
-        scale = _symmetrising_scale(self.w)
+        self._wt = sp.csr_matrix(self.w.T)  # W' once (symmetry checks, exact traces, the RCM ordering)
+        self.symmetric = _is_symmetric(self.w, self._wt)
+        scale = _symmetrising_scale(self.w, self._wt)
         self.real_spectrum = self.symmetric or scale is not None
         if eigenvalues is not None and method not in ("auto", "eigen"):
             raise SpatialPanelError(f"eigenvalues were given, so the method is 'eigen', not {method!r}")
@@ -138,7 +135,7 @@ class Spectrum:
     @property
     def op(self) -> _Operator:
         if self._op is None:
-            self._op = _Operator(self.w)
+            self._op = _Operator(self.w, self._wt)
         return self._op
 
     # -- log-determinant -------------------------------------------------------------------------
@@ -302,10 +299,10 @@ class Spectrum:
     def _exact_traces(self) -> np.ndarray:
         """tr B_j(W) for j ≤ exact_order from tr(W^j) by sparse products (T_0..T_4 expanded in powers)."""
         w = self.w
-        mu = [float(self.n), float(w.diagonal().sum()), float(w.multiply(w.T).sum())]
+        mu = [float(self.n), float(w.diagonal().sum()), float(w.multiply(self._wt).sum())]
         if self.exact_order >= 4:
             w2 = (w @ w).tocsr()
-            mu += [float(w2.multiply(w.T).sum()), float(w2.multiply(w2.T).sum())]
+            mu += [float(w2.multiply(self._wt).sum()), float(w2.multiply(sp.csr_matrix(w2.T)).sum())]
         mu = np.array(mu)
         if self.basis == "power":
             return mu
@@ -350,9 +347,10 @@ class Spectrum:
 class _Operator:
     """W in reverse Cuthill–McKee order, for products with N × p blocks and Neumann-series solves."""
 
-    def __init__(self, w: sp.csr_matrix) -> None:
+    def __init__(self, w: sp.csr_matrix, wt: sp.csr_matrix | None = None) -> None:
         self.n = w.shape[0]
-        self.perm = reverse_cuthill_mckee(sp.csr_matrix(w + w.T), symmetric_mode=True).astype(np.int64)
+        wt = sp.csr_matrix(w.T) if wt is None else wt
+        self.perm = reverse_cuthill_mckee(sp.csr_matrix(w + wt), symmetric_mode=True).astype(np.int64)
         self.inv = np.empty_like(self.perm)
         self.inv[self.perm] = np.arange(self.n)
         self.wp = _sorted(w[self.perm][:, self.perm])
@@ -368,17 +366,7 @@ class _Operator:
             if self._wpt is None:
                 self._wpt = _sorted(self.wp.T)
             m = self._wpt
-        x = np.ascontiguousarray(x)
-        if numba is None:
-            out = alpha * (m @ x)
-            if y is not None:
-                out += beta * y
-            return out, None if probe is None else np.einsum("ij,ij->j", probe, out)
-        out = np.empty_like(x)
-        dots = np.zeros((64, x.shape[1]))
-        _spmm(m.indptr, m.indices, m.data, x, float(alpha), x if y is None else np.ascontiguousarray(y),
-              float(beta) if y is not None else 0.0, out, x[:0] if probe is None else probe, dots)
-        return out, None if probe is None else dots.sum(axis=0)
+        return matmul(m, x, alpha, y, beta, probe)
 
     def basis(self, x: np.ndarray, kind: str, order: int, radius: float = 1.0, probe: np.ndarray | None = None):
         """(B_j(W)x, probe'B_j(W)x per column) for j = 0..order (W^j, or T_j(W/r) by the recurrence
@@ -417,29 +405,6 @@ class _Operator:
         return out[:, 0] if vec else out
 
 
-if numba is not None:
-    @numba.njit(parallel=True, cache=True)
-    def _spmm(indptr, indices, data, x, alpha, y, beta, out, probe, dots):  # pragma: no cover - compiled
-        """out = alpha·W x + beta·y (CSR W); dots[chunk, c] += probe[i, c]·out[i, c] when probe has N rows.
-        Rows are split into dots.shape[0] chunks, run in parallel."""
-        n, p = out.shape
-        chunks = dots.shape[0]
-        step = (n + chunks - 1) // chunks
-        with_probe = probe.shape[0] == n
-        for ch in numba.prange(chunks):
-            for i in range(ch * step, min(n, (ch + 1) * step)):
-                for c in range(p):
-                    out[i, c] = beta * y[i, c]
-                for jj in range(indptr[i], indptr[i + 1]):
-                    a = alpha * data[jj]
-                    j = indices[jj]
-                    for c in range(p):
-                        out[i, c] += a * x[j, c]
-                if with_probe:
-                    for c in range(p):
-                        dots[ch, c] += probe[i, c] * out[i, c]
-
-
 def _sorted(m) -> sp.csr_matrix:
     m = sp.csr_matrix(m)
     m.sort_indices()
@@ -473,17 +438,17 @@ def _eigenvalues(w: sp.csr_matrix, scale: np.ndarray | None) -> np.ndarray:
     return np.linalg.eigvals(dense)
 
 
-def _is_symmetric(w: sp.csr_matrix) -> bool:
-    diff = w - w.T
+def _is_symmetric(w: sp.csr_matrix, wt: sp.csr_matrix) -> bool:
+    diff = w - wt
     return diff.nnz == 0 or abs(diff).max() <= 1e-12 * max(abs(w).max(), 1e-300)
 
 
-def _symmetrising_scale(w: sp.csr_matrix) -> np.ndarray | None:
+def _symmetrising_scale(w: sp.csr_matrix, wt: sp.csr_matrix) -> np.ndarray | None:
     """d with diag(d)·W symmetric, if W is a row-standardised symmetric binary matrix (else None)."""
     d = np.asarray(w.max(axis=1).todense()).ravel()
     d = np.divide(1.0, d, out=np.ones_like(d), where=d > 0)
     c = sp.diags(d) @ w
-    return d if abs(c - c.T).max() < 1e-10 * max(c.max(), 1e-300) else None
+    return d if abs(c - wt @ sp.diags(d)).max() < 1e-10 * max(c.max(), 1e-300) else None
 
 
 def _spectral_radius(w: sp.csr_matrix) -> float:
