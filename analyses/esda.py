@@ -645,32 +645,33 @@ def _global_sim_summary(stat: float, sim: np.ndarray, permutations: int) -> dict
 
 
 @numba.njit(nogil=True, cache=True)
-def _lisa_sims(indptr, data, zj, units, P, obs, scaling, tol, larger, mean, sd, near) -> None:  # pragma: no cover
-    """For each unit u: its k simulated I_u = z_u · Σ_c w_uc z[P[r, c] shifted past u] · scaling (esda's crand:
-    the draws index the other n − 1 units), folded count of draws ≥ I_u, mean, s.d., and whether a draw lies
-    within `tol` of I_u (recomputed by the caller in esda's floating-point order). The lag is summed in the
-    row's column order, as esda's `zrand @ weights` does up to rounding."""
-    k = P.shape[0]
+def _lisa_sims(indptr, data, zj, units, PT, lo_vals, hi_vals, obs, scaling, tol, larger, mean, sd,
+               near) -> None:  # pragma: no cover - compiled
+    """For each unit u: its k simulated I_u = z_u · Σ_c w_uc z[PT[c, r] shifted past u] · scaling (esda's crand:
+    the draws index the other n − 1 units, so drawn id p is unit p + (p ≥ u)), the folded count of draws ≥ I_u,
+    their mean and s.d., and whether a draw lies within `tol` of I_u (recomputed by the caller in esda's own
+    floating-point order). lo_vals / hi_vals = z[PT] / z[PT + 1]: the lag is accumulated neighbour by neighbour
+    across all k draws at once (a select and a multiply-add the compiler vectorises), in the row's column order,
+    as esda's `zrand @ weights` sums up to rounding."""
+    k = PT.shape[1]
     buf = np.empty(k)
     for idx in range(units.shape[0]):
         u = units[idx]
         lo = indptr[u]
         c = indptr[u + 1] - lo
+        buf[:] = 0.0
+        for col in range(c):
+            wc = data[lo + col]
+            for r in range(k):
+                buf[r] += wc * (hi_vals[col, r] if PT[col, r] >= u else lo_vals[col, r])
         zi = zj[u]
-        for r in range(k):
-            lag = 0.0
-            for col in range(c):
-                p = P[r, col]
-                if p >= u:
-                    p += 1
-                lag += data[lo + col] * zj[p]
-            buf[r] = zi * lag * scaling
         o, t = obs[u], tol[u]
         cnt = 0
         s = 0.0
         flag = False
         for r in range(k):
-            x = buf[r]
+            x = zi * buf[r] * scaling
+            buf[r] = x
             cnt += x >= o
             flag |= abs(x - o) <= t
             s += x
@@ -743,6 +744,7 @@ def moran_local_arrays(w: SpatialWeights, Y: np.ndarray, permutations: int = 999
                 "z_sim": p_sim.copy(), "p_z_sim": p_sim.copy()}
     k = permutations
     perms = LegacyStream(int(seed)).choices(n - 1, max_card, k)  # (k, max_card), esda's vec_permutations
+    pt = np.ascontiguousarray(perms.T)  # (max_card, k): one neighbour slot's draws side by side
     units = np.flatnonzero(card > 0)
     indptr = m.indptr.astype(np.int64)
     data = np.ascontiguousarray(m.data, dtype=float)
@@ -755,7 +757,8 @@ def moran_local_arrays(w: SpatialWeights, Y: np.ndarray, permutations: int = 999
         larger, mean, sd = np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n)
         near = np.zeros(n, dtype=np.bool_)
         args = (indptr, data, zj)
-        rest = (perms, np.ascontiguousarray(Is[:, j]), float(scaling[j]), tol, larger, mean, sd, near)
+        rest = (pt, zj[pt], zj[pt + 1], np.ascontiguousarray(Is[:, j]), float(scaling[j]), tol, larger, mean, sd,
+                near)
         if len(parts) == 1:
             _lisa_sims(*args, parts[0], *rest)
         else:
