@@ -1,7 +1,7 @@
 """Benchmark: global and local Moran (999 permutations) at a million grid cells, and against esda 2.9 itself.
 
-A side × side queen lattice (default 1000 × 1000 = 1,000,000 cells, row-standardised, built with scipy in
-about a second) and a spatially smoothed normal variable. Two parts:
+A side × side rook lattice (default 1000 × 1000 = 1,000,000 cells, 4 neighbours; --queen: 8; row-standardised,
+built with scipy in about a second) and a spatially smoothed normal variable. Two parts:
 
 1. At N = compare-side² (default 316² = 99,856): geopanel (analyses.esda.moran_global_arrays and
    moran_local_arrays) against esda.Moran (after np.random.seed) and esda.Moran_Local (seed=, n_jobs=1) on the
@@ -16,7 +16,7 @@ about a second) and a spatially smoothed normal variable. Two parts:
 Prints the load average before and after each phase: the machine is shared, so wall times are noisy; CPU time
 is the steadier figure under load.
 
-    .venv/bin/python tests/benchmarks/bench_esda_large.py [--side 1000] [--compare-side 316] [--reps 2]
+    .venv/bin/python tests/benchmarks/bench_esda_large.py [--side 1000] [--compare-side 316] [--reps 2] [--queen]
 """
 
 from __future__ import annotations
@@ -39,15 +39,21 @@ SEED = 12345
 PERMUTATIONS = 999
 
 
-def queen_lattice(side: int) -> SpatialWeights:
-    """Row-standardised queen contiguity on a side × side grid (cells numbered row by row)."""
+def lattice(side: int, queen: bool = False) -> SpatialWeights:
+    """Row-standardised rook (or queen) contiguity on a side × side grid (cells numbered row by row)."""
     path = sparse.diags([np.ones(side - 1), np.ones(side - 1)], [1, -1])
-    near = path + sparse.eye(side)
-    a = (sparse.kron(near, near) - sparse.eye(side * side)).tocsr()
+    eye = sparse.eye(side)
+    if queen:
+        near = path + eye
+        a = sparse.kron(near, near) - sparse.eye(side * side)
+    else:
+        a = sparse.kron(eye, path) + sparse.kron(path, eye)
+    a = a.tocsr()
     a.eliminate_zeros()
     a.sort_indices()
     m = (sparse.diags(1.0 / np.asarray(a.sum(axis=1)).ravel()) @ a).tocsr()
-    return SpatialWeights(ids=[str(i) for i in range(side * side)], matrix=m, kind="queen", transform="R")
+    return SpatialWeights(ids=[str(i) for i in range(side * side)], matrix=m, kind="queen" if queen else "rook",
+                          transform="R")
 
 
 def variable(w: SpatialWeights, smooth: float) -> np.ndarray:
@@ -101,11 +107,11 @@ def esda_local(w, y):
         return esda.Moran_Local(y, w, transformation="r", permutations=PERMUTATIONS, seed=SEED, n_jobs=1)
 
 
-def compare(side: int, reps: int) -> None:
-    small = queen_lattice(6)  # compile both sides' numba kernels outside the timings
+def compare(side: int, reps: int, queen: bool) -> None:
+    small = lattice(6, queen)  # compile both sides' numba kernels outside the timings
     esda_global(small.to_libpysal(), np.arange(36.0)), esda_local(small.to_libpysal(), np.arange(36.0))
     moran_global_arrays(small, np.arange(36.0), 9), moran_local_arrays(small, np.arange(36.0), 9)
-    w = queen_lattice(side)
+    w = lattice(side, queen)
     pw = w.to_libpysal()
     y = variable(w, 0.5)
     times: dict[str, list[float]] = {k: [] for k in ("ours_g", "esda_g", "ours_l", "esda_l")}
@@ -136,17 +142,18 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=1000, help="lattice side for the large run (N = side²)")
     parser.add_argument("--compare-side", type=int, default=316, help="lattice side for the esda comparison (0: skip)")
     parser.add_argument("--reps", type=int, default=2, help="alternating runs in the comparison")
+    parser.add_argument("--queen", action="store_true", help="queen contiguity (8 neighbours) instead of rook")
     args = parser.parse_args()
     print(f"{load()}, {os.cpu_count()} cores", flush=True)
     if args.compare_side:
-        compare(args.compare_side, args.reps)
+        compare(args.compare_side, args.reps, args.queen)
 
     t0 = time.perf_counter()
-    w = queen_lattice(args.side)
+    w = lattice(args.side, args.queen)
     y = variable(w, 2.0)
-    moran_global_arrays(queen_lattice(6), np.arange(36.0), 9)  # compile the kernels outside the timings
-    moran_local_arrays(queen_lattice(6), np.arange(36.0), 9)
-    print(f"N = {w.n:,} queen lattice and variable built, kernels compiled, in {time.perf_counter() - t0:.1f}s",
+    moran_global_arrays(lattice(6), np.arange(36.0), 9)  # compile the kernels outside the timings
+    moran_local_arrays(lattice(6), np.arange(36.0), 9)
+    print(f"N = {w.n:,} {w.kind} lattice and variable built, kernels compiled, in {time.perf_counter() - t0:.1f}s",
           flush=True)
     rows = []
     before = load()
