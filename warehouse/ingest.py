@@ -217,6 +217,7 @@ class _Scratch:
         self.con = con
         self.prefix = f"_ingest_{os.getpid()}_{next(self._count)}"
         self.names: list[str] = []
+        self.rows: dict[str, int] = {}  # rows of the small tables made by `frame`
 
     def name(self, what: str) -> str:
         name = f"{self.prefix}_{what}"
@@ -226,6 +227,7 @@ class _Scratch:
     def frame(self, what: str, frame: pa.Table | pd.DataFrame) -> str:
         """A small Python-side table (a map of distinct values, the targets) as a temporary table."""
         name = self.name(what)
+        self.rows[name] = len(frame)
         self.con.register(f"{name}_src", frame)
         try:
             self.con.execute(f"create or replace temp table {name} as select * from {name}_src")
@@ -259,8 +261,10 @@ def _norm_column(s: _Scratch, column_sql: str, source: str, fn: Callable[[str], 
 
 
 def _ascii_sql(expr: str, drop: str) -> str:
-    """`expr` without the characters of the class `drop` (ASCII whitespace as str.split sees it, plus more)."""
-    return f"regexp_replace({expr}, {_q('[' + drop + _ASCII_SPACE + ']')}, '', 'g')"
+    """`expr` without the characters of the class `drop` (ASCII whitespace as str.split sees it, plus more);
+    most cells have none, and finding that is cheaper than rewriting every one."""
+    chars = _q("[" + drop + _ASCII_SPACE + "]")
+    return f"case when regexp_matches({expr}, {chars}) then regexp_replace({expr}, {chars}, '', 'g') else {expr} end"
 
 
 def _strip_sql(column: str) -> str:
@@ -275,15 +279,30 @@ def _number_norm(text: str) -> str:
     return re.sub(r"[\s,]", "", unicodedata.normalize("NFKC", text))
 
 
+def _label_kinds(s: _Scratch, body: str, column: str, m: Mapping, extra_totals: set[str], what: str) -> str:
+    """A temporary table (raw, label, foot, total) of the distinct unit labels: normalised, and whether the
+    label marks a footnote or a total row."""
+    raws = [r[0] for r in s.con.execute(f"select distinct {column} from {body}").fetchall()]
+    labels = [norm_label(v) for v in raws]
+    return s.frame(what, pa.table({
+        "raw": pa.array(raws, pa.string()), "label": pa.array(labels, pa.string()),
+        "foot": pa.array([bool(_FOOTNOTE.match(v)) for v in labels], pa.bool_()),
+        "total": pa.array([_row_kind(v, "", m, extra_totals) == "total" for v in labels], pa.bool_())}))
+
+
 def to_cells(s: _Scratch, path: Path, tables: list[tuple[str, int | None, Table]], m: Mapping
-             ) -> tuple[str, dict]:
-    """A temporary table of one row per mapped value cell: _cell (its order), _sheet, _row, unit_label,
+             ) -> tuple[str, dict, str, str]:
+    """A temporary view of one row per mapped value cell: _cell (its order), _sheet, _row, unit_label,
     parent_label, year_text, _key_*, source_value (the cell stripped), _var, and the row's _kind (data |
-    blank | footnote | total). Also the header units found per variable."""
+    blank | footnote | total). Also the header units found per variable, and the queries of the distinct
+    non-ASCII value texts and of the distinct year texts (straight from the bodies, a superset)."""
     con = s.con
     parts, header_units = [], {}
     extra_totals = {norm_label(t) for t in m.totals}
     part_no = 0
+    values: list[tuple[str, list[int]]] = []  # the bodies and their value columns, for the number map
+    years: list[tuple[str, int]] = []
+    constant_years: set[str] = set()
     for sheet, sheet_year, table in tables:
         where = f"{path}" + (f" sheet '{sheet}'" if sheet else "")
         unit_col = _find(table, m.unit_code or m.unit_name, "the unit column", where, m)
@@ -295,61 +314,62 @@ def to_cells(s: _Scratch, path: Path, tables: list[tuple[str, int | None, Table]
         if table.body_rows == 0:
             continue
         width = table.grid.width
-        # the body, cells stripped; the first filled cell of each row (footnotes are recognised by it)
+        # the body (cells already stripped), its first filled cell (footnotes are recognised by it), blank rows
         body = s.name(f"body{part_no}")
-        cells = ", ".join(f"{_strip_sql(f'c{j}')} as t{j}" for j in range(width))
-        first = "coalesce(" + ", ".join(f"nullif(t{j}, '')" for j in range(width)) + ", '')"
-        con.execute(f"create temp table {body} as select *, {first} as _first_raw from (select rowid + 1 as _row, "
-                    f"{cells} from {table.grid.name} where rowid >= {table.first_body})")
-        # labels: distinct values through norm_label; row kinds from distinct (label, first) pairs
-        label_cols = {"unit_label": unit_col, **({"parent_label": parent_col} if parent_col is not None else {}),
-                      **{f"_key_{k}": j for k, j in key_cols.items()}}
-        label_maps = {c: _norm_column(s, f"t{j}", body, norm_label, f"lab{part_no}_{c}") for c, j in
-                      label_cols.items()}
-        first_map = _norm_column(s, "_first_raw", body, norm_label, f"first{part_no}")
-
-        def label_sql(col: str, j: int, maps: dict[str, str] = label_maps) -> str:
-            return f"coalesce({maps[col]}_j.norm, {_ascii_sql(f'b.t{j}', '*#')})"
-
-        joins = " ".join(f"left join {label_maps[c]} as {label_maps[c]}_j on {label_maps[c]}_j.raw = b.t{j}"
-                         for c, j in label_cols.items())
-        rows = s.name(f"rows{part_no}")
-        con.execute(f"""create temp table {rows} as
-            select b.*, {', '.join(f'{label_sql(c, j)} as {c}' for c, j in label_cols.items())},
-                   coalesce(f.norm, {_ascii_sql('b._first_raw', '*#')}) as _first,
-                   {' and '.join(f"t{j} = ''" for j in range(width))} as _blank
-            from {body} as b {joins} left join {first_map} as f on f.raw = b._first_raw""")
-        # row kinds: footnote and total marks of the distinct labels, footnote marks of the distinct non-ASCII
-        # first cells (every footnote mark starts with a Chinese character)
-        labels = [r[0] for r in con.execute(f"select distinct unit_label from {rows}").fetchall()]
+        con.execute(f"""create temp view {body} as
+            select rowid + 1 as _row, {', '.join(f'c{j} as t{j}' for j in range(width))},
+                   coalesce({', '.join(f"nullif(c{j}, '')" for j in range(width))}, '') as _first_raw,
+                   {' and '.join(f"c{j} = ''" for j in range(width))} as _blank
+            from {table.grid.name} where rowid >= {table.first_body}""")
+        # unit and parent labels: every distinct value through norm_label in Python (a few thousand), with the
+        # row kind it implies; key columns (firm codes: many, mostly ASCII) in SQL where ASCII
+        units = _label_kinds(s, body, f"t{unit_col}", m, extra_totals, f"ulab{part_no}")
+        label_sql = {"unit_label": "u.label"}
+        joins = f"left join {units} as u on u.raw = b.t{unit_col}"
+        if parent_col is not None:
+            parents = _norm_column(s, f"t{parent_col}", body, norm_label, f"plab{part_no}", every=True)
+            label_sql["parent_label"] = "pl.norm"
+            joins += f" left join {parents} as pl on pl.raw = b.t{parent_col}"
+        for k, j in key_cols.items():
+            keymap = _norm_column(s, f"t{j}", body, norm_label, f"key{part_no}_{k}")
+            if s.rows[keymap]:
+                label_sql[f"_key_{k}"] = f"coalesce(k_{k}.norm, {_ascii_sql(f'b.t{j}', '*#')})"
+                joins += f" left join {keymap} as k_{k} on k_{k}.raw = b.t{j}"
+            else:
+                label_sql[f"_key_{k}"] = _ascii_sql(f"b.t{j}", "*#")
+        # a footnote mark starts with a Chinese character: only non-ASCII first cells can carry one
         firsts = [r[0] for r in con.execute(
-            f"select distinct _first from {rows} where strlen(_first) <> length(_first)").fetchall()]
-        label_kinds = s.frame(f"lkind{part_no}", pa.table({
-            "label": pa.array(labels, pa.string()),
-            "foot": pa.array([bool(_FOOTNOTE.match(v)) for v in labels], pa.bool_()),
-            "total": pa.array([_row_kind(v, "", m, extra_totals) == "total" for v in labels], pa.bool_())}))
+            f"select distinct _first_raw from {body} where strlen(_first_raw) <> length(_first_raw)").fetchall()]
         first_kinds = s.frame(f"fkind{part_no}", pa.table({
-            "first": pa.array(firsts, pa.string()),
-            "foot": pa.array([bool(_FOOTNOTE.match(v)) for v in firsts], pa.bool_())}))
+            "raw": pa.array(firsts, pa.string()),
+            "foot": pa.array([bool(_FOOTNOTE.match(norm_label(v))) for v in firsts], pa.bool_())}))
+        if any(_FOOTNOTE.match(norm_label(v)) for v in firsts):
+            joins += f" left join {first_kinds} as fk on fk.raw = b._first_raw"
+            foot = "(coalesce(fk.foot, false) or u.foot)"
+        else:
+            foot = "u.foot"
         # everything after the first footnote row is the footnote's continuation
+        marked = foot != "u.foot" or con.execute(f"select bool_or(foot) from {units}").fetchone()[0]
+        at = con.execute(f"select min(b._row) from {body} as b {joins} where {foot}").fetchone()[0] if marked else None
         kinded = s.name(f"kinded{part_no}")
-        con.execute(f"""create temp table {kinded} as
-            with k as (select r.*, case when coalesce(fk.foot, false) or lk.foot then 'footnote'
-                                        when lk.total then 'total' else 'data' end as kind
-                       from {rows} as r
-                       left join {label_kinds} as lk on lk.label = r.unit_label
-                       left join {first_kinds} as fk on fk.first = r._first),
-                 f as (select min(_row) as at from k where kind = 'footnote')
-            select k.* exclude (kind, _first, _blank, _first_raw),
-                   case when k._row >= coalesce(f.at, 2147483647) then 'footnote'
-                        when _blank then 'blank' else kind end as _kind
-            from k, f""")
+        con.execute(f"""create temp view {kinded} as
+            select b.* exclude (_first_raw, _blank),
+                   {', '.join(f'{sql} as {c}' for c, sql in label_sql.items())},
+                   case when b._row >= {at if at is not None else 2147483647} or {foot} then 'footnote'
+                        when b._blank then 'blank' when u.total then 'total' else 'data' end as _kind
+            from {body} as b {joins}""")
+        values.append((body, [c.index for c in columns]))
+        if year_col is not None:
+            years.append((body, year_col))
         year_text = (f"t{year_col}" if year_col is not None else _q(str(fixed) if fixed else ""))
+        if year_col is None:
+            constant_years.add(str(fixed) if fixed else "")
+        constant_years.update(str(c.year) for c in columns if c.year is not None)
         keys = "".join(f", _key_{k}" for k in key_cols)
         parent = "parent_label" if parent_col is not None else "''"
         if indicator_col is not None:
             specs = {norm_header(k): v for k, v in m.variables.items()}
-            ind_map = _norm_column(s, f"t{indicator_col}", kinded, norm_header, f"ind{part_no}", every=True)
+            ind_map = _norm_column(s, f"t{indicator_col}", body, norm_header, f"ind{part_no}", every=True)
             ind = "coalesce(i.norm, '')"
             present = {r[0] for r in con.execute(
                 f"select distinct {ind} from {kinded} as k left join {ind_map} as i on i.raw = k.t{indicator_col}"
@@ -387,7 +407,11 @@ def to_cells(s: _Scratch, path: Path, tables: list[tuple[str, int | None, Table]
     out = s.name("cells")
     con.execute(f"create temp view {out} as select cast(_part as bigint) * 4294967296 + _row as _cell, * "
                 f"exclude (_part) from ({' union all '.join(parts)})")
-    return out, header_units
+    value_texts = " union ".join(f"select distinct t{j} as v from {body} where strlen(t{j}) <> length(t{j})"
+                                 for body, cols in values for j in cols) or "select '' as v where false"
+    year_texts = " union ".join([f"select distinct t{j} as v from {body}" for body, j in years]
+                                + [f"select {_q(v)} as v" for v in sorted(constant_years)])
+    return out, header_units, value_texts, year_texts
 
 
 def _title_unit(table: Table, m: Mapping) -> str | None:
@@ -429,10 +453,11 @@ def _plausible(reg: dict | None, spec: VariableSpec, m: Mapping) -> tuple[tuple[
     if reg is not None:
         bounds = (_number(reg.get("plausible_min")), _number(reg.get("plausible_max")))
         if bounds != (None, None):
-            source = reg.get("plausible_source")
-            return bounds, (source if isinstance(source, str) and source else f"registry: {reg.get('origin')}")
+            stored = reg.get("plausible_source")
+            from_seed = reg.get("origin") == "seeds/variables.csv"
+            return bounds, (stored if isinstance(stored, str) and stored and not from_seed else str(reg.get("origin")))
     if spec.plausible_min is not None or spec.plausible_max is not None:
-        return (spec.plausible_min, spec.plausible_max), f"mapping {m.source}"
+        return (spec.plausible_min, spec.plausible_max), f"the mapping {m.source}"
     return (None, None), ""
 
 
@@ -498,18 +523,21 @@ def _year_of(text: str) -> float | None:
     return None if pd.isna(number) else float(number)
 
 
-def parse_values(s: _Scratch, cells: str, targets: dict[str, _Target]) -> str:
+def parse_values(s: _Scratch, cells: str, targets: dict[str, _Target], value_texts: str | None = None,
+                 year_texts: str | None = None) -> str:
     """Add year, _empty, value (in the registered unit), unit, source unit and a reject reason: number
     text normalised in SQL (ASCII) or once per distinct non-ASCII text (full-width digits), the unit
     factor by a join on the targets."""
     con = s.con
-    numbers = _norm_column(s, "source_value", cells, _number_norm, "numbers")
-    year_texts = [r[0] for r in con.execute(f"select distinct year_text from {cells}").fetchall()]
-    years = s.frame("years", pa.table({"year_text": pa.array(year_texts, pa.string()),
-                                       "year_num": pa.array([_year_of(v or "") for v in year_texts],
-                                                            pa.float64())}))
+    numbers = _norm_column(s, "v", f"({value_texts})" if value_texts else
+                           f"(select source_value as v from {cells})", _number_norm, "numbers")
+    texts = [r[0] for r in con.execute(f"select distinct v from ({year_texts})" if year_texts else
+                                       f"select distinct year_text from {cells}").fetchall()]
+    years = s.frame("years", pa.table({"year_text": pa.array(texts, pa.string()),
+                                       "year_num": pa.array([_year_of(v or "") for v in texts], pa.float64())}))
     tt = _targets_table(s, targets)
     marks = ", ".join(_q(v) for v in sorted(MISSING_MARKS))
+    normal = _ascii_sql("c.source_value", ",")
     keys = [d[0] for d in con.execute(f"select * from {cells} limit 0").description if d[0].startswith("_key_")]
     no_key = " ".join(f"when _kind = 'data' and not _empty and {k} = '' then 'no {k[5:]} in a row with values'"
                       for k in keys)
@@ -517,10 +545,10 @@ def parse_values(s: _Scratch, cells: str, targets: dict[str, _Target]) -> str:
     con.execute(f"""create temp table {out} as
         with n as (
             select c.*, t.factor, t.unit, t.source_unit, t.pct,
-                   coalesce(nm.norm, {_ascii_sql('c.source_value', ',')}) as _normal, y.year_num
+                   {f"coalesce(nm.norm, {normal})" if s.rows[numbers] else normal} as _normal, y.year_num
             from {cells} as c
             left join {tt} as t on t._var = c._var
-            left join {numbers} as nm on nm.raw = c.source_value
+            {f"left join {numbers} as nm on nm.raw = c.source_value" if s.rows[numbers] else ""}
             left join {years} as y on y.year_text is not distinct from c.year_text
         ),
         p as (
@@ -570,20 +598,23 @@ def absurd_limits(low: float | None, high: float | None) -> tuple[float | None, 
 
 def _refuse_absurd(s: _Scratch, path: Path, cells: str, targets: dict[str, _Target]) -> None:
     """Refuse the file when a value of a data row is orders of magnitude outside its variable's plausible
-    range — almost always a unit mistake (a file in 元 mapped as 亿元) that would otherwise load."""
+    range — almost always a unit mistake (a file in 元 mapped as 亿元) that would otherwise load. Cells
+    rejected for another reason (an unknown unit) load nothing and are not checked; zero has no magnitude (no
+    unit mistake makes it) and is left to the quality checks."""
     checks = []
     for name, t in targets.items():
         bottom, top = absurd_limits(*t.plausible)
         if bottom is None and top is None:
             continue
         cond = " or ".join(([f"value > {top!r}"] if top is not None else [])
-                           + ([f"value < {bottom!r}"] if bottom is not None else []))
+                           + ([f"(value < {bottom!r} and value <> 0)"] if bottom is not None else []))
         checks.append(f"(variable = {_q(name)} and ({cond}))")
     if not checks:
         return
     bad = s.con.execute(f"""select _sheet, _row, unit_label, unit_code, year, variable, source_value, value, unit,
                                    count(*) over () as n
-                            from {cells} where _kind = 'data' and not _empty and value is not null
+                            from {cells} where _kind = 'data' and reason is null and not _empty
+                              and value is not null
                               and ({' or '.join(checks)})
                             order by _cell limit 1""").fetchone()
     if bad is None:
@@ -597,13 +628,15 @@ def _refuse_absurd(s: _Scratch, path: Path, cells: str, targets: dict[str, _Targ
     others = f" (and {n - 1} more)" if n > 1 else ""
     raise IngestError(
         f"{where}: {name} of {label}{f' ({code})' if code else ''} {year} is {text} {source_unit} = "
-        f"{_fmt(value)} {unit}, orders of magnitude outside its plausible range {span} ({t.plausible_source})"
+        f"{_fmt(value)} {unit}, orders of magnitude outside its plausible range {span} "
+        f"(from {t.plausible_source})"
         f"{others}; check the unit — is the file in another unit than {source_unit}? Fix unit: in the mapping; "
         "nothing was loaded")
 
 
 def _fmt(x: float) -> str:
-    return f"{x:,.6g}" if abs(x) < 1e6 else f"{x:.3g}"
+    """1000000.0 -> '1,000,000'; 0.001 -> '0.001'; 1.5e20 -> '1.5e+20'."""
+    return f"{int(x):,}" if x.is_integer() and abs(x) < 1e15 else f"{x:.6g}"
 
 
 def reason_code(reason: str) -> str:
@@ -636,31 +669,35 @@ def flag_duplicates(s: _Scratch, cells: str, m: Mapping, tolerance: float, prefe
     ok = "reason is null and _kind = 'data' and not _empty"
     # a key with values beyond the tolerance of each other in this file: every such cell is rejected, with
     # the values and rows of its unit, year and variable
-    within = s.name("within")
-    con.execute(f"""create temp table {within} as
-        with okc as (select _cell, value, _row, {by} from {cells} where {ok}),
-        g as (
-            select {by} from okc group by all having not {_same_sql('max(value)', 'min(value)', tolerance)}
-        ),
+    okc = f"(select _cell, value, _row, {by} from {cells} where {ok})"
+    # keys with more than one loadable cell (few): the first loads, the others are duplicates — unless their
+    # values differ beyond the tolerance, when every cell of the key is rejected with the values and rows of
+    # its unit, year and variable
+    multi = s.name("multi")
+    con.execute(f"""create temp table {multi} as
+        select {by}, min(_cell) as first, not {_same_sql('max(value)', 'min(value)', tolerance)} as clash
+        from {okc} group by all having count(*) > 1""")
+    clash = s.name("clash")
+    con.execute(f"""create temp table {clash} as
+        with o as (select * from {okc}),
+        c as (select o.* from o semi join (select * from {multi} where clash) using ({by})),
         listed as (
             select unit_code, year, variable, string_agg(cast(value as varchar), ', ' order by _cell) as vals,
                    string_agg(cast(_row as varchar), ', ' order by _cell) as rws
-            from okc semi join (select distinct unit_code, year, variable from g) using (unit_code, year, variable)
+            from o semi join (select distinct unit_code, year, variable from c) using (unit_code, year, variable)
             group by all
-        ),
-        clash as (
-            select o._cell, 'conflicting duplicate: ' || o.unit_code || ' ' || o.year || ' ' || o.variable
-                   || ' has values ' || l.vals || ' in this file (rows ' || l.rws || ')' as why
-            from okc as o semi join g using ({by})
-            join listed as l using (unit_code, year, variable)
-        ),
-        firsts as (
-            select min(_cell) as _cell from okc anti join clash using (_cell) group by {by}
         )
-        select c.* exclude (reason), coalesce(c.reason, clash.why) as reason,
-               c.reason is null and clash.why is null and c._kind = 'data' and not c._empty
-               and f._cell is null as _duplicate
-        from {cells} as c left join clash using (_cell) left join firsts as f using (_cell)""")
+        select c._cell, 'conflicting duplicate: ' || c.unit_code || ' ' || c.year || ' ' || c.variable
+               || ' has values ' || l.vals || ' in this file (rows ' || l.rws || ')' as why
+        from c join listed as l using (unit_code, year, variable)
+        union all
+        select o._cell, null from {okc} as o join {multi} as x using ({by}) where not x.clash and o._cell <> x.first
+        """)
+    within = s.name("within")
+    con.execute(f"""create temp view {within} as
+        select c.* exclude (reason), coalesce(c.reason, x.why) as reason,
+               x._cell is not null and x.why is null as _duplicate
+        from {cells} as c left join {clash} as x using (_cell)""")
     revisions = s.name("revisions")
     tables = level_tables(con, m.level, grain_of(m))
     out = s.name("flagged")
@@ -697,7 +734,7 @@ def flag_duplicates(s: _Scratch, cells: str, m: Mapping, tolerance: float, prefe
     conflict = ("'conflicts with ' || cast(x.value_old as varchar) || ' already loaded for ' || x.unit_code || ' ' "
                 "|| x.year || ' ' || x.variable || ' from ' || x._source_file_old || ' row ' || x._row_old || "
                 f"' (beyond the {tolerance:g} relative tolerance; --prefer new or --prefer old decides)'")
-    con.execute(f"""create temp table {out} as
+    con.execute(f"""create temp view {out} as
         select w.* exclude (reason, _duplicate),
                case when x.same is null or x.same or {_q(prefer or '')} <> '' then w.reason
                     else {conflict} end as reason,
@@ -805,9 +842,9 @@ def _plan(s: _Scratch, path: Path, m: Mapping, years: tuple[int, int] | None, to
     tables = [(sheet, year, make_table(con, sheet, grid, m.skip_rows, m.header_rows, m.skip_after_header,
                                        f"{path}" + (f" sheet '{sheet}'" if sheet else "")))
               for sheet, year, grid in _sheets(path, grids, m)]
-    cells, header_units = to_cells(s, path, tables, m)
+    cells, header_units, value_texts, year_texts = to_cells(s, path, tables, m)
     targets = variable_targets(con, m, header_units)
-    cells = parse_values(s, cells, targets)
+    cells = parse_values(s, cells, targets, value_texts, year_texts)
     if years is not None:
         inside = f"coalesce(year between {int(years[0])} and {int(years[1])}, false)"
         lo, hi, n = con.execute(f"select min(year), max(year), count(*) filter ({inside}) from {cells} "
@@ -838,7 +875,7 @@ def _plan(s: _Scratch, path: Path, m: Mapping, years: tuple[int, int] | None, to
         "status": resolved["status"].astype("string"), "reason": resolved["reason"].astype("string")}),
         preserve_index=False))
     merged = s.name("merged")
-    con.execute(f"""create temp table {merged} as
+    con.execute(f"""create temp view {merged} as
         select c.* exclude (_kind, reason, _var), c._var as variable, u.unit_code,
                u.status as _unit_status, u.reason as _unit_reason,
                case when u.status = 'total' then 'total' else c._kind end as _kind,
@@ -877,10 +914,10 @@ def _summarise(s: _Scratch, path: Path, m: Mapping, encoding: str, cells: str, r
     examples = con.execute(f"""select _sheet, _row, unit_label, year, variable, reason from {cells}
                                where {BAD} order by _cell limit 5""").df()
     examples["year"] = examples["year"].astype("Int64")
-    preview = con.execute(f"""select variable, unit_label, unit_code, year, source_value, value, unit
-                              from {cells} where {GOOD}
-                              qualify row_number() over (partition by variable order by _cell) <= 3
-                              order by _cell""").df()
+    firsts = " union all ".join(
+        f"""(select _cell, variable, unit_label, unit_code, year, source_value, value, unit from {cells}
+             where {GOOD} and variable = {_q(name)} order by _cell limit 3)""" for name in targets)
+    preview = con.execute(f"select * from ({firsts}) order by _cell").df().drop(columns="_cell")
     revised = con.execute(f"select count(*) from {revisions} where kind = 'prefer_new'").fetchone()[0]
     conversions = [f"{t.spec.name}: {t.source.name if t.source else 'as is'} → {t.target} (× {t.factor:g})"
                    for t in targets.values()]
@@ -953,7 +990,7 @@ def _write(con: duckdb.DuckDBPyConnection, path: Path, m: Mapping, plan: _Plan, 
         con.execute(f"""insert into raw.{m.table} by name
             select unit_label, unit_code, year, variable, value, unit, source_value, source_unit,
                    ? as _source_file, _sheet, _row, ? as _loaded_at, ? as _content_hash, ? as _synthetic{keys}
-            from {cells} where {GOOD} order by _cell""", [*common, m.synthetic])
+            from {cells} where {GOOD}""", [*common, m.synthetic])
         con.execute(f"""insert into raw.rejects by name
             select ? as table_name, ? as level, unit_label, year, variable, source_value, reason,
                    ? as _source_file, _sheet, _row, ? as _loaded_at, ? as _content_hash,

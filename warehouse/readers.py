@@ -50,8 +50,8 @@ _SNIFF_RECORDS = 1000
 
 @dataclass
 class Grid:
-    """One sheet's cells in a DuckDB temporary table `name` (columns c0 … c{width-1}, text or NULL), rows in
-    file order: rowid k is the file's row k + 1."""
+    """One sheet's cells in a DuckDB temporary table `name` (columns c0 … c{width-1}, text stripped as
+    str.strip does, '' for none), rows in file order: rowid k is the file's row k + 1."""
 
     name: str
     width: int
@@ -183,7 +183,8 @@ def grid_from_rows(con: duckdb.DuckDBPyConnection, rows: list[list[str]], name: 
                       for j in range(width)}) if width else pa.table({"c0": pa.array([""] * len(rows), pa.string())})
     con.register(f"{name}_arrow", frame)
     try:
-        con.execute(f"create or replace temp table {name} as select * from {name}_arrow")
+        con.execute(f"create or replace temp table {name} as select "
+                    f"{', '.join(f'{strip_sql(c)} as {c}' for c in frame.column_names)} from {name}_arrow")
     finally:
         con.unregister(f"{name}_arrow")
     return Grid(name, max(width, 1), len(rows))
@@ -218,7 +219,9 @@ def _csv_by_duckdb(con: duckdb.DuckDBPyConnection, path: Path, data: bytes, text
         for parallel in ("true", "false"):
             try:
                 con.execute(
-                    f"""create or replace temp table {name} as select * from read_csv(?, header = false,
+                    f"""create or replace temp table {name} as
+                        select {', '.join(f'{strip_sql(f"c{j}")} as c{j}' for j in range(width))}
+                        from read_csv(?, header = false,
                         auto_detect = false, columns = {columns}, delim = ',', quote = '"', escape = '"',
                         null_padding = true, strict_mode = true, parallel = {parallel},
                         max_line_size = 4000000)""", [source])
@@ -232,12 +235,20 @@ def _csv_by_duckdb(con: duckdb.DuckDBPyConnection, path: Path, data: bytes, text
             Path(tmp.name).unlink(missing_ok=True)
     # every line break ends a record except those inside quoted cells: a different count means DuckDB
     # read the file otherwise than csv would (it has silently dropped rows on unusual line ends)
-    inside = "+".join(f"coalesce(sum(strlen(c{j}) - strlen(replace(c{j}, chr(10), ''))), 0)" for j in range(width))
+    inside = "+".join(f"sum(strlen(c{j}) - strlen(replace(c{j}, chr(10), '')))" for j in range(width))
     rows, broken = con.execute(f"select count(*), {inside if chr(34) in body else '0'} from {name}").fetchone()
     if rows != body.count("\n") + (not body.endswith("\n")) - broken:
         con.execute(f"drop table if exists {name}")
         return None
     return Grid(name, width, rows)
+
+
+def strip_sql(column: str) -> str:
+    """str.strip() in SQL, NULL as ''. DuckDB's trim(x, characters) is slow on a million cells, so a regular
+    expression finds the few cells that need stripping."""
+    space = "[" + WHITESPACE + "]"
+    return (f"case when regexp_matches({column}, '^{space}|{space}$') "
+            f"then regexp_replace({column}, '^{space}+|{space}+$', '', 'g') else coalesce({column}, '') end")
 
 
 def _strip(value: object) -> str:
