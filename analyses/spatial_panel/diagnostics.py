@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analyses.spatial_panel.panel import Panel, demean, lag
+from analyses.spatial_panel.panel import Panel, demean, lag, lstsq
 
 
 def _row(test: str, statistic: float, df: int, note: str = "") -> dict:
@@ -28,12 +28,12 @@ def lm_tests(panel: Panel, effects: str) -> pd.DataFrame:
     y = demean(panel.y, effects).ravel()
     wy = demean(lag(w, panel.y), effects).ravel()
     xd = demean(x, effects).reshape(-1, x.shape[2])
-    beta, *_ = np.linalg.lstsq(xd, y, rcond=None)
+    beta = lstsq(xd, y)
     e = y - xd @ beta
     s2 = float(e @ e) / len(e)
     we = lag(w, e.reshape(t, -1)).ravel()
     wxb = lag(w, (xd @ beta).reshape(t, -1)).ravel()
-    coef, *_ = np.linalg.lstsq(xd, wxb, rcond=None)
+    coef = lstsq(xd, wxb)
     m_wxb = wxb - xd @ coef
     tw = float(w.multiply(w).sum() + w.multiply(w.T).sum())
     j = (m_wxb @ m_wxb + t * tw * s2) / s2
@@ -54,7 +54,7 @@ def ols_loglik(panel: Panel, effects: str) -> float:
         x = np.concatenate([np.ones((*x.shape[:2], 1)), x], axis=2)
     xd = demean(x, effects).reshape(-1, x.shape[2])
     y = demean(panel.y, effects).ravel()
-    beta, *_ = np.linalg.lstsq(xd, y, rcond=None)
+    beta = lstsq(xd, y)
     e = y - xd @ beta
     n = len(e)
     return float(-n / 2 * (np.log(2 * np.pi * float(e @ e) / n) + 1))

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
 from scipy.sparse.linalg import splu
 
-from analyses.spatial_panel.panel import SpatialPanelError
+from analyses.spatial_panel.panel import SpatialPanelError, lstsq
 from analyses.spatial_panel.spectrum import Spectrum
 
 BOUNDARY_TOL = 1e-4
@@ -94,7 +94,7 @@ def _optimise(f, spec: Spectrum, name: str, maxiter: int) -> float:
 
 def fit_ols(y: np.ndarray, x: np.ndarray, conv: Convention) -> MLFit:
     """OLS / SLX by ML (σ² = e'e/n), variance from the information matrix."""
-    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    beta = lstsq(x, y)
     e = y - x @ beta
     s2 = float(e @ e) / conv.n
     ll = -conv.n / 2 * (np.log(2 * np.pi * s2) + 1)
@@ -108,7 +108,7 @@ def fit_lag(y: np.ndarray, wy: np.ndarray, x: np.ndarray, spec: Spectrum, conv: 
             maxiter: int = 500, variance: bool = True) -> MLFit:
     """SAR / SDM: concentrate β and σ² out, maximise over ρ (Elhorst 2014 §3.3.1; Anselin 1988).
     variance=False (an LR test's restricted fit) skips the information matrix (vcov NaN)."""
-    coef, *_ = np.linalg.lstsq(x, np.column_stack([y, wy]), rcond=None)  # one factorisation, two right-hand sides
+    coef = lstsq(x, np.column_stack([y, wy]))  # one factorisation, two right-hand sides
     b0, b1 = coef[:, 0], coef[:, 1]
     e0, e1 = y - x @ b0, wy - x @ b1
     q00, q01, q11 = e0 @ e0, e0 @ e1, e1 @ e1

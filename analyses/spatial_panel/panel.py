@@ -161,6 +161,25 @@ def build_panel(formula: str, data: pd.DataFrame, w, unit: str, time: str, inter
                  units=list(ids), periods=list(periods), w=mat)
 
 
+def lstsq(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least-squares coefficients of y (a vector or columns) on x.
+
+    Well-conditioned x (cond(X'X) < 1e8): Cholesky of X'X with one step of iterative refinement, the corrected
+    semi-normal equations (Björck 1996, Numerical Methods for Least Squares Problems, §6.6.5), accurate to
+    rounding for such x and a few passes over the data; otherwise numpy's SVD-based lstsq (rank deficiency,
+    near-collinearity).
+    """
+    from scipy.linalg import cho_factor, cho_solve
+
+    g = x.T @ x
+    ev = np.linalg.eigvalsh(g) if g.size else np.ones(1)
+    if ev.min() <= 1e-8 * ev.max():
+        return np.linalg.lstsq(x, y, rcond=None)[0]
+    c = cho_factor(g)
+    beta = cho_solve(c, x.T @ y)
+    return beta + cho_solve(c, x.T @ (y - x @ beta))
+
+
 def check_rank(x: np.ndarray, names: list[str]) -> None:
     """Refuse perfectly collinear regressors (after demeaning), naming the ones involved."""
     if x.shape[1] == 0:

@@ -50,7 +50,7 @@ TAIL_TOL = 1e-9  # extend until the tail bound of tr(A) = Σ ρ^j tr(W^j) is bel
 # Monte Carlo standard error (where the probes' error dominates, more orders would not make it more accurate)
 CHEB_NODES = 4 * MAX_ORDER["chebyshev"] + 1  # interpolation points for the Chebyshev coefficients
 PROBES = 60  # Rademacher probes ('lu' and N ≤ LU_MAX_N); fewer for larger N, see `probes_for`
-MIN_PROBES = 16
+MIN_PROBES, MAX_PROBES = 16, 240
 EXACT_NNZ = 3_000_000  # tr(W³), tr(W⁴) from W² when nnz(W) is at most this
 LEVEL = 0.99  # coverage of `logdet_error`
 NEUMANN_TOL = 1e-12
@@ -58,11 +58,12 @@ METHODS = ("auto", "exact", "eigen", "lu", "chebyshev", "mc")
 
 
 def probes_for(n: int, method: str) -> int:
-    """Probes for the trace moments: 60 up to N = 20,000, then ∝ 1/N down to 16 (the relative error of a
-    Hutchinson trace falls like 1/√(N·probes), so larger N needs fewer probes for the same accuracy)."""
+    """Probes for the trace moments: 60 for 'lu'; otherwise 60·20,000/N, between 16 and 240 (the relative error
+    of a Hutchinson trace falls like 1/√(N·probes), so larger N needs fewer probes for the same accuracy, and
+    small N can afford more)."""
     if method == "lu":
         return PROBES
-    return int(max(MIN_PROBES, min(PROBES, math.ceil(PROBES * LU_MAX_N / max(n, 1)))))
+    return int(max(MIN_PROBES, min(MAX_PROBES, math.ceil(PROBES * LU_MAX_N / max(n, 1)))))
 
 
 class Spectrum:

@@ -7,7 +7,8 @@ Run: .venv/bin/python tests/benchmarks/bench_spatial_panel_large.py [--sizes 100
 - N = 200,000 and 1,000,000: the automatic choice (Barry–Pace series for this non-symmetric W), time and peak
   memory. Each size runs in its own process, so the peak resident memory (getrusage) is that size's alone; it
   includes building the simulated data (reported separately: "before fit").
-The load average is printed with every timing: on a shared machine the times are only as good as it is quiet.
+The load average is printed with every timing: on a shared machine the times are only as good as it is quiet;
+the CPU time (user + system, both threads) of each fit is printed too, as a measure of the work done.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def simulate(w: sp.csr_matrix, rho: float = 0.4, seed: int = 1) -> pd.DataFrame:
                          "x1": x[:, :, 0].ravel(), "x2": x[:, :, 1].ravel()})
 
 
+def cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
@@ -59,10 +65,12 @@ def load() -> str:
 def fit(data: pd.DataFrame, w: sp.csr_matrix, logdet: str):
     from analyses.spatial_panel import spatial_panel
 
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), cpu()
     res = spatial_panel("y ~ x1 + x2", data, (w, list(range(w.shape[0]))), "unit", "year", model="sdm",
                         effects="twoways", w_transform=None, logdet=logdet)
-    return res, time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    print(f"  [{logdet}: wall {elapsed:.1f} s, CPU (user + system, all threads) {cpu() - cpu0:.1f} s]", flush=True)
+    return res, elapsed
 
 
 def one(n: int) -> None:
