@@ -50,6 +50,8 @@ ALIAS_COLUMNS = """
 """
 FIRST, LAST = 1949, 9999
 OUTPUT_COLUMNS = ("unit_code", "status", "reason", "matched_level")
+# what `_decide` reads of a candidate (besides the label, parent and year)
+_DECIDING = ("level", "unit_code", "unit_name", "tier", "parent_fits", "parent_fits_above", "province_administered")
 
 
 def _crosswalk_sql(con: duckdb.DuckDBPyConnection) -> str:
@@ -237,11 +239,22 @@ def resolve_units(con: duckdb.DuckDBPyConnection, labels: pd.DataFrame, level: s
         grouped.setdefault((c["unit_label"], parent, int(c["year"])), []).append(c)
     windows = _windows(con, level)
     decided = []
+    # a label means the same in every year with the same candidates: decided once for them (a county file
+    # repeats each label for 24 years), except rejects, whose messages name the year
+    memo: dict[tuple, tuple] = {}
     for label, parent, year in keys.itertuples(index=False):
         parent = parent if isinstance(parent, str) else None
         year = None if pd.isna(year) else int(year)
         found = grouped.get((label, parent, year), []) if year is not None else []
-        decided.append(_decide(label, parent, pd.NA if year is None else year, level, found, windows))
+        if year is None:
+            decided.append(_decide(label, parent, pd.NA, level, found, windows))
+            continue
+        sig = (label, parent, tuple(sorted(tuple("" if pd.isna(c[f]) else str(c[f]) for f in _DECIDING)
+                                           for c in found)))
+        hit = memo.get(sig)
+        if hit is None or hit[1] == "reject":
+            hit = memo[sig] = _decide(label, parent, year, level, found, windows)
+        decided.append(hit)
     keys["unit_code"] = pd.array([d[0] for d in decided], dtype="string")
     keys["status"] = pd.array([d[1] for d in decided], dtype="string")
     keys["reason"] = pd.array([d[2] for d in decided], dtype="string")
