@@ -3,8 +3,9 @@
 A variable is (level, name) with its unit of measure, dimension, Chinese and English label, description,
 source and an optional plausible range (plausible_min, plausible_max in its unit, and where the range
 comes from): ingest refuses a file with a value two orders of magnitude outside it, because that is a
-unit mistake (a file in 元 mapped as 亿元), not an outlier. The standard ones ship in `seeds/variables.csv`; ingest registers every other variable a
-mapping names in `meta.variables` (with the file that did), and `meta.raw_tables` records each raw table
+unit mistake (a file in 元 mapped as 亿元), not an outlier. The standard ones ship in
+`seeds/variables.csv`; ingest registers every other variable a mapping names in `meta.variables` (with the
+file that did), and `meta.raw_tables` records each raw table
 and its level. The panels `fct_<level>_year` pivot every registered variable of every raw table of that
 level (`macros/panels.sql`), so a new table or variable reaches the panel after `geopanel build` with no
 file of the project edited.
