@@ -10,8 +10,9 @@ NFKC/whitespace/thousands normalisation, 万元 → 亿元 conversion, resolving
 crosswalk, duplicate and conflict detection, rejects/excluded bookkeeping and the write, in one
 transaction. Peer: `create table … as select * from read_csv(file, header = true)` into a copy of the same
 warehouse (type sniffing, parsing, the write). Runs alternate (geopanel, read_csv, geopanel, …) in one
-process; the medians, their ratio (read_csv time / geopanel time; the target is ≥ 0.5) and the machine's load average are printed,
-and the loaded rows are checked equal to what read_csv read (count, and every value × 1e-4 by firm and year).
+process; the medians, their ratio (read_csv time / geopanel time; the target is ≥ 0.5) and the machine's
+load average are printed, and the loaded rows are checked equal to what read_csv read (count, and every
+value × 1e-4 by firm and year).
 Copying the warehouse before each run is not timed. `--registry` reuses a warehouse made by `geopanel init`
 (otherwise one is made first, about a minute). Not part of `make test`.
 """
