@@ -138,7 +138,7 @@ def read_grids(path: Path, encoding: str = "auto") -> tuple[list[tuple[str, list
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
         text, used = _decode(path, path.read_bytes(), encoding)
-        return [("", _csv_rows(text))], used
+        return [("", _csv_rows(text, path))], used
     if suffix in BOOK_SUFFIXES:
         from python_calamine import CalamineWorkbook
 
@@ -153,10 +153,13 @@ def read_grids(path: Path, encoding: str = "auto") -> tuple[list[tuple[str, list
     raise IngestError(f"{path}: unsupported file type {suffix!r}; use .csv, .xls, .xlsx or .ods")
 
 
-def _csv_rows(text: str) -> list[list[str]]:
+def _csv_rows(text: str, path: Path) -> list[list[str]]:
     if text.startswith("\ufeff"):
         text = text[1:]
-    return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text, newline=""))]
+    try:
+        return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text, newline=""))]
+    except csv.Error as exc:  # a NUL byte, a cell over csv's field limit
+        raise IngestError(f"{path}: cannot read as CSV ({exc}); open and re-save it as plain CSV") from exc
 
 
 def load_grids(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, prefix: str
@@ -169,7 +172,7 @@ def load_grids(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, prefix
         text, used = _decode(path, data, encoding)
         grid = _csv_by_duckdb(con, path, data, text, used, f"{prefix}_0")
         if grid is None:
-            grid = grid_from_rows(con, _csv_rows(text), f"{prefix}_0")
+            grid = grid_from_rows(con, _csv_rows(text, path), f"{prefix}_0")
         return [("", grid)], used
     sheets, kind = read_grids(path, encoding)
     return [(name, grid_from_rows(con, rows, f"{prefix}_{k}")) for k, (name, rows) in enumerate(sheets)], kind

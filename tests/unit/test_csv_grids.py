@@ -69,3 +69,12 @@ def test_the_fast_path_is_taken_for_ordinary_files_and_not_for_blank_lines(tmp_p
         path.write_bytes(data)
         grid = _csv_by_duckdb(con, path, data, data.decode("utf-8"), "utf-8", f"t_{name}")
         assert (grid is not None) == fast, name
+
+
+def test_a_cell_beyond_the_csv_field_limit_is_a_one_line_error(tmp_path: Path) -> None:
+    from warehouse.errors import IngestError
+
+    path = tmp_path / "huge.csv"  # a blank line sends it to csv, whose field limit is 131,072 characters
+    path.write_text("地区,GDP\n\n合肥市,\"" + "9" * 200_000 + "\"\n", encoding="utf-8")
+    with pytest.raises(IngestError, match=r"huge.csv: cannot read as CSV \(field larger than field limit"):
+        load_grids(duckdb.connect(), path, "auto", "g")
