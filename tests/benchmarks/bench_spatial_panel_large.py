@@ -89,9 +89,13 @@ def one(n: int) -> None:
                  "effects": np.abs(res.effects["estimate"] - exact.effects["estimate"]).max(),
                  "effect SEs": np.abs(res.effects["std_error"] - exact.effects["std_error"]).max(),
                  "log L": abs(res.loglik - exact.loglik),
-                 "LR stats": np.abs(res.tests["statistic"] - exact.tests["statistic"]).max()}
+                 "test statistics (relative)": (np.abs(res.tests["statistic"] - exact.tests["statistic"])
+                                                / np.abs(exact.tests["statistic"])).max()}
             print(f"  {method}: {t:.1f} s ({load()}); ratio exact/{method} {t_exact / t:.2f}; max |difference|: "
                   + ", ".join(f"{k} {v:.1e}" for k, v in d.items()), flush=True)
+            lr = res.tests["test"].str.startswith("LR SDM")
+            for (_, a), (_, b) in zip(exact.tests[lr].iterrows(), res.tests[lr].iterrows(), strict=True):
+                print(f"    {a['test']}: exact {a['statistic']:.3f}, {method} {b['statistic']:.3f} ({b['note']})")
         return
     res, t = fit(data, w, "auto")
     print(f"  {res.logdet_detail}")
