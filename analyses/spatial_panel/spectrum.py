@@ -8,7 +8,7 @@ Large N (no factorisation; chosen automatically above 20,000 units):
   'chebyshev': Pace & LeSage (2004, "Chebyshev approximation of log-determinants of spatial weight matrices",
       CSDA 45): f(W) ≈ Σ_j c_j(ρ) T_j(W/r) for a real spectrum in [−r, r] (W symmetric, or similar to a symmetric
       matrix such as a row-standardised symmetric contiguity or distance matrix), with c_j the Chebyshev
-      interpolation coefficients of f on [−1, 1] (Trefethen 2013, ATAP ch. 3–4).
+      coefficients of f on [−1, 1] (Trefethen 2013, ATAP ch. 3–4).
   'mc': Barry & Pace (1999, "Monte Carlo estimates of the log determinant of large sparse matrices", LAA 289):
       log|I − ρW| = −Σ_j ρ^j tr(W^j)/j; works for any W (complex eigenvalues too).
 Both need trace moments tr(B_j(W)) (B_j = W^j or T_j(W/r)); they are exact for j ≤ 4 (sparse products, when
@@ -16,9 +16,11 @@ W² is affordable; else j ≤ 2) and Hutchinson (1990) estimates z'B_j(W)z avera
 above (LeSage & Pace 2009 §4.4). The same moments, computed once, serve every ρ: the log-determinant, tr(A),
 tr(WA), tr((WA)²) of A = (I − ρW)^{-1} (LeSage & Pace 2009 §4.2 for effects; Elhorst 2014 eq. 3.5 for the
 information matrix), so the optimiser, the variance, the effects' simulation draws and the LR refits never
-factorise anything. 'lu' uses the same moments (power basis) for effects and variances.
+factorise anything. 'lu' uses the same moments (power basis) for effects and variances. The order m grows
+lazily (20, 30, …; at most 240 powers or 120 Chebyshev terms) until, at the ρ asked for, the truncation of tr(A)
+is below 1e-9·N or a tenth of its Monte Carlo standard error (`_ensure`).
 Error bounds (`logdet_error`): the probes' standard error (across probes) × z_{0.995}, plus the truncation:
-Chebyshev N·2Σ_{j>m}|a_j| (ATAP Thm 4.2, the a_j from a 4m-degree interpolant); power series
+Chebyshev N·Σ_{j>m}|a_j| (ATAP ch. 4, the a_j from a 481-point interpolant); power series
 N·|ρr|^{m+1}/((m+1)(1 − |ρr|)) (Barry & Pace 1999 eq. 12), or for a real spectrum the tighter
 tr(W^e)·|ρ|^{m+1}/((m+1)(1 − |ρ|)) with e the largest even order ≤ m (tr(W^{2k}) = Σω^{2k} is non-increasing
 and bounds |tr(W^j)| for j ≥ 2k).
