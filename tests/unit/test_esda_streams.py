@@ -108,3 +108,13 @@ def test_local_moran_with_many_ties_is_esda(workers):
         np.testing.assert_array_equal(ours["q"][:, j], ref.q)
         np.testing.assert_allclose(ours["EI_sim"][:, j], ref.EI_sim, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(ours["seI_sim"][:, j], ref.seI_sim, rtol=1e-12, atol=1e-15)
+
+
+def test_global_and_local_at_once_equal_the_separate_calls():
+    _, sw = _lattice(30, 40)
+    Y = np.random.default_rng(4).normal(size=(1200, 2))
+    glob, local = esda_module.moran_global_and_local(sw, Y, permutations=99, seed=SEED)
+    assert glob == moran_global_many(sw, Y, permutations=99, seed=SEED)
+    separate = moran_local_arrays(sw, Y, permutations=99, seed=SEED)
+    for key in ("Is", "p_sim", "EI_sim", "seI_sim"):
+        np.testing.assert_array_equal(local[key], separate[key])
