@@ -374,7 +374,7 @@ def _in(year) -> str:
 #   backwards for those max_card slots alone (an n-sized slot table, no shuffled array);
 # - the kernels release the GIL, so drawing overlaps the sparse products (global) and the two statistics can run
 #   on the two cores at once (`moran_global_and_local`).
-# numba comes with esda (its crand engine) and shap, both pinned dependencies.
+# numba is a pinned dependency (pyproject.toml); esda's own crand engine runs on it too.
 _CHUNK_ELEMENTS = 4_000_000  # values per streamed block (32 MB), so a block is max(1, 4M // (n · V)) permutations
 _OVERLAP_MIN = 8_000_000  # n × permutations from which global draws are made in a producer thread
 
