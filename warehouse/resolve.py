@@ -50,8 +50,6 @@ ALIAS_COLUMNS = """
 """
 FIRST, LAST = 1949, 9999
 OUTPUT_COLUMNS = ("unit_code", "status", "reason", "matched_level")
-# what `_decide` reads of a candidate (besides the label, parent and year)
-_DECIDING = ("level", "unit_code", "unit_name", "tier", "parent_fits", "parent_fits_above", "province_administered")
 
 
 def _crosswalk_sql(con: duckdb.DuckDBPyConnection) -> str:
@@ -111,11 +109,15 @@ def _candidates(con: duckdb.DuckDBPyConnection, keys: pd.DataFrame) -> pd.DataFr
             select m.unit_label, m.parent_label, m.year, m.level, m.unit_code, n.unit_name,
                    min(m.tier) as tier, bool_or(m.parent_fits) as parent_fits,
                    bool_or(m.parent_fits_above) as parent_fits_above,
-                   coalesce(bool_or(c.is_province_administered), false) as province_administered
+                   coalesce(bool_or(c.is_province_administered), false) as province_administered,
+                   -- what `_decide` reads of a candidate, as text (years whose candidates read alike decide alike)
+                   concat_ws('|', m.level, m.unit_code, coalesce(n.unit_name, ''), min(m.tier), bool_or(m.parent_fits),
+                             bool_or(m.parent_fits_above), coalesce(bool_or(c.is_province_administered), false)) as sig
             from matches as m
             left join names as n on n.level = m.level and n.unit_code = m.unit_code
             left join main.dim_county as c on m.level = 'county' and c.county_code = m.unit_code
             group by m.unit_label, m.parent_label, m.year, m.level, m.unit_code, n.unit_name
+            order by m.unit_label, m.parent_label, m.year, m.level, m.unit_code
             """
         ).df()
     finally:
@@ -232,29 +234,51 @@ def resolve_units(con: duckdb.DuckDBPyConnection, labels: pd.DataFrame, level: s
         "year": labels["year"].astype("Int64").to_numpy(),
     })
     keys = norm.drop_duplicates().reset_index(drop=True)
-    cands = _candidates(con, keys) if len(keys) else pd.DataFrame()
-    grouped: dict[tuple, list[dict]] = {}
-    for c in cands.to_dict("records"):
-        parent = c["parent_label"] if isinstance(c["parent_label"], str) else None
-        grouped.setdefault((c["unit_label"], parent, int(c["year"])), []).append(c)
+    cands = _candidates(con, keys) if len(keys) else pd.DataFrame(columns=["unit_label", "parent_label", "year",
+                                                                            "sig"])
+    cands["parent_label"] = cands["parent_label"].astype("string")
+    cands["year"] = cands["year"].astype("Int64")
+    at = ["unit_label", "parent_label", "year"]
+    # a label means the same in every year with the same candidates (a county file repeats each label for 24
+    # years): decided once per (label, parent, candidates), except rejects, whose messages name the year
+    con.register("resolve_cands", cands[[*at, "level", "unit_code", "sig"]])
+    try:
+        joined = con.execute("select unit_label, parent_label, year, string_agg(sig, ';' order by level, unit_code) "
+                             "as sig from resolve_cands group by all").df()
+    finally:
+        con.unregister("resolve_cands")
+    joined = joined.astype({"unit_label": "string", "parent_label": "string", "year": "Int64"})
+    sigs = keys.merge(joined, on=at, how="left")
+    sigs["sig"] = sigs["sig"].fillna("").astype(str)
+    group = sigs.groupby(["unit_label", "parent_label", "sig"], dropna=False, sort=False).ngroup().to_numpy()
     windows = _windows(con, level)
-    decided = []
-    # a label means the same in every year with the same candidates: decided once for them (a county file
-    # repeats each label for 24 years), except rejects, whose messages name the year
-    memo: dict[tuple, tuple] = {}
-    for label, parent, year in keys.itertuples(index=False):
-        parent = parent if isinstance(parent, str) else None
-        year = None if pd.isna(year) else int(year)
-        found = grouped.get((label, parent, year), []) if year is not None else []
-        if year is None:
-            decided.append(_decide(label, parent, pd.NA, level, found, windows))
-            continue
-        sig = (label, parent, tuple(sorted(tuple("" if pd.isna(c[f]) else str(c[f]) for f in _DECIDING)
-                                           for c in found)))
-        hit = memo.get(sig)
-        if hit is None or hit[1] == "reject":
-            hit = memo[sig] = _decide(label, parent, year, level, found, windows)
-        decided.append(hit)
+    rows = list(zip(keys["unit_label"], keys["parent_label"], keys["year"], strict=True))
+    by_group: dict[int, tuple] = {}
+    decided: list[tuple] = [()] * len(keys)
+    pending = list(range(len(keys)))
+    for per_key in (False, True):
+        wanted = [i for i in pending if per_key or group[i] not in by_group and
+                  by_group.setdefault(group[i], ()) == ()]
+        chosen = keys.iloc[wanted]
+        subset = cands.merge(chosen, on=at, how="inner") if len(chosen) else cands.iloc[:0]
+        grouped: dict[tuple, list[dict]] = {}
+        for c in subset.to_dict("records"):
+            parent = c["parent_label"] if isinstance(c["parent_label"], str) else None
+            grouped.setdefault((c["unit_label"], parent, int(c["year"])), []).append(c)
+        for i in wanted:
+            label, parent, year = rows[i]
+            parent = parent if isinstance(parent, str) else None
+            year = None if pd.isna(year) else int(year)
+            found = grouped.get((label, parent, year), []) if year is not None else []
+            decided[i] = _decide(label, parent, pd.NA if year is None else year, level, found, windows)
+            if not per_key:
+                by_group[group[i]] = decided[i]
+        if per_key:
+            break
+        for i in pending:
+            if not decided[i] and by_group[group[i]][1] != "reject" and not pd.isna(rows[i][2]):
+                decided[i] = by_group[group[i]]
+        pending = [i for i in pending if not decided[i]]
     keys["unit_code"] = pd.array([d[0] for d in decided], dtype="string")
     keys["status"] = pd.array([d[1] for d in decided], dtype="string")
     keys["reason"] = pd.array([d[2] for d in decided], dtype="string")
