@@ -32,6 +32,8 @@ def one_file(folder: Path, name: str, text: str, **spec) -> Path:
 
 def ingest(db: Path, path: Path) -> tuple[int, str]:
     result = CliRunner().invoke(app, ["ingest", str(path), "--db", str(db)])
+    if result.exit_code:
+        assert result.output.count("\n") <= 1, result.output  # an error is one line
     return result.exit_code, " ".join(result.output.split())
 
 
