@@ -271,6 +271,9 @@ def alias_list(db: DbOption = None) -> None:
 @app.command()
 def build(
     select: Annotated[str | None, typer.Option(help="dbt selector, e.g. 'fct_city_year+'.")] = None,
+    var: Annotated[list[str] | None, typer.Option(
+        "--var", help="A dbt var for this build, KEY=VALUE (repeatable), e.g. industry_code_version=2011, "
+                      "green_tfp_run=<run id>, city_size_base_year=2012.")] = None,
     db: DbOption = None,
 ) -> None:
     """Run `dbt build` (models + tests) into a copy of the warehouse; swap it in only if all passed.
@@ -278,9 +281,10 @@ def build(
     Queries keep reading the previous file during the build. Example: geopanel build --select marts
     """
     from warehouse.build import run_dbt
+    from warehouse.dbt_vars import vars_args
 
-    args = ["build"] + (["--select", select] if select else [])
     try:
+        args = ["build"] + (["--select", select] if select else []) + vars_args(var or [])
         with console.status("dbt build …") as st:
             result = run_dbt(args, db=db, progress=_reporter(st))
     except USER_ERRORS as exc:

@@ -100,7 +100,7 @@ def built(registry_db: Path, tmp_path_factory: pytest.TempPathFactory):
     shutil.copyfile(registry_db, db)
     frame = industry_rows()
     codes = root / "codes.csv"  # the same industries by bare 2011 code: meaning depends on the version
-    codes.write_text("地区,行业代码,年份,主营业务收入(亿元)\n湖北,C36,2013,1234.5\n湖北,C39,2013,987.6\n",
+    codes.write_text("地区,行业代码,年份,主营业务收入(亿元)\n湖北,C36,2013,1234.5\n广东,C39,2013,987.6\n",
                      encoding="utf-8")
     codes.with_name("codes.csv.yml").write_text(yaml.safe_dump({
         "table": "province_industry_codes", "level": "province", "year": "年份", "unit": {"name": "地区"},
@@ -178,3 +178,30 @@ def test_the_harmonised_panel_feeds_the_province_view_malmquist_index(built):
     tb = b.indices.sort_values(["province_code", "year"]).reset_index(drop=True)
     assert len(ta) == 5 * 3 and ta["province_code"].tolist() == tb["province_code"].tolist()
     assert np.allclose(ta[cols].to_numpy(float), tb[cols].to_numpy(float), atol=1e-10)
+
+
+def test_codes_are_read_in_the_version_the_build_names(built, tmp_path):
+    """`geopanel build --var industry_code_version=2011`: C36 and C39 are then 2011 codes — 汽车制造业 (half of
+    2002's C37) and 计算机、通信和其他电子设备制造业 (2002's C40). 湖北's C36 of 2013 is the same industry as the
+    汽车制造业 row of the yearbook file, so that build is refused as a double count (warehouse unchanged); without
+    that row it builds and classifies both codes. A misspelt var is refused before anything runs."""
+    db, _ = built
+    copy = tmp_path / "codes.duckdb"
+    shutil.copyfile(db, copy)
+    before = copy.read_bytes()
+    result = CliRunner().invoke(app, ["build", "--var", "industry_code_versoin=2011", "--db", str(copy)])
+    assert result.exit_code == 1 and "did you mean 'industry_code_version'" in result.output
+    result = CliRunner().invoke(app, ["build", "--var", "industry_code_version=2011", "--db", str(copy)])
+    assert result.exit_code == 1 and "mixed_versions" in result.output
+    assert copy.read_bytes() == before
+    with duckdb.connect(str(copy)) as con:
+        table = con.execute("select table_name from meta.raw_tables where table_name like '%codes'").fetchone()[0]
+        con.execute(f"delete from raw.{table} where industry = 'C36'")
+    run("build", "--var", "industry_code_version=2011", "--db", str(copy))
+    rows = read(copy, "select province_code, industry, group_code, part_code, classified_by "
+                      "from staging.int_province_industry_classified where industry = 'C39'")
+    assert rows.to_dict("records") == [{"province_code": "440000", "industry": "C39", "group_code": "C40",
+                                        "part_code": "C39", "classified_by": "code (2011)"}]
+    got = read(copy, "select revenue, complete from fct_province_industry_harmonised_year "
+                     "where province_code = '440000' and industry = 'C40' and year = 2013")
+    assert got.to_dict("records") == [{"revenue": 987.6, "complete": True}]
