@@ -57,6 +57,7 @@ from scipy import sparse, stats
 from geo.weights import SpatialWeights
 from geo.weights.core import _preview
 from warehouse.db import insert_frame, transaction
+from warehouse.variables import variables_frame
 from warehouse.weights import load_weights
 
 DEFAULT_SEED = 12345
@@ -1005,12 +1006,13 @@ def read_boundaries(path, unit: str | None = None):
 
 def choropleth_map(data, column: str, *, path=None, level: str | None = "province", year: int | None = None,
                    scheme: str = "quantiles", k: int = 5, unit: str | None = None, boundaries=None,
-                   title: str | None = None, con=None, db=None):
+                   title: str | None = None, lang: str | None = None, con=None, db=None):
     """Choropleth of a panel column in one year (default: the last), classified with mapclassify (`scheme`:
     quantiles, equal_interval, natural_breaks, fisher_jenks, std_mean …). `data` as in `read_data` (default
     fct_<level>_year); the polygons are dim_<level>'s, or `boundaries` (a GeoDataFrame with `code`, see
-    `read_boundaries`) for your own units. Returns the GeoDataFrame drawn (polygons with `column`; units without
-    a value are hatched).
+    `read_boundaries`) for your own units. Words in `lang` ('zh' or 'en'; default Chinese when `title` is): the
+    default title and the legend take the variable's label and unit from the warehouse's registry. Returns the
+    GeoDataFrame drawn (polygons with `column`; units without a value are hatched).
 
         choropleth_map(None, "gdp", level="province", year=2022, scheme="natural_breaks", path="gdp.png", con=con)
     """
@@ -1021,6 +1023,7 @@ def choropleth_map(data, column: str, *, path=None, level: str | None = "provinc
     try:
         panel = read_data(data, c, level, unit)
         geo = boundaries if boundaries is not None else load_geometries(level, con=c)
+        registry = variables_frame(c) if c is not None else None
     finally:
         if close:
             _disconnect(c)
@@ -1036,8 +1039,13 @@ def choropleth_map(data, column: str, *, path=None, level: str | None = "provinc
         raise EsdaError(f"column {column!r} of {source} is not numeric ({frame[column].dtype})")
     values = frame[[key, column]].assign(code=frame[key].astype(str))[["code", column]]
     gdf = geo.drop(columns=[column], errors="ignore").merge(values, on="code", how="left")
-    plots.choropleth(gdf, column, scheme=scheme, k=k, path=path,
-                     title=title or f"{column}{' ' + str(year) if year is not None else ''} ({scheme}, k = {k})")
+    lang = plots.resolve_lang(lang, title)
+    if title is None:
+        label = plots.variable_label(column, lang, registry, level, unit=False)
+        when = "" if year is None else (f"{year} 年" if lang == "zh" else f", {year}")
+        title = f"{when}{label}" if lang == "zh" else f"{label}{when}"
+    plots.choropleth(gdf, column, scheme=scheme, k=k, path=path, title=title, lang=lang, registry=registry,
+                     level=level)
     return gdf
 
 

@@ -501,6 +501,7 @@ def choropleth_map(
     id_column: Annotated[str | None, typer.Option("--unit", "--id-column", help="Unit-code column.")] = None,
     boundary_file: Annotated[Path | None, typer.Option(help="Your own polygons.")] = None,
     title: Annotated[str | None, typer.Option(help="Map title.")] = None,
+    lang: LangOpt = None,
     db: DbOption = None,
 ) -> None:
     """Choropleth map of a panel column in one year, classified with mapclassify.
@@ -511,11 +512,12 @@ def choropleth_map(
     from analyses.esda import read_boundaries
     from warehouse.db import connection
 
+    lang = _lang(lang)
     try:
         boundaries = read_boundaries(boundary_file, id_column) if boundary_file else None
         with connection(db, read_only=True) as con:
             gdf = draw(data if data else table, column, path=out, level=level, year=year, scheme=scheme, k=k,
-                       unit=id_column, boundaries=boundaries, title=title, con=con)
+                       unit=id_column, boundaries=boundaries, title=title, lang=lang, con=con)
     except _user_errors() as exc:
         fail(str(exc))
     console.print(f"wrote {out} ({int(gdf[column].notna().sum())} of {len(gdf)} units with a value)")

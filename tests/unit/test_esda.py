@@ -450,3 +450,34 @@ def test_choropleth_of_your_own_units_needs_no_warehouse(columbus, tmp_path):
     assert len(gdf) == 49 and int(gdf["CRIME"].notna().sum()) == 40  # the 9 without a value are hatched
     with pytest.raises(EsdaError, match="no column 'FIPS'"):
         read_boundaries(tmp_path / "columbus.gpkg", "FIPS")
+
+
+@pytest.mark.parametrize("lang, title, legend", [("zh", "2022 年地区生产总值", "地区生产总值（亿元）"),
+                                                 ("en", "GDP, 2022", "GDP (100 million yuan)")])
+def test_map_words_follow_lang_and_the_registry(columbus, tmp_path, lang, title, legend):
+    """`geopanel map --lang`: the default title and the legend title are the registry's label (seeds/variables.csv
+    for gdp: 地区生产总值, 亿元) in the language asked for, never the variable code."""
+    import matplotlib.pyplot as plt
+
+    from analyses.esda import choropleth_map, read_boundaries
+
+    columbus.to_file(tmp_path / "columbus.gpkg")
+    polygons = read_boundaries(tmp_path / "columbus.gpkg", "POLYID")
+    data = pd.DataFrame({"POLYID": columbus["POLYID"], "gdp": columbus["HOVAL"] * 100, "year": 2022})
+    plt.close("all")
+    choropleth_map(data, "gdp", unit="POLYID", boundaries=polygons, level="province", k=4, lang=lang)
+    ax = plt.gcf().axes[0]
+    assert ax.get_title() == title
+    assert ax.get_legend().get_title().get_text() == legend
+    plt.close("all")
+
+
+def test_map_refuses_an_unknown_language_before_any_work(tmp_path):
+    from typer.testing import CliRunner
+
+    from geopanel.cli import app
+
+    out = CliRunner().invoke(app, ["map", "gdp", "--out", str(tmp_path / "m.png"), "--lang", "fr",
+                                   "--db", str(tmp_path / "none.duckdb")])
+    assert out.exit_code == 1 and "--lang 'fr': use zh or en" in out.output
+    assert not (tmp_path / "none.duckdb").exists() and not (tmp_path / "m.png").exists()
