@@ -11,6 +11,7 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 import typer
+from rich.markup import escape
 
 from analyses.esda import EsdaError
 from geo.weights import WeightsError
@@ -83,12 +84,13 @@ def weights_build(
     except _user_errors() as exc:
         fail(str(exc))
     for c in caught:
-        console.print(f"[yellow]note:[/] {c.message}", highlight=False)
+        console.print(f"[yellow]note:[/] {escape(str(c.message))}", highlight=False)
     _print_catalog_row(row, w)
 
 
 def _print_catalog_row(row: dict, w) -> None:
-    console.print(f"[green]stored {row['w_name']}[/]: {row['kind']} over {row['n']} {row['level'] or ''} units, "
+    name = escape(row["w_name"])
+    console.print(f"[green]stored {name}[/]: {row['kind']} over {row['n']} {row['level'] or ''} units, "
                   f"{row['n_links']} links (mean {row['mean_neighbors']:.2f}, min {row['min_neighbors']}, max "
                   f"{row['max_neighbors']}), {row['components']} component(s), transform {row['transform']}",
                   highlight=False)
@@ -101,9 +103,10 @@ def _print_catalog_row(row: dict, w) -> None:
         console.print(f"  {len(linked)} unit(s) without a contiguous neighbour: {', '.join(linked)}; policy {policy}"
                       + (f"; manual links {', '.join('–'.join(p) for p in manual)}" if manual else "")
                       + ("; nearest " + ", ".join(f"{a}→{'/'.join(b)}" for a, b in knn.items()) if knn else ""),
-                      highlight=False)
+                      highlight=False, markup=False)  # ids are user text
     if row["islands"]:
-        console.print(f"  [yellow]{row['islands']} island(s) kept without neighbours[/]: {row['island_codes']}",
+        codes = escape(str(row["island_codes"]))
+        console.print(f"  [yellow]{row['islands']} island(s) kept without neighbours[/]: {codes}",
                       highlight=False)
 
 
@@ -394,21 +397,21 @@ def _print_footer(prepared, saved: bool, run_id: str, files, asked: bool = False
     slices = prepared.slices
     missing = max((s.n_missing for s in slices), default=0)
     unmatched = max((s.n_unmatched for s in slices), default=0)
-    console.print(f"W = {prepared.w_name} (transform {prepared.w_transform}); source {prepared.source}"
+    console.print(escape(f"W = {prepared.w_name} (transform {prepared.w_transform}); source {prepared.source}")
                   + (f"; up to {missing} matrix units without a value in a year were left out" if missing else "")
                   + (f"; {unmatched} panel units not in the matrix were left out" if unmatched else ""),
                   highlight=False)
     if any(s.is_synthetic for s in slices):
         console.print("[yellow]the data are SYNTHETIC (demo panel)[/]")
     for note in prepared.notes[:5]:
-        console.print(f"note: {note}", highlight=False)
+        console.print(f"note: {note}", highlight=False, markup=False)
     if saved:
         console.print(f"run {run_id} stored (analysis.moran_global / analysis.lisa)", highlight=False)
     elif asked:
         console.print("not stored (no warehouse; pass --db to keep the run)", highlight=False)
     for f in files:
         if f:
-            console.print(f"wrote {f}")
+            console.print(f"wrote {f}", markup=False)
 
 
 def lisa(

@@ -481,3 +481,23 @@ def test_map_refuses_an_unknown_language_before_any_work(tmp_path):
                                    "--db", str(tmp_path / "none.duckdb")])
     assert out.exit_code == 1 and "--lang 'fr': use zh or en" in out.output
     assert not (tmp_path / "none.duckdb").exists() and not (tmp_path / "m.png").exists()
+
+
+def test_user_text_in_the_output_is_never_markup(tmp_path, columbus):
+    """A unit id or a file path with `[b]` or `[/]` prints as written (rich would eat it or choke on it)."""
+    from typer.testing import CliRunner
+
+    from geopanel.cli import app
+
+    frame = columbus.assign(code=[f"u{i}" for i in columbus["POLYID"]])
+    frame.to_file(tmp_path / "c.gpkg")
+    db = str(tmp_path / "w.duckdb")
+    out = CliRunner().invoke(app, ["weights", "build", "cw", "--kind", "queen", "--level", "mine",
+                                   "--boundary-file", str(tmp_path / "c.gpkg"), "--id-column", "code", "--db", db])
+    assert out.exit_code == 0, out.output
+    data = tmp_path / "c[red]x[b].csv"
+    frame[["code", "CRIME"]].to_csv(data, index=False)
+    out = CliRunner().invoke(app, ["moran", "CRIME", "--w", "cw", "--data", str(data), "--unit", "code",
+                                   "--permutations", "9", "--db", db])
+    assert out.exit_code == 0, out.output
+    assert "source c[red]x[b].csv" in out.output
