@@ -63,7 +63,8 @@ def test_json_holds_every_estimate_and_the_cs_overall_aggregates(three_ways):
     result = three_ways["file"]
     assert result["sample"] == {"units": 500, "periods": 5, "treated_units": 191, "adoption_years": [2004, 2006, 2007],
                                 "dropped_units": 0, "timing": "cohort column",
-                                "cohorts": {"never": 309, "2004": 20, "2006": 40, "2007": 131}, "never_code": "0"}
+                                "cohorts": {"never": 309, "2004": 20, "2006": 40, "2007": 131}, "never_code": "0",
+                                "listings_verified": None, "listings_unverified": None}  # no seed codes a file
     assert result["coding"] == ("mpdta.csv: first.treat: never treated coded 0 (309 units); cohorts 2004 (20), 2006 "
                                 "(40), 2007 (131)")
     estimators = [e["estimator"] for e in result["estimates"]]
