@@ -29,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -270,7 +271,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=20, help="kills per command (default 20)")
     parser.add_argument("--commands", default="build,ingest,unload,weights,check,fit")
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/geopanel-crash-trials"))
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "geopanel-crash-trials",
+                        help="where the trial warehouses go (default: geopanel-crash-trials in the temp folder)")
     parser.add_argument("--template", type=Path, help="a warehouse right after `geopanel init` (saves the init)")
     parser.add_argument("--build-select", default="dim_variable stg_raw__city_values fct_city_year",
                         help="selector of the builds (the trial's and the next one after each kill)")

@@ -1,5 +1,5 @@
 """The equipment-manufacturing paper's printed Malmquist tables (papers/003, P7: 明哲, 中部六省装备制造业全要素
-生产率的演进历程以及政策启示; spec /work/shared/spec/papers-003a.md §P7) against geopanel's identities and
+生产率的演进历程以及政策启示; spec shared/spec/papers-003a.md §P7 in the workspace) against geopanel's identities and
 aggregation rules.
 
 Transcribed by hand from the extracted text (003_af8018e6aeb53915.txt): Table 2 (表2 产业整体全要素生产率及其分解,
